@@ -1,0 +1,83 @@
+import type { DeleteOptions, Driver, LockOptions, SetOptions, StoredValue } from '../contracts.js'
+import { KeyedMutex } from '../internal/lock.js'
+import { compareKeys, storedValue } from '../internal/stored.js'
+import {
+  assertBytes,
+  assertKey,
+  assertOptionalVersion,
+  assertPrefix,
+  versionConflict,
+} from '../internal/validate.js'
+
+/** Options of {@link memoryDriver}. */
+export interface MemoryDriverOptions {
+  /** Values to start with (each at version 1). */
+  readonly initial?: Readonly<Record<string, Uint8Array>>
+}
+
+/**
+ * A driver that keeps everything in this process's memory: for tests and ephemeral hosts.
+ * Values are copied in and out, so a caller mutating its buffer never changes what is stored.
+ * `withLock` excludes callers within this process only (there is no other process to see it).
+ *
+ * @example
+ * ```ts
+ * import { memoryDriver } from '@keyward/core/drivers/memory'
+ *
+ * const driver = memoryDriver()
+ * await driver.set('a/b', new Uint8Array([1, 2, 3]))
+ * await driver.list('a/') // ['a/b']
+ * ```
+ */
+export function memoryDriver(options: MemoryDriverOptions = {}) {
+  const entries = new Map<string, { value: Uint8Array; version: number }>()
+  for (const [key, value] of Object.entries(options.initial ?? {})) {
+    assertKey(key)
+    assertBytes(value)
+    entries.set(key, { value: value.slice(), version: 1 })
+  }
+  const mutex = new KeyedMutex()
+
+  return {
+    name: 'memory',
+    durability: 'memory',
+    async get(key: string): Promise<StoredValue | null> {
+      assertKey(key)
+      const entry = entries.get(key)
+      return entry ? storedValue(entry.value.slice(), entry.version) : null
+    },
+    async set(
+      key: string,
+      value: Uint8Array,
+      setOptions?: SetOptions,
+    ): Promise<{ version: number }> {
+      assertKey(key)
+      assertBytes(value)
+      assertOptionalVersion(setOptions?.ifVersion)
+      const current = entries.get(key)?.version ?? 0
+      if (setOptions?.ifVersion !== undefined && setOptions.ifVersion !== current) {
+        throw versionConflict(key, setOptions.ifVersion, current)
+      }
+      const version = current + 1
+      entries.set(key, { value: value.slice(), version })
+      return { version }
+    },
+    async delete(key: string, deleteOptions?: DeleteOptions): Promise<boolean> {
+      assertKey(key)
+      assertOptionalVersion(deleteOptions?.ifVersion)
+      const current = entries.get(key)?.version ?? 0
+      if (deleteOptions?.ifVersion !== undefined && deleteOptions.ifVersion !== current) {
+        throw versionConflict(key, deleteOptions.ifVersion, current)
+      }
+      return entries.delete(key)
+    },
+    async list(prefix = ''): Promise<string[]> {
+      assertPrefix(prefix)
+      return [...entries.keys()].filter((key) => key.startsWith(prefix)).sort(compareKeys)
+    },
+    withLock<T>(key: string, fn: () => Promise<T>, lockOptions?: LockOptions): Promise<T> {
+      assertKey(key)
+      return mutex.run(key, fn, lockOptions)
+    },
+  } satisfies Driver
+}

@@ -1,0 +1,15 @@
+/**
+ * `@keyward/core`: the contracts and errors every keyward package builds on — `KeywardError`
+ * and its codes, the `Driver` storage contract, key providers for encrypted stores, and
+ * helpers that keep secret material out of logs. Storage drivers live in their own subpath
+ * exports (`@keyward/core/drivers/memory`, `/file`, `/keyring`) so that this entry never
+ * loads a backend.
+ *
+ * @module
+ */
+export * from './contracts.js'
+export * from './errors.js'
+export { type EnvKeyOptions, envKey } from './keys/env.js'
+export { type KeyringKeyOptions, keyringKey } from './keys/keyring.js'
+export { type PassphraseKeyOptions, passphraseKey } from './keys/passphrase.js'
+export { REDACTED, redactFields, Sensitive } from './sensitive.js'

@@ -1,0 +1,53 @@
+import { KEYWARD_INVALID_ARGUMENT, KEYWARD_INVALID_KEY, KeywardError } from '../errors.js'
+
+/** Longest storage key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 512
+
+const encoder = new TextEncoder()
+
+/** Throws `KEYWARD_INVALID_KEY` unless `key` is a non-empty string a driver can store. */
+export function assertKey(key: unknown, what = 'key'): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new KeywardError(KEYWARD_INVALID_KEY, `${what} must be a non-empty string`)
+  }
+  if (key.includes('\0')) {
+    throw new KeywardError(KEYWARD_INVALID_KEY, `${what} must not contain a NUL character`)
+  }
+  if (encoder.encode(key).byteLength > MAX_KEY_BYTES) {
+    throw new KeywardError(
+      KEYWARD_INVALID_KEY,
+      `${what} is longer than ${MAX_KEY_BYTES} UTF-8 bytes`,
+    )
+  }
+}
+
+/** Throws `KEYWARD_INVALID_ARGUMENT` unless `value` is a `Uint8Array`. */
+export function assertBytes(value: unknown, what = 'value'): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, `${what} must be a Uint8Array`)
+  }
+}
+
+/** Throws `KEYWARD_INVALID_ARGUMENT` unless `version` is absent or a non-negative safe integer. */
+export function assertOptionalVersion(version: unknown, what = 'ifVersion'): void {
+  if (version === undefined) return
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) {
+    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, `${what} must be a non-negative integer`)
+  }
+}
+
+/** Throws `KEYWARD_INVALID_ARGUMENT` unless `prefix` is a string. */
+export function assertPrefix(prefix: unknown): asserts prefix is string {
+  if (typeof prefix !== 'string') {
+    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'prefix must be a string')
+  }
+}
+
+/** The `KEYWARD_VERSION_CONFLICT` error for `key`; names versions, never values. */
+export function versionConflict(key: string, expected: number, actual: number): KeywardError {
+  return new KeywardError(
+    'KEYWARD_VERSION_CONFLICT',
+    `key "${key}" is at version ${actual}, not ${expected}: re-read it and retry`,
+    { details: { key, expected, actual } },
+  )
+}
