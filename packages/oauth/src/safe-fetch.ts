@@ -1,0 +1,402 @@
+import { lookup as dnsLookup } from 'node:dns/promises'
+import * as http from 'node:http'
+import * as https from 'node:https'
+import { isIP, type LookupFunction } from 'node:net'
+import { KeywardError } from '@keyward/core'
+import { classifyAddress } from './address.js'
+import {
+  KEYWARD_FETCH_ABORTED,
+  KEYWARD_FETCH_NETWORK,
+  KEYWARD_FETCH_TIMEOUT,
+  KEYWARD_FETCH_TOO_LARGE,
+  KEYWARD_SSRF_BLOCKED_ADDRESS,
+  KEYWARD_SSRF_INVALID_URL,
+  KEYWARD_SSRF_REDIRECT,
+  KEYWARD_SSRF_RESOLVE_FAILED,
+  KEYWARD_SSRF_SCHEME,
+} from './errors.js'
+
+/** Options of {@link safeFetch}. */
+export interface SafeFetchOptions {
+  /**
+   * Resolves a host name to its addresses. Defaults to the system resolver
+   * (`dns.lookup` with `all: true`). Every address it returns is checked; one blocked address
+   * refuses the request.
+   */
+  resolve?: (host: string) => Promise<string[]>
+  /** Largest response body accepted, in bytes. Default 1 MiB. */
+  maxBytes?: number
+  /** Time limit for the whole exchange (resolve, connect, headers, body), in ms. Default 10 s. */
+  timeoutMs?: number
+  /**
+   * Accept plain `http:` and loopback addresses (127.0.0.0/8, ::1, `localhost`) — for local
+   * development and tests only. Private and link-local addresses stay refused.
+   */
+  allowLoopbackHttp?: boolean
+}
+
+/** The address(es) a URL was checked against, as `safeFetch` connects to them. */
+export interface CheckedTarget {
+  url: URL
+  hostname: string
+  addresses: { address: string; family: 4 | 6 }[]
+}
+
+/** Default response body bound: 1 MiB. */
+export const DEFAULT_MAX_BYTES = 1024 * 1024
+const DEFAULT_TIMEOUT_MS = 10_000
+
+function _refuse(code: string, message: string, details: Record<string, unknown>): never {
+  throw new KeywardError(code as `KEYWARD_${string}`, message, { details })
+}
+
+function _isLoopbackName(hostname: string): boolean {
+  const name = hostname.endsWith('.') ? hostname.slice(0, -1) : hostname
+  return name === 'localhost' || name.endsWith('.localhost')
+}
+
+async function _systemResolve(host: string): Promise<string[]> {
+  const results = await dnsLookup(host, { all: true, verbatim: true })
+  return results.map((r) => r.address)
+}
+
+/**
+ * Applies the SSRF policy to a URL: scheme, host syntax, resolution and address ranges.
+ * Returns the checked addresses to connect to; throws a `KeywardError` with a
+ * `KEYWARD_SSRF_*` code otherwise. No connection is made.
+ *
+ * @example
+ * ```ts
+ * const target = await checkUrl('https://example.com/token', { resolve: async () => ['93.184.216.34'] })
+ * target.addresses // [{ address: '93.184.216.34', family: 4 }]
+ * ```
+ */
+export async function checkUrl(
+  input: string | URL,
+  options: SafeFetchOptions = {},
+): Promise<CheckedTarget> {
+  let url: URL
+  try {
+    url = new URL(String(input))
+  } catch {
+    return _refuse(KEYWARD_SSRF_INVALID_URL, 'safeFetch: the URL cannot be parsed', {})
+  }
+  const origin = { scheme: url.protocol, host: url.hostname }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    return _refuse(
+      KEYWARD_SSRF_SCHEME,
+      `safeFetch: scheme ${url.protocol} is not allowed; use https:`,
+      origin,
+    )
+  }
+  if (url.protocol === 'http:' && options.allowLoopbackHttp !== true) {
+    return _refuse(
+      KEYWARD_SSRF_SCHEME,
+      `safeFetch: plain http to ${url.hostname} is refused; use https: (http is accepted only for loopback with allowLoopbackHttp)`,
+      origin,
+    )
+  }
+  if (url.username !== '' || url.password !== '') {
+    return _refuse(
+      KEYWARD_SSRF_INVALID_URL,
+      'safeFetch: URLs with embedded credentials are refused',
+      {
+        host: url.hostname,
+      },
+    )
+  }
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
+  if (hostname === '')
+    return _refuse(KEYWARD_SSRF_INVALID_URL, 'safeFetch: the URL has no host', origin)
+
+  let candidates: string[]
+  if (isIP(hostname) !== 0) {
+    candidates = [hostname]
+  } else if (_isLoopbackName(hostname)) {
+    // RFC 6761: localhost is loopback, whatever a resolver says.
+    candidates = ['127.0.0.1', '::1']
+  } else {
+    if (!/^[a-z0-9_.-]+$/.test(hostname) || hostname.includes('..')) {
+      return _refuse(
+        KEYWARD_SSRF_INVALID_URL,
+        `safeFetch: host ${JSON.stringify(hostname)} is not a valid name`,
+        origin,
+      )
+    }
+    try {
+      candidates = await (options.resolve ?? _systemResolve)(hostname)
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code
+      return _refuse(KEYWARD_SSRF_RESOLVE_FAILED, `safeFetch: ${hostname} did not resolve`, {
+        host: hostname,
+        ...(typeof code === 'string' ? { resolverCode: code } : {}),
+      })
+    }
+    if (!Array.isArray(candidates) || candidates.length === 0) {
+      return _refuse(KEYWARD_SSRF_RESOLVE_FAILED, `safeFetch: ${hostname} resolved to no address`, {
+        host: hostname,
+      })
+    }
+  }
+
+  const addresses: CheckedTarget['addresses'] = []
+  for (const candidate of candidates) {
+    const family = typeof candidate === 'string' ? isIP(candidate) : 0
+    if (family === 0) {
+      return _refuse(
+        KEYWARD_SSRF_RESOLVE_FAILED,
+        `safeFetch: the resolver returned something that is not an address for ${hostname}`,
+        {
+          host: hostname,
+        },
+      )
+    }
+    const { cls, reason } = classifyAddress(candidate)
+    if (cls === 'blocked' || (cls === 'loopback' && options.allowLoopbackHttp !== true)) {
+      return _refuse(
+        KEYWARD_SSRF_BLOCKED_ADDRESS,
+        `safeFetch: ${hostname} is ${cls === 'loopback' ? 'a loopback' : `a ${reason}`} address (${candidate}); refused`,
+        { host: hostname, address: candidate, reason },
+      )
+    }
+    if (url.protocol === 'http:' && cls !== 'loopback') {
+      return _refuse(
+        KEYWARD_SSRF_SCHEME,
+        `safeFetch: plain http is accepted only for loopback addresses; ${hostname} resolves to ${candidate}`,
+        { host: hostname, address: candidate },
+      )
+    }
+    addresses.push({ address: candidate, family: family as 4 | 6 })
+  }
+  return { url, hostname, addresses }
+}
+
+function _headersOf(init: RequestInit | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  new Headers(init?.headers).forEach((value, key) => {
+    out[key] = value
+  })
+  return out
+}
+
+function _bodyOf(body: RequestInit['body']): Buffer | undefined {
+  if (body === undefined || body === null) return undefined
+  if (typeof body === 'string') return Buffer.from(body)
+  if (body instanceof URLSearchParams) return Buffer.from(body.toString())
+  if (body instanceof ArrayBuffer) return Buffer.from(body)
+  if (ArrayBuffer.isView(body)) return Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  throw new KeywardError(
+    'KEYWARD_INVALID_ARGUMENT',
+    'safeFetch: init.body must be a string, URLSearchParams or bytes',
+  )
+}
+
+/** The transport `safeFetch` hands a checked request to; tests replace it to prove no connection is attempted. */
+export type _Transport = (
+  target: CheckedTarget,
+  request: { method: string; headers: Record<string, string>; body: Buffer | undefined },
+  limits: { maxBytes: number; signal: AbortSignal },
+) => Promise<Response>
+
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
+
+/** Connects with node:http(s) to the checked addresses only: the `lookup` hook never asks DNS again. */
+export const _nodeTransport: _Transport = (target, request, limits) =>
+  new Promise<Response>((resolve, reject) => {
+    const pinned: LookupFunction = (_host, opts, callback) => {
+      const all = (opts as { all?: boolean }).all === true
+      if (all) {
+        ;(callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(
+          null,
+          target.addresses,
+        )
+      } else {
+        const first = target.addresses[0]
+        callback(null, first?.address ?? '', first?.family ?? 4)
+      }
+    }
+    const mod = target.url.protocol === 'https:' ? https : http
+    const req = mod.request(target.url, {
+      method: request.method,
+      headers: {
+        ...request.headers,
+        ...(request.body ? { 'content-length': String(request.body.length) } : {}),
+      },
+      lookup: pinned,
+      agent: false,
+      signal: limits.signal,
+      ...(target.url.protocol === 'https:' && isIP(target.hostname) === 0
+        ? { servername: target.hostname }
+        : {}),
+    })
+    req.on('error', reject)
+    req.on('response', (res) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      const declared = Number(res.headers['content-length'])
+      if (Number.isFinite(declared) && declared > limits.maxBytes) {
+        res.destroy()
+        reject(
+          new KeywardError(
+            KEYWARD_FETCH_TOO_LARGE,
+            `safeFetch: the response from ${target.hostname} is larger than ${limits.maxBytes} bytes`,
+            { details: { host: target.hostname, maxBytes: limits.maxBytes } },
+          ),
+        )
+        return
+      }
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length
+        if (size > limits.maxBytes) {
+          res.destroy()
+          reject(
+            new KeywardError(
+              KEYWARD_FETCH_TOO_LARGE,
+              `safeFetch: the response from ${target.hostname} is larger than ${limits.maxBytes} bytes`,
+              { details: { host: target.hostname, maxBytes: limits.maxBytes } },
+            ),
+          )
+          return
+        }
+        chunks.push(chunk)
+      })
+      res.on('error', reject)
+      res.on('end', () => {
+        const headers = new Headers()
+        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
+          headers.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string)
+        }
+        const status = res.statusCode ?? 0
+        if (status < 200 || status > 599) {
+          reject(
+            new KeywardError(
+              KEYWARD_FETCH_NETWORK,
+              `safeFetch: ${target.hostname} answered with HTTP status ${status}`,
+              { details: { host: target.hostname, status } },
+            ),
+          )
+          return
+        }
+        const body = NULL_BODY_STATUS.has(status) ? null : Buffer.concat(chunks)
+        resolve(new Response(body, { status, statusText: res.statusMessage ?? '', headers }))
+      })
+    })
+    req.end(request.body)
+  })
+
+/** @internal */
+export async function _safeFetchWith(
+  transport: _Transport,
+  input: string | URL,
+  init: RequestInit | undefined,
+  options: SafeFetchOptions,
+): Promise<Response> {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
+    throw new KeywardError(
+      'KEYWARD_INVALID_ARGUMENT',
+      'safeFetch: option `maxBytes` must be a positive integer',
+    )
+  }
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new KeywardError(
+      'KEYWARD_INVALID_ARGUMENT',
+      'safeFetch: option `timeoutMs` must be a positive number',
+    )
+  }
+  const callerSignal = init?.signal ?? undefined
+  if (callerSignal?.aborted) {
+    throw new KeywardError(KEYWARD_FETCH_ABORTED, 'safeFetch: the request was aborted')
+  }
+  const timeout = AbortSignal.timeout(timeoutMs)
+  const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout
+  const request = {
+    method: (init?.method ?? 'GET').toUpperCase(),
+    headers: _headersOf(init),
+    body: _bodyOf(init?.body),
+  }
+  const guarded = async (): Promise<Response> => {
+    const target = await checkUrl(input, options)
+    const response = await transport(target, request, { maxBytes, signal })
+    if (response.status >= 300 && response.status < 400 && response.headers.has('location')) {
+      if (init?.redirect === 'manual') return response
+      throw new KeywardError(
+        KEYWARD_SSRF_REDIRECT,
+        `safeFetch: ${target.hostname} answered with a redirect (${response.status}); redirects are not followed`,
+        { details: { host: target.hostname, status: response.status } },
+      )
+    }
+    return response
+  }
+  const aborted = new Promise<never>((_, reject) => {
+    const onAbort = (): void => {
+      reject(
+        timeout.aborted
+          ? new KeywardError(
+              KEYWARD_FETCH_TIMEOUT,
+              `safeFetch: no complete response within ${timeoutMs} ms`,
+              { details: { timeoutMs } },
+            )
+          : new KeywardError(KEYWARD_FETCH_ABORTED, 'safeFetch: the request was aborted'),
+      )
+    }
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([guarded(), aborted])
+  } catch (error) {
+    if (KeywardError.isInstance(error)) throw error
+    if (signal.aborted) {
+      throw timeout.aborted
+        ? new KeywardError(
+            KEYWARD_FETCH_TIMEOUT,
+            `safeFetch: no complete response within ${timeoutMs} ms`,
+            { details: { timeoutMs } },
+          )
+        : new KeywardError(KEYWARD_FETCH_ABORTED, 'safeFetch: the request was aborted')
+    }
+    const code = (error as { code?: unknown } | null)?.code
+    throw new KeywardError(KEYWARD_FETCH_NETWORK, 'safeFetch: the connection failed', {
+      details: typeof code === 'string' ? { networkCode: code } : {},
+    })
+  } finally {
+    aborted.catch(() => {})
+  }
+}
+
+/**
+ * `fetch` for URLs that come from configuration or from a remote party (provider metadata,
+ * account URLs). Every outbound call of `@keyward/oauth` goes through it.
+ *
+ * - `https:` only; plain `http:` only with `allowLoopbackHttp` and only to a loopback address.
+ * - The host is resolved and every address checked: loopback, private, link-local,
+ *   unique-local, multicast, unspecified, reserved and IPv4-mapped/compatible/NAT64/6to4
+ *   IPv6 forms are refused (so are decimal, octal and hex IPv4 spellings, which the URL
+ *   parser normalises first). The connection goes to the checked address — no second
+ *   DNS lookup, no rebinding window.
+ * - Redirects are never followed (a 3xx throws `KEYWARD_SSRF_REDIRECT`, or is returned as is
+ *   when `init.redirect` is `'manual'`); the body is bounded (`maxBytes`, default 1 MiB)
+ *   and the whole exchange time-bounded (`timeoutMs`, default 10 s).
+ *
+ * Refusals throw a `KeywardError` with a `KEYWARD_SSRF_*` code before any connection;
+ * transport failures use `KEYWARD_FETCH_*` codes.
+ *
+ * @example
+ * ```ts
+ * import { safeFetch } from '@keyward/oauth'
+ *
+ * const response = await safeFetch('https://api.github.com/user', {
+ *   headers: { authorization: 'Bearer …' },
+ * }, { maxBytes: 64 * 1024, timeoutMs: 5_000 })
+ * const user = await response.json()
+ * ```
+ */
+export function safeFetch(
+  input: string | URL,
+  init?: RequestInit,
+  options: SafeFetchOptions = {},
+): Promise<Response> {
+  return _safeFetchWith(_nodeTransport, input, init, options)
+}
