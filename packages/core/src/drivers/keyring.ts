@@ -1,12 +1,512 @@
-import type { Driver } from '../contracts.js'
+/**
+ * `@keyward/core/drivers/keyring`: a {@link Driver} over the OS keychain through
+ * `@napi-rs/keyring` (an optional peer dependency, loaded on first use).
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import type {
+  DeleteOptions,
+  Driver,
+  Durability,
+  LockOptions,
+  SetOptions,
+  StoredValue,
+} from '../contracts.js'
+import {
+  KEYWARD_INVALID_ARGUMENT,
+  KEYWARD_STORE_CORRUPT,
+  KEYWARD_VALUE_TOO_LARGE,
+  KeywardError,
+} from '../errors.js'
+import { withFileLock } from '../internal/lock.js'
+import {
+  assertSupported,
+  defaultLockDir,
+  ensureLockDir,
+  type KeyringBackend,
+  keyringBackend,
+  type LinuxKeyringStore,
+  loadKeyring,
+  lockFileName,
+  mapKeyringError,
+  type NativeAsyncEntry,
+  type NativeKeyring,
+} from '../internal/native-keyring.js'
+import { compareKeys, storedValue } from '../internal/stored.js'
+import {
+  assertBytes,
+  assertKey,
+  assertOptionalVersion,
+  assertPrefix,
+  versionConflict,
+} from '../internal/validate.js'
 
 /** Options of {@link keyringDriver}. */
 export interface KeyringDriverOptions {
+  /**
+   * The keychain service name every entry of this store is filed under (for example your
+   * application's name). Two drivers with the same service share one store.
+   */
   readonly service: string
+  /**
+   * Linux only: the credential store to use. `secret-service` (default; gnome-keyring,
+   * KWallet, KeePassXC) survives reboots; `keyutils` (the kernel keyring) is lost at logout
+   * or reboot and is reported as `durability: 'session'`. There is no silent fallback from
+   * one to the other.
+   */
+  readonly store?: LinuxKeyringStore
+  /**
+   * Largest value accepted, in bytes. Defaults to the platform's limit minus keyward's header
+   * (Windows: 2539, Linux keyutils: 32 746) or 64 KiB where the platform sets none (macOS,
+   * Secret Service). It may be lowered anywhere, and raised only where the platform has no
+   * limit.
+   */
+  readonly maxValueBytes?: number
+  /**
+   * A private directory of this user for the lock files that make compare-and-set and
+   * `withLock` safe across processes. Default: `$XDG_RUNTIME_DIR/keyward`, else
+   * `<tmpdir>/keyward-<uid>`. Every process sharing a store must use the same one.
+   */
+  readonly lockDir?: string
 }
 
-/** TODO(keyring helper). */
-export function keyringDriver(options: KeyringDriverOptions): Driver {
-  void options
-  throw new Error('not implemented')
+/** What {@link probeKeyring} and `driver.probe()` report. */
+export interface KeyringProbe {
+  /** True when an entry could be written, read back and deleted. */
+  readonly available: boolean
+  /** How long entries last on this backend (present when `available`). */
+  readonly durability?: Durability
+  /** `secret-service`, `keyutils`, `macos-keychain`, `windows-credential-manager`, `unsupported`. */
+  readonly backend: string
+  /** Why it is unavailable: a `KEYWARD_*` code. */
+  readonly code?: string
+  /** Why it is unavailable, and the fix. */
+  readonly message?: string
+}
+
+/** The driver {@link keyringDriver} returns: a {@link Driver} plus what only a keychain has. */
+export interface KeyringDriver extends Driver {
+  readonly name: 'keyring'
+  /** Which keychain this driver uses (`secret-service`, `keyutils`, `macos-keychain`…). */
+  readonly backend: string
+  /** The largest value `set` accepts, in bytes. */
+  readonly maxValueBytes: number
+  /**
+   * Writes, reads back and deletes a throwaway entry: whether this keychain works now, and if
+   * not the code and the fix. Never throws for a keyring failure.
+   */
+  probe(): Promise<KeyringProbe>
+}
+
+/** Options of {@link probeKeyring}. */
+export interface ProbeKeyringOptions {
+  /** Service name of the throwaway entry (default `keyward`). */
+  readonly service?: string
+  /** Linux only: which store to probe (default `secret-service`). */
+  readonly store?: LinuxKeyringStore
+}
+
+/** Bytes keyward's entry header can take: `kw1:` + up to 16 version digits + `:`. */
+export const ENTRY_HEADER_MAX_BYTES = 21
+/** Value limit where the platform sets none. */
+export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024
+
+const MAGIC = [0x6b, 0x77, 0x31, 0x3a] // "kw1:"
+const COLON = 0x3a
+const META_SUFFIX = '#keyward-meta'
+const INDEX_ACCOUNT = 'index'
+const MARKER_ACCOUNT = 'marker'
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Encodes one stored value as a keyring entry: ASCII `kw1:<version>:` then the raw bytes.
+ * Raw bytes (through `setSecret`) rather than base64 text keep the most room on Windows, whose
+ * 2560-byte blob would hold only ~945 value bytes as base64 stored in UTF-16.
+ */
+export function encodeEntry(version: number, value: Uint8Array): Uint8Array {
+  const header = encoder.encode(`kw1:${version}:`)
+  const out = new Uint8Array(header.byteLength + value.byteLength)
+  out.set(header)
+  out.set(value, header.byteLength)
+  return out
+}
+
+/** Decodes an entry written by {@link encodeEntry}; `null` for anything else. Never throws. */
+export function decodeEntry(entry: ArrayLike<number>): StoredValue | null {
+  if (entry.length < MAGIC.length + 2) return null
+  for (let i = 0; i < MAGIC.length; i++) if (entry[i] !== MAGIC[i]) return null
+  let version = 0
+  let i = MAGIC.length
+  for (; i < entry.length && entry[i] !== COLON; i++) {
+    const digit = (entry[i] as number) - 0x30
+    if (digit < 0 || digit > 9 || i - MAGIC.length >= 16) return null
+    if (digit === 0 && i === MAGIC.length) return null // no leading zero, no version 0
+    version = version * 10 + digit
+  }
+  if (i >= entry.length || i === MAGIC.length || !Number.isSafeInteger(version)) return null
+  const value = new Uint8Array(entry.length - i - 1)
+  for (let j = 0; j < value.length; j++) value[j] = entry[i + 1 + j] as number
+  return storedValue(value, version)
+}
+
+function encodeIndex(keys: readonly string[]): Uint8Array {
+  return encoder.encode(`kwi1:${keys.join('\0')}`)
+}
+
+function decodeIndex(entry: ArrayLike<number>): string[] | null {
+  try {
+    const text = decoder.decode(Uint8Array.from(entry as ArrayLike<number>))
+    if (!text.startsWith('kwi1:')) return null
+    const body = text.slice(5)
+    return body === '' ? [] : body.split('\0')
+  } catch {
+    return null
+  }
+}
+
+function checkService(service: unknown, option = 'service'): asserts service is string {
+  if (typeof service !== 'string' || service.length === 0 || service.length > 256) {
+    throw new KeywardError(
+      KEYWARD_INVALID_ARGUMENT,
+      `option \`${option}\` must be a non-empty string of at most 256 characters`,
+    )
+  }
+  if (service.includes('\0') || service.endsWith(META_SUFFIX)) {
+    throw new KeywardError(
+      KEYWARD_INVALID_ARGUMENT,
+      `option \`${option}\` must not contain NUL or end with "${META_SUFFIX}" (reserved)`,
+    )
+  }
+}
+
+function resolveMaxValueBytes(backend: KeyringBackend, option: number | undefined): number {
+  const platformMax =
+    backend.entryLimitBytes === undefined
+      ? undefined
+      : backend.entryLimitBytes - ENTRY_HEADER_MAX_BYTES
+  if (option === undefined) return platformMax ?? DEFAULT_MAX_VALUE_BYTES
+  if (!Number.isSafeInteger(option) || option < 0) {
+    throw new KeywardError(
+      KEYWARD_INVALID_ARGUMENT,
+      'option `maxValueBytes` must be a non-negative integer',
+    )
+  }
+  if (platformMax !== undefined && option > platformMax) {
+    throw new KeywardError(
+      KEYWARD_INVALID_ARGUMENT,
+      `option \`maxValueBytes\` cannot exceed ${platformMax} bytes on ${backend.name} (the platform's entry limit minus keyward's header)`,
+      { details: { backend: backend.name, limit: platformMax } },
+    )
+  }
+  return option
+}
+
+/**
+ * A driver that keeps each value in its own OS keychain entry: macOS Keychain, Windows
+ * Credential Manager, or on Linux the Secret Service (gnome-keyring, KWallet, KeePassXC) or,
+ * when asked for with `store: 'keyutils'`, the kernel keyring. Suited to a few small secrets;
+ * for many or large values use `fileDriver` with `keyringKey`, which keeps only the store's
+ * key in the keychain.
+ *
+ * - Each entry is filed under `service` with the storage key as its account name and holds
+ *   `kw1:<version>:<bytes>`, so versions survive restarts and other processes see them.
+ * - Values larger than the platform allows are refused up front with
+ *   `KEYWARD_VALUE_TOO_LARGE`, and nothing is written (Windows: 2539 bytes; keyutils: 32 746;
+ *   elsewhere 64 KiB unless `maxValueBytes` says otherwise).
+ * - Compare-and-set and `withLock` go through lock files in a private per-user directory
+ *   (`lockDir`), so they hold across processes.
+ * - `@napi-rs/keyring` is loaded on first use: `KEYWARD_MISSING_DEPENDENCY` when absent;
+ *   `KEYWARD_KEYRING_UNAVAILABLE` (no daemon, no bus), `KEYWARD_KEYRING_LOCKED` (locked or
+ *   denied) and `KEYWARD_KEYRING_ERROR` for platform failures. Call `probe()` before relying
+ *   on it.
+ *
+ * @example
+ * ```ts
+ * import { keyringDriver } from '@keyward/core/drivers/keyring'
+ *
+ * const driver = keyringDriver({ service: 'my-app' })
+ * const probe = await driver.probe()
+ * if (probe.available) {
+ *   await driver.set('github/token', new TextEncoder().encode('example'))
+ *   const stored = await driver.get('github/token') // { value, version: 1 }
+ * }
+ * ```
+ */
+export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
+  if (typeof options !== 'object' || options === null) {
+    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'keyringDriver needs an options object')
+  }
+  const { service } = options
+  checkService(service)
+  const backend = keyringBackend(options.store)
+  const maxValueBytes = resolveMaxValueBytes(backend, options.maxValueBytes)
+  if (options.lockDir !== undefined && (typeof options.lockDir !== 'string' || !options.lockDir)) {
+    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `lockDir` must be a non-empty path')
+  }
+  const lockDir = options.lockDir ?? defaultLockDir()
+  const metaService = `${service}${META_SUFFIX}`
+  const useIndex = backend.name === 'keyutils'
+
+  let lockDirReady: Promise<void> | undefined
+  let markerWritten = false
+
+  async function binding(): Promise<NativeKeyring> {
+    assertSupported(backend)
+    return loadKeyring()
+  }
+
+  async function call<T>(
+    operation: string,
+    account: string | undefined,
+    fn: () => Promise<T>,
+    svc = service,
+  ): Promise<T> {
+    try {
+      return await fn()
+    } catch (error) {
+      throw mapKeyringError(error, {
+        operation,
+        service: svc,
+        ...(account === undefined ? {} : { account }),
+        backend: backend.name,
+      })
+    }
+  }
+
+  async function entry(account: string, svc = service): Promise<NativeAsyncEntry> {
+    const native = await binding()
+    return call(
+      'open',
+      account,
+      async () => new native.AsyncEntry(svc, account, backend.entryOptions),
+      svc,
+    )
+  }
+
+  async function readRaw(account: string, svc = service): Promise<ArrayLike<number> | null> {
+    const e = await entry(account, svc)
+    return call('read', account, () => e.getSecret(), svc)
+  }
+
+  async function read(key: string): Promise<StoredValue | null> {
+    const raw = await readRaw(key)
+    if (raw === null) return null
+    const decoded = decodeEntry(raw)
+    if (decoded === null) {
+      throw new KeywardError(
+        KEYWARD_STORE_CORRUPT,
+        `keyring entry "${key}" in service "${service}" is not a keyward value (another program may have written it); delete that entry or use another service`,
+        { details: { service, key, backend: backend.name } },
+      )
+    }
+    return decoded
+  }
+
+  async function locked<T>(
+    kind: string,
+    parts: string[],
+    fn: () => Promise<T>,
+    label: string,
+    lockOptions?: LockOptions,
+  ): Promise<T> {
+    lockDirReady ??= ensureLockDir(lockDir).catch((error) => {
+      lockDirReady = undefined
+      throw error
+    })
+    await lockDirReady
+    return withFileLock(join(lockDir, lockFileName(kind, service, ...parts)), fn, {
+      ...lockOptions,
+      label,
+    })
+  }
+
+  async function readIndex(): Promise<string[]> {
+    const raw = await readRaw(INDEX_ACCOUNT, metaService)
+    if (raw === null) return []
+    const keys = decodeIndex(raw)
+    if (keys === null) {
+      throw new KeywardError(
+        KEYWARD_STORE_CORRUPT,
+        `the key index of keyring service "${service}" is unreadable; delete entry "${INDEX_ACCOUNT}" of service "${metaService}" (keys then need to be written again to be listed)`,
+        { details: { service, backend: backend.name } },
+      )
+    }
+    return keys
+  }
+
+  async function updateIndex(key: string, present: boolean): Promise<void> {
+    await locked(
+      'index',
+      [],
+      async () => {
+        const keys = new Set(await readIndex())
+        if (keys.has(key) === present) return
+        if (present) keys.add(key)
+        else keys.delete(key)
+        const encoded = encodeIndex([...keys].sort(compareKeys))
+        if (backend.entryLimitBytes !== undefined && encoded.byteLength > backend.entryLimitBytes) {
+          throw new KeywardError(
+            KEYWARD_VALUE_TOO_LARGE,
+            `the key index of keyring service "${service}" would exceed ${backend.entryLimitBytes} bytes on ${backend.name}; use fewer or shorter keys, or fileDriver with keyringKey`,
+            { details: { service, backend: backend.name, limit: backend.entryLimitBytes } },
+          )
+        }
+        const e = await entry(INDEX_ACCOUNT, metaService)
+        await call('write', INDEX_ACCOUNT, () => e.setSecret(encoded), metaService)
+      },
+      'keyring index',
+    )
+  }
+
+  async function ensureMarker(): Promise<void> {
+    if (markerWritten) return
+    const raw = await readRaw(MARKER_ACCOUNT, metaService)
+    if (raw === null) {
+      const e = await entry(MARKER_ACCOUNT, metaService)
+      await call('write', MARKER_ACCOUNT, () => e.setSecret(encoder.encode('kwm1')), metaService)
+    }
+    markerWritten = true
+  }
+
+  async function probe(): Promise<KeyringProbe> {
+    try {
+      const account = `probe-${randomUUID()}`
+      const canary = encoder.encode(`probe-${randomUUID()}`)
+      const e = await entry(account, metaService)
+      await call('write', account, () => e.setSecret(canary), metaService)
+      try {
+        const back = await call('read', account, () => e.getSecret(), metaService)
+        if (back === null || Buffer.compare(Buffer.from(Array.from(back)), canary) !== 0) {
+          throw mapKeyringError(new Error('probe entry did not read back'), {
+            operation: 'probe',
+            service: metaService,
+            account,
+            backend: backend.name,
+          })
+        }
+      } finally {
+        await call('delete', account, () => e.deleteCredential(), metaService)
+      }
+      return { available: true, durability: backend.durability, backend: backend.name }
+    } catch (error) {
+      if (!KeywardError.isInstance(error)) throw error
+      return { available: false, backend: backend.name, code: error.code, message: error.message }
+    }
+  }
+
+  return {
+    name: 'keyring',
+    durability: backend.durability,
+    backend: backend.name,
+    maxValueBytes,
+    async get(key: string): Promise<StoredValue | null> {
+      assertKey(key)
+      return read(key)
+    },
+    async set(
+      key: string,
+      value: Uint8Array,
+      setOptions?: SetOptions,
+    ): Promise<{ version: number }> {
+      assertKey(key)
+      assertBytes(value)
+      assertOptionalVersion(setOptions?.ifVersion)
+      if (value.byteLength > maxValueBytes) {
+        throw new KeywardError(
+          KEYWARD_VALUE_TOO_LARGE,
+          `value for key "${key}" is ${value.byteLength} bytes; the keyring driver on ${backend.name} takes at most ${maxValueBytes}. Keep large values in fileDriver with keyringKey, which stores only the key in the keychain`,
+          {
+            details: { key, bytes: value.byteLength, limit: maxValueBytes, backend: backend.name },
+          },
+        )
+      }
+      const copy = value.slice()
+      return locked(
+        'write',
+        [key],
+        async () => {
+          const current = (await read(key))?.version ?? 0
+          if (setOptions?.ifVersion !== undefined && setOptions.ifVersion !== current) {
+            throw versionConflict(key, setOptions.ifVersion, current)
+          }
+          const version = current + 1
+          if (useIndex) {
+            if (current === 0) await updateIndex(key, true)
+          } else {
+            await ensureMarker()
+          }
+          const e = await entry(key)
+          await call('write', key, () => e.setSecret(encodeEntry(version, copy)))
+          return { version }
+        },
+        key,
+      )
+    },
+    async delete(key: string, deleteOptions?: DeleteOptions): Promise<boolean> {
+      assertKey(key)
+      assertOptionalVersion(deleteOptions?.ifVersion)
+      return locked(
+        'write',
+        [key],
+        async () => {
+          const current = (await read(key))?.version ?? 0
+          if (deleteOptions?.ifVersion !== undefined && deleteOptions.ifVersion !== current) {
+            throw versionConflict(key, deleteOptions.ifVersion, current)
+          }
+          if (current === 0) return false
+          const e = await entry(key)
+          const deleted = await call('delete', key, () => e.deleteCredential())
+          if (useIndex) await updateIndex(key, false)
+          return deleted
+        },
+        key,
+      )
+    },
+    async list(prefix = ''): Promise<string[]> {
+      assertPrefix(prefix)
+      let keys: string[]
+      if (useIndex) {
+        keys = await readIndex()
+      } else {
+        // Reading the marker first turns a locked keyring into KEYWARD_KEYRING_LOCKED: the
+        // Secret Service search would otherwise answer a locked collection with no entries.
+        await readRaw(MARKER_ACCOUNT, metaService)
+        const native = await binding()
+        const found = await call('list', undefined, () => native.findCredentialsAsync(service))
+        keys = found.map((credential) => credential.account)
+      }
+      return [...new Set(keys)].filter((key) => key.startsWith(prefix)).sort(compareKeys)
+    },
+    withLock<T>(key: string, fn: () => Promise<T>, lockOptions?: LockOptions): Promise<T> {
+      assertKey(key)
+      return locked('lock', [key], fn, key, lockOptions)
+    },
+    probe,
+  } satisfies KeyringDriver
+}
+
+/**
+ * Tells whether the OS keyring works here before anything relies on it: writes, reads back
+ * and deletes a throwaway entry. Never throws for a keyring failure; reports why instead
+ * (`KEYWARD_MISSING_DEPENDENCY`, `KEYWARD_KEYRING_UNAVAILABLE`, `KEYWARD_KEYRING_LOCKED`…).
+ *
+ * @example
+ * ```ts
+ * import { probeKeyring } from '@keyward/core/drivers/keyring'
+ *
+ * const probe = await probeKeyring()
+ * if (!probe.available) console.warn(`no OS keyring (${probe.code}): ${probe.message}`)
+ * else if (probe.durability === 'session') console.warn('keyring entries are lost at logout')
+ * ```
+ */
+export function probeKeyring(options: ProbeKeyringOptions = {}): Promise<KeyringProbe> {
+  const service = options.service ?? 'keyward'
+  checkService(service)
+  return keyringDriver({
+    service,
+    ...(options.store === undefined ? {} : { store: options.store }),
+  }).probe()
 }

@@ -1,0 +1,54 @@
+/**
+ * Decides whether the tests that need a real OS keyring run. It probes the keyring for real
+ * (write, read back, delete). When the keyring works the tests run; when it does not:
+ * - with `CI` set (or `KEYWARD_TEST_KEYRING=1`, which the test runner sets once it has started
+ *   a keyring daemon), the probe throws, so the test file fails instead of skipping;
+ * - otherwise it prints why on stderr and the caller skips with `describe.skipIf`.
+ *
+ * Not published (the `_` prefix keeps it out of the package entry points).
+ */
+import { execFileSync } from 'node:child_process'
+import { probeKeyring } from './drivers/keyring.js'
+import type { LinuxKeyringStore } from './internal/native-keyring.js'
+
+/** Whether a keyring-backed test can run here, and if not why. */
+export interface KeyringTestEnv {
+  readonly available: boolean
+  readonly reason: string
+}
+
+/**
+ * Probes the keyring `store` (default: the platform's keychain; on Linux the Secret Service).
+ * `required` forces failure when it is missing (used by child runs that were promised one).
+ */
+export async function keyringTestEnv(
+  options: { store?: LinuxKeyringStore; required?: boolean; what?: string } = {},
+): Promise<KeyringTestEnv> {
+  const probe = await probeKeyring({
+    service: 'keyward-test-probe',
+    ...(options.store === undefined ? {} : { store: options.store }),
+  })
+  if (probe.available) return { available: true, reason: `${probe.backend} is available` }
+  const reason = `${options.what ?? 'OS keyring'} tests need a working ${probe.backend} (${probe.code}: ${probe.message})`
+  const promised =
+    options.required ||
+    Boolean(process.env.CI) ||
+    (options.store !== 'keyutils' && process.env.KEYWARD_TEST_KEYRING === '1')
+  if (promised) {
+    throw new Error(
+      `${reason}. In CI, and under \`npm test\` once a keyring daemon was started, these tests must run: install gnome-keyring, dbus and dbus-x11 (Debian) and run them through \`npm test\`.`,
+    )
+  }
+  console.warn(`skipping: ${reason}. Run \`npm test\` to start a private gnome-keyring session.`)
+  return { available: false, reason }
+}
+
+/** True when `command` is on PATH. */
+export function hasCommand(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v "$1"', 'sh', command], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,78 @@
+/** Test helpers for the keyring driver: unique service names and cleanup through the binding. */
+import { randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type LinuxKeyringStore, loadKeyring } from '../internal/native-keyring.js'
+
+/** A service name no other test uses. */
+export function uniqueService(label = 'test'): string {
+  return `keyward-${label}-${randomUUID()}`
+}
+
+/** A fresh private lock directory. */
+export function tempLockDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'keyward-locks-'))
+}
+
+/** Removes a temp directory. */
+export function removeDir(dir: string): Promise<void> {
+  return rm(dir, { recursive: true, force: true })
+}
+
+/** Writes raw bytes to a keyring entry, bypassing the driver (to plant hostile entries). */
+export async function writeRawEntry(
+  service: string,
+  account: string,
+  bytes: Uint8Array,
+  store: LinuxKeyringStore = 'secret-service',
+): Promise<void> {
+  const native = await loadKeyring()
+  await new native.AsyncEntry(service, account, { linux: { store } }).setSecret(bytes)
+}
+
+/** Reads raw bytes of a keyring entry, bypassing the driver. */
+export async function readRawEntry(
+  service: string,
+  account: string,
+  store: LinuxKeyringStore = 'secret-service',
+): Promise<Uint8Array | null> {
+  const native = await loadKeyring()
+  const got = await new native.AsyncEntry(service, account, { linux: { store } }).getSecret()
+  return got === null ? null : Uint8Array.from(got)
+}
+
+/** Deletes one entry, bypassing the driver. */
+export async function deleteRawEntry(
+  service: string,
+  account: string,
+  store: LinuxKeyringStore = 'secret-service',
+): Promise<boolean> {
+  const native = await loadKeyring()
+  return new native.AsyncEntry(service, account, { linux: { store } }).deleteCredential()
+}
+
+/**
+ * Deletes every Secret Service entry of `service` and of its reserved meta service. (On
+ * keyutils, which cannot be searched, callers delete what they know: the driver's keys.)
+ */
+export async function purgeSecretService(service: string): Promise<number> {
+  const native = await loadKeyring()
+  let removed = 0
+  for (const svc of [service, `${service}#keyward-meta`]) {
+    for (const { account } of await native.findCredentialsAsync(svc)) {
+      if (await deleteRawEntry(svc, account)) removed++
+    }
+  }
+  return removed
+}
+
+/** How many Secret Service entries `service` (and its meta service) hold. */
+export async function countSecretService(service: string): Promise<number> {
+  const native = await loadKeyring()
+  let n = 0
+  for (const svc of [service, `${service}#keyward-meta`]) {
+    n += (await native.findCredentialsAsync(svc)).length
+  }
+  return n
+}

@@ -1,0 +1,295 @@
+import { execFile } from 'node:child_process'
+import { chmod, mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { keyringTestEnv } from '../_keyring-env.js'
+import type { Driver } from '../contracts.js'
+import { KeywardError } from '../errors.js'
+import { testDriver } from '../testing.js'
+import {
+  countSecretService,
+  deleteRawEntry,
+  purgeSecretService,
+  readRawEntry,
+  removeDir,
+  tempLockDir,
+  uniqueService,
+  writeRawEntry,
+} from './_keyring-helpers.js'
+import { type KeyringDriver, keyringDriver, probeKeyring } from './keyring.js'
+
+const env = await keyringTestEnv({ what: 'keyring driver' })
+const run = promisify(execFile)
+const CANARY = 'canary-keyring-9c41-do-not-leak'
+const bytes = (text: string) => new TextEncoder().encode(text)
+const text = (value: Uint8Array) => new TextDecoder().decode(value)
+const coreDir = fileURLToPath(new URL('../..', import.meta.url))
+const child = fileURLToPath(new URL('./_keyring-child.mjs', import.meta.url))
+
+async function codeOf(promise: Promise<unknown>): Promise<KeywardError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(KeywardError.isInstance(error), `expected a KeywardError, got ${String(error)}`).toBe(true)
+  return error as KeywardError
+}
+
+function expectNoCanary(error: KeywardError): void {
+  expect(error.message).not.toContain(CANARY)
+  expect(JSON.stringify(error)).not.toContain(CANARY)
+  expect(String((error.cause as Error | undefined)?.message ?? '')).not.toContain(CANARY)
+}
+
+describe.skipIf(!env.available)('keyringDriver on the real Secret Service', () => {
+  let lockDir: string
+  const services: string[] = []
+  beforeAll(async () => {
+    lockDir = await tempLockDir()
+  })
+  afterAll(async () => {
+    for (const service of services) await purgeSecretService(service)
+    await removeDir(lockDir)
+  })
+  const open = (service: string, extra: { maxValueBytes?: number } = {}) => {
+    if (!services.includes(service)) services.push(service)
+    return keyringDriver({ service, lockDir, ...extra })
+  }
+  const serviceOf = new WeakMap<Driver, string>()
+
+  testDriver({
+    name: 'keyring (Secret Service)',
+    create: () => {
+      const service = uniqueService('conformance')
+      const driver = open(service)
+      serviceOf.set(driver, service)
+      return driver
+    },
+    reopen: (driver) => open(serviceOf.get(driver)!),
+    cleanup: async (driver) => {
+      const service = serviceOf.get(driver)!
+      await purgeSecretService(service)
+      expect(await countSecretService(service)).toBe(0)
+    },
+    maxValueBytes: 64 * 1024,
+    concurrency: 25,
+  })
+
+  it('probes available and durable, and leaves no probe entry behind', async () => {
+    const service = uniqueService('probe')
+    const driver = open(service)
+    expect(await driver.probe()).toEqual({
+      available: true,
+      durability: 'durable',
+      backend: 'secret-service',
+    })
+    expect(await countSecretService(service)).toBe(0)
+    expect(await probeKeyring({ service })).toMatchObject({
+      available: true,
+      durability: 'durable',
+    })
+    expect(driver).toMatchObject({
+      name: 'keyring',
+      durability: 'durable',
+      backend: 'secret-service',
+    })
+  })
+
+  it('keeps values and versions across driver instances, as another process would see them', async () => {
+    const service = uniqueService('persist')
+    await open(service).set('a/b', bytes('one'))
+    await open(service).set('a/b', bytes('two'))
+    const stored = await open(service).get('a/b')
+    expect(stored?.version).toBe(2)
+    expect(text(stored!.value)).toBe('two')
+    // Each key is its own keychain entry, filed under the key as account name.
+    expect(text((await readRawEntry(service, 'a/b'))!)).toBe('kw1:2:two')
+  })
+
+  it('refuses a value over maxValueBytes up front, writes nothing and does not echo it', async () => {
+    const service = uniqueService('large')
+    const driver = open(service, { maxValueBytes: 64 })
+    expect(driver.maxValueBytes).toBe(64)
+    const value = bytes(CANARY.repeat(3))
+    const error = await codeOf(driver.set('big', value))
+    expect(error.code).toBe('KEYWARD_VALUE_TOO_LARGE')
+    expect(error.message).toContain('64')
+    expect(error.message).toContain('fileDriver with keyringKey')
+    expect(error.details).toMatchObject({ key: 'big', bytes: value.byteLength, limit: 64 })
+    expectNoCanary(error)
+    expect(await driver.get('big')).toBeNull()
+    expect(await countSecretService(service)).toBe(0)
+    // One byte less than the limit goes through.
+    expect(await driver.set('big', new Uint8Array(64))).toEqual({ version: 1 })
+  })
+
+  it('reports an entry another program wrote as KEYWARD_STORE_CORRUPT and leaves it untouched', async () => {
+    const service = uniqueService('foreign')
+    const driver = open(service)
+    const foreign = bytes(`not-keyward ${CANARY}`)
+    await writeRawEntry(service, 'k', foreign)
+    for (const attempt of [
+      driver.get('k'),
+      driver.set('k', bytes('x')),
+      driver.delete('k'),
+    ] as Promise<unknown>[]) {
+      const error = await codeOf(attempt)
+      expect(error.code).toBe('KEYWARD_STORE_CORRUPT')
+      expect(error.details).toMatchObject({ key: 'k', service })
+      expectNoCanary(error)
+    }
+    expect(Array.from((await readRawEntry(service, 'k'))!)).toEqual(Array.from(foreign))
+    await deleteRawEntry(service, 'k')
+  })
+
+  it('lists through a search of the service and surfaces entries written by another instance', async () => {
+    const service = uniqueService('list')
+    const first = open(service)
+    await first.set('x/1', bytes('1'))
+    await open(service).set('x/2', bytes('2'))
+    await open(service).set('y', bytes('3'))
+    expect(await first.list('x/')).toEqual(['x/1', 'x/2'])
+    expect(await first.list()).toEqual(['x/1', 'x/2', 'y'])
+  })
+
+  it('refuses a lock directory other users can write, naming the option', async () => {
+    const dir = join(lockDir, 'shared')
+    await mkdir(dir)
+    await chmod(dir, 0o777)
+    const driver = keyringDriver({ service: uniqueService('lockdir'), lockDir: dir })
+    const error = await codeOf(driver.set('k', bytes('v')))
+    expect(error.code).toBe('KEYWARD_STORE_IO')
+    expect(error.message).toContain('lockDir')
+  })
+
+  it('withLock and compare-and-set hold across real processes (4 × 10 increments)', async () => {
+    const service = uniqueService('processes')
+    services.push(service)
+    const outputs = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        run(process.execPath, [child, 'increment', service, lockDir, '10'], { cwd: coreDir }),
+      ),
+    )
+    for (const { stdout } of outputs) expect(JSON.parse(stdout)).toEqual({ done: 10 })
+    const stored = await open(service).get('counter')
+    expect(text(stored!.value)).toBe('40')
+    expect(stored!.version).toBe(40)
+  })
+
+  it('lets exactly one of several processes win a compare-and-set', async () => {
+    const service = uniqueService('cas')
+    const { version } = await open(service).set('race', bytes('start'))
+    const outputs = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        run(process.execPath, [child, 'cas', service, lockDir, String(version)], { cwd: coreDir }),
+      ),
+    )
+    const results = outputs.map(
+      ({ stdout }) => JSON.parse(stdout) as { ok: boolean; code?: string },
+    )
+    expect(results.filter((r) => r.ok)).toHaveLength(1)
+    for (const r of results.filter((r) => !r.ok)) expect(r.code).toBe('KEYWARD_VERSION_CONFLICT')
+    expect((await open(service).get('race'))!.version).toBe(version + 1)
+  })
+})
+
+describe.skipIf(!env.available)(
+  'keyringDriver when the keyring is locked (real gnome-keyring)',
+  () => {
+    it('reports KEYWARD_KEYRING_LOCKED for reads, writes, deletes, lists and probes', async () => {
+      const service = uniqueService('locked')
+      const lockDir = await tempLockDir()
+      try {
+        // A private session: locking the login collection must not disturb other test files.
+        const script = `printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; exec "$0" "$@"`
+        const { stdout } = await run(
+          'dbus-run-session',
+          ['--', 'sh', '-c', script, process.execPath, child, 'locked', service, lockDir],
+          { cwd: coreDir },
+        )
+        expect(stdout).not.toContain(CANARY)
+        const { before, after } = JSON.parse(stdout.trim().split('\n').at(-1)!)
+        expect(before.set).toMatchObject({ ok: true, value: { version: 1 } })
+        expect(before.keyCreate).toMatchObject({ ok: true, value: '32 bytes' })
+        for (const op of ['get', 'set', 'delete', 'list', 'keyOpen']) {
+          expect(after[op], op).toMatchObject({ ok: false, code: 'KEYWARD_KEYRING_LOCKED' })
+          expect(after[op].message).toContain('unlock')
+        }
+        expect(after.probe).toMatchObject({ available: false, code: 'KEYWARD_KEYRING_LOCKED' })
+      } finally {
+        await removeDir(lockDir)
+      }
+    })
+  },
+)
+
+describe('keyringDriver when no keyring is reachable (no session bus)', () => {
+  it('probes unavailable and fails every operation with KEYWARD_KEYRING_UNAVAILABLE', async () => {
+    const lockDir = await tempLockDir()
+    try {
+      const { stdout } = await run(
+        process.execPath,
+        [child, 'absent', uniqueService('absent'), lockDir],
+        {
+          cwd: coreDir,
+          env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/keyward-bus' },
+        },
+      )
+      expect(stdout).not.toContain(CANARY)
+      const result = JSON.parse(stdout)
+      for (const probe of [result.probe, result.probeKeyring]) {
+        expect(probe).toMatchObject({
+          available: false,
+          backend: 'secret-service',
+          code: 'KEYWARD_KEYRING_UNAVAILABLE',
+        })
+        expect(probe.message).toContain('start a Secret Service provider such as gnome-keyring')
+      }
+      for (const op of ['get', 'set', 'list', 'keyCreate']) {
+        expect(result[op], op).toMatchObject({ ok: false, code: 'KEYWARD_KEYRING_UNAVAILABLE' })
+        expect(result[op].message).toContain('passphraseKey/envKey')
+      }
+    } finally {
+      await removeDir(lockDir)
+    }
+  })
+})
+
+describe('keyringDriver options', () => {
+  it('validates options eagerly, naming them', () => {
+    const bad: [unknown, string][] = [
+      [undefined, 'options object'],
+      [{}, '`service`'],
+      [{ service: '' }, '`service`'],
+      [{ service: 'a#keyward-meta' }, 'reserved'],
+      [{ service: 's', store: 'plaintext' }, '`store`'],
+      [{ service: 's', maxValueBytes: -1 }, '`maxValueBytes`'],
+      [{ service: 's', store: 'keyutils', maxValueBytes: 40_000 }, '32746'],
+      [{ service: 's', lockDir: '' }, '`lockDir`'],
+    ]
+    for (const [options, named] of bad) {
+      let error: unknown
+      try {
+        keyringDriver(options as Parameters<typeof keyringDriver>[0])
+      } catch (e) {
+        error = e
+      }
+      expect(KeywardError.isInstance(error), JSON.stringify(options)).toBe(true)
+      expect((error as KeywardError).code).toBe('KEYWARD_INVALID_ARGUMENT')
+      expect((error as KeywardError).message).toContain(named)
+    }
+  })
+
+  it('uses the platform limits as defaults', () => {
+    const keyutils: KeyringDriver = keyringDriver({ service: 's', store: 'keyutils' })
+    expect(keyutils).toMatchObject({
+      durability: 'session',
+      backend: 'keyutils',
+      maxValueBytes: 32_746,
+    })
+    expect(keyringDriver({ service: 's' }).maxValueBytes).toBe(64 * 1024)
+    expect(keyringDriver({ service: 's', maxValueBytes: 1 << 20 }).maxValueBytes).toBe(1 << 20)
+  })
+})

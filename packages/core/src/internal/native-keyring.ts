@@ -1,0 +1,320 @@
+/**
+ * The one place that touches `@napi-rs/keyring`: a lazy loader (the root entry and the other
+ * drivers never load the native binding), the mapping of platform errors to keyward codes, and
+ * the per-user lock directory that keyring writers serialise through.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto'
+import { lstat, mkdir } from 'node:fs/promises'
+import { tmpdir, userInfo } from 'node:os'
+import { join } from 'node:path'
+import type { Durability } from '../contracts.js'
+import {
+  KEYWARD_INVALID_ARGUMENT,
+  KEYWARD_KEYRING_ERROR,
+  KEYWARD_KEYRING_LOCKED,
+  KEYWARD_KEYRING_UNAVAILABLE,
+  KEYWARD_MISSING_DEPENDENCY,
+  KEYWARD_STORE_IO,
+  KeywardError,
+} from '../errors.js'
+
+/** The npm package that talks to the OS keyring. */
+export const KEYRING_MODULE = '@napi-rs/keyring'
+
+/** A Linux credential store `@napi-rs/keyring` can be pinned to. */
+export type LinuxKeyringStore = 'secret-service' | 'keyutils'
+
+/** Options `@napi-rs/keyring` takes when an entry is created. */
+export interface NativeEntryOptions {
+  linux?: { store?: LinuxKeyringStore }
+}
+
+/** The part of `@napi-rs/keyring`'s `AsyncEntry` keyward uses. */
+export interface NativeAsyncEntry {
+  setPassword(password: string): Promise<void>
+  setSecret(secret: Uint8Array): Promise<void>
+  getPassword(): Promise<string | null>
+  getSecret(): Promise<ArrayLike<number> | null>
+  deleteCredential(): Promise<boolean>
+}
+
+/** The part of `@napi-rs/keyring` keyward uses (written out so that its types are not needed). */
+export interface NativeKeyring {
+  AsyncEntry: new (
+    service: string,
+    account: string,
+    options?: NativeEntryOptions,
+  ) => NativeAsyncEntry
+  findCredentialsAsync(service: string): Promise<Array<{ account: string; password: string }>>
+}
+
+const loaded = new Map<string, Promise<NativeKeyring>>()
+
+function isModuleNotFound(error: unknown, specifier: string): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  const message = String((error as Error | undefined)?.message ?? '')
+  return (
+    (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && message.includes(specifier)
+  )
+}
+
+/**
+ * Imports `@napi-rs/keyring` on first use (once per process). A missing package or a missing
+ * native binding for this platform is a `KEYWARD_MISSING_DEPENDENCY` error that says what to
+ * install. `specifier` exists for tests of that error; callers leave it out.
+ */
+export function loadKeyring(specifier: string = KEYRING_MODULE): Promise<NativeKeyring> {
+  let pending = loaded.get(specifier)
+  if (!pending) {
+    pending = importKeyring(specifier)
+    loaded.set(specifier, pending)
+    // A failed import is retried on the next call (the package may be installed meanwhile).
+    pending.catch(() => loaded.delete(specifier))
+  }
+  return pending
+}
+
+async function importKeyring(specifier: string): Promise<NativeKeyring> {
+  let imported: Record<string, unknown>
+  try {
+    imported = (await import(specifier)) as Record<string, unknown>
+  } catch (error) {
+    if (isModuleNotFound(error, specifier)) {
+      throw new KeywardError(
+        KEYWARD_MISSING_DEPENDENCY,
+        `install ${specifier} to use the OS keyring (npm install ${specifier}), or use fileDriver with passphraseKey/envKey`,
+        { details: { package: specifier } },
+      )
+    }
+    throw new KeywardError(
+      KEYWARD_MISSING_DEPENDENCY,
+      `${specifier} is installed but its native binding for ${process.platform}-${process.arch} could not be loaded; reinstall it (npm install ${specifier}) so that npm fetches the binding for this platform`,
+      { cause: error, details: { package: specifier } },
+    )
+  }
+  // CommonJS packages arrive as `default` under ESM import.
+  const candidate = (typeof imported.AsyncEntry === 'function' ? imported : imported.default) as
+    | Partial<NativeKeyring>
+    | undefined
+  if (
+    typeof candidate?.AsyncEntry !== 'function' ||
+    typeof candidate.findCredentialsAsync !== 'function'
+  ) {
+    throw new KeywardError(
+      KEYWARD_MISSING_DEPENDENCY,
+      `${specifier} does not export AsyncEntry and findCredentialsAsync; install @napi-rs/keyring 2.x`,
+      { details: { package: specifier } },
+    )
+  }
+  return candidate as NativeKeyring
+}
+
+/** Where a keyring lives: the backend name reported by drivers and probes, and its durability. */
+export interface KeyringBackend {
+  /** `secret-service`, `keyutils`, `macos-keychain`, `windows-credential-manager` or `unsupported`. */
+  readonly name: string
+  readonly durability: Durability
+  /** Largest platform entry in bytes (header included), or `undefined` for no platform limit. */
+  readonly entryLimitBytes: number | undefined
+  /** What to pass to `@napi-rs/keyring`. */
+  readonly entryOptions: NativeEntryOptions | undefined
+}
+
+/** Windows `CRED_MAX_CREDENTIAL_BLOB_SIZE`. */
+export const WINDOWS_BLOB_LIMIT = 2560
+/** Largest payload of a Linux kernel `user` key. */
+export const KEYUTILS_PAYLOAD_LIMIT = 32767
+
+/**
+ * The backend `@napi-rs/keyring` uses on this platform. On Linux the store is always pinned
+ * (Secret Service unless `store: 'keyutils'`), so that a missing Secret Service never silently
+ * falls back to the kernel keyring, which forgets everything at logout.
+ */
+export function keyringBackend(
+  store: LinuxKeyringStore | undefined,
+  platform: NodeJS.Platform = process.platform,
+): KeyringBackend {
+  if (store !== undefined && store !== 'secret-service' && store !== 'keyutils') {
+    throw new KeywardError(
+      KEYWARD_INVALID_ARGUMENT,
+      "option `store` must be 'secret-service' or 'keyutils'",
+    )
+  }
+  switch (platform) {
+    case 'darwin':
+      return {
+        name: 'macos-keychain',
+        durability: 'durable',
+        entryLimitBytes: undefined,
+        entryOptions: undefined,
+      }
+    case 'win32':
+      return {
+        name: 'windows-credential-manager',
+        durability: 'durable',
+        entryLimitBytes: WINDOWS_BLOB_LIMIT,
+        entryOptions: undefined,
+      }
+    case 'linux':
+    case 'freebsd':
+      if (store === 'keyutils') {
+        return {
+          name: 'keyutils',
+          durability: 'session',
+          entryLimitBytes: KEYUTILS_PAYLOAD_LIMIT,
+          entryOptions: { linux: { store: 'keyutils' } },
+        }
+      }
+      return {
+        name: 'secret-service',
+        durability: 'durable',
+        entryLimitBytes: undefined,
+        entryOptions: { linux: { store: 'secret-service' } },
+      }
+    default:
+      return {
+        name: 'unsupported',
+        durability: 'session',
+        entryLimitBytes: undefined,
+        entryOptions: undefined,
+      }
+  }
+}
+
+/** Throws `KEYWARD_KEYRING_UNAVAILABLE` for a platform `@napi-rs/keyring` has no real store on. */
+export function assertSupported(backend: KeyringBackend): void {
+  if (backend.name === 'unsupported') {
+    throw new KeywardError(
+      KEYWARD_KEYRING_UNAVAILABLE,
+      `the OS keyring is not supported on ${process.platform}; use fileDriver with passphraseKey/envKey`,
+      { details: { backend: backend.name, platform: process.platform } },
+    )
+  }
+}
+
+/** What a keyring error is about, for its message. Never a secret value. */
+export interface KeyringErrorContext {
+  /** `read`, `write`, `delete`, `list`, `probe`. */
+  readonly operation: string
+  readonly service: string
+  readonly account?: string
+  readonly backend: string
+  /** Strings that must not survive into the forwarded cause (values being written). */
+  readonly secrets?: readonly string[]
+}
+
+const LOCKED =
+  /prompt was dismissed|\block(ed)?\b|user cancel+ed|interaction is not allowed|errSecInteractionNotAllowed|errSecAuthFailed|errSecUserCanceled|-25308|-25293|-128\b|denied by the user|ERROR_CANCELLED/i
+const UNAVAILABLE =
+  /dbus error|zbus error|failed to connect|autolaunch|ServiceUnknown|org\.freedesktop\.DBus\.Error\.(NoReply|Spawn|NoServer|Disconnected)|no such file or directory|connection refused|not supported|no default (credential )?store|no keychain|errSecNoSuchKeychain|errSecNotAvailable|-25294|-25291|ERROR_NO_SUCH_LOGON_SESSION|AccessDenied/i
+
+/** Keeps a platform message short and free of anything that could be secret material. */
+export function scrubPlatformMessage(message: string, secrets: readonly string[] = []): string {
+  let out = message
+  for (const secret of secrets) {
+    if (secret.length >= 4) out = out.split(secret).join('[redacted]')
+  }
+  // Debug-formatted byte vectors (`[107, 119, ...]`) may be a password's bytes.
+  out = out.replace(/\[\s*\d{1,3}(\s*,\s*\d{1,3})+\s*,?\s*\]/g, '[bytes redacted]')
+  return out.length > 300 ? `${out.slice(0, 300)}…` : out
+}
+
+function fix(code: string, backend: string): string {
+  if (code === KEYWARD_KEYRING_LOCKED) {
+    return backend === 'secret-service'
+      ? 'unlock the login keyring (for example with Seahorse, or `gnome-keyring-daemon --unlock`) and retry'
+      : 'unlock the keychain or allow access when the system asks, then retry'
+  }
+  if (code === KEYWARD_KEYRING_UNAVAILABLE) {
+    if (backend === 'keyutils') {
+      return 'run inside a kernel session keyring (`keyctl session -`) or use the Secret Service; or use fileDriver with passphraseKey/envKey'
+    }
+    if (backend === 'secret-service') {
+      return 'start a Secret Service provider such as gnome-keyring (with DBUS_SESSION_BUS_ADDRESS set), or use fileDriver with passphraseKey/envKey'
+    }
+    return 'check that the OS keychain is available to this user, or use fileDriver with passphraseKey/envKey'
+  }
+  return 'see `cause` for the platform error; retry, or use fileDriver with passphraseKey/envKey'
+}
+
+/**
+ * Turns an error thrown by `@napi-rs/keyring` into a `KeywardError`:
+ * no daemon / no session bus / unsupported platform → `KEYWARD_KEYRING_UNAVAILABLE`;
+ * locked keyring or a user who dismissed the prompt → `KEYWARD_KEYRING_LOCKED`;
+ * anything else → `KEYWARD_KEYRING_ERROR`. The cause is a fresh `Error` holding only the
+ * platform's message, scrubbed of `context.secrets` and byte lists, never the original object.
+ */
+export function mapKeyringError(error: unknown, context: KeyringErrorContext): KeywardError {
+  if (KeywardError.isInstance(error)) return error
+  const raw = String((error as Error | undefined)?.message ?? error)
+  const platformMessage = scrubPlatformMessage(raw, context.secrets)
+  const code = LOCKED.test(raw)
+    ? KEYWARD_KEYRING_LOCKED
+    : UNAVAILABLE.test(raw)
+      ? KEYWARD_KEYRING_UNAVAILABLE
+      : KEYWARD_KEYRING_ERROR
+  const what =
+    code === KEYWARD_KEYRING_LOCKED
+      ? 'is locked or access was denied'
+      : code === KEYWARD_KEYRING_UNAVAILABLE
+        ? 'is not available'
+        : 'failed'
+  const entry =
+    context.account === undefined
+      ? `service "${context.service}"`
+      : `"${context.account}" in service "${context.service}"`
+  return new KeywardError(
+    code,
+    `the OS keyring (${context.backend}) ${what} while trying to ${context.operation} ${entry}: ${fix(code, context.backend)}`,
+    {
+      cause: new Error(platformMessage),
+      details: {
+        backend: context.backend,
+        service: context.service,
+        ...(context.account === undefined ? {} : { account: context.account }),
+        operation: context.operation,
+      },
+    },
+  )
+}
+
+/**
+ * The directory lock files of keyring writers live in: `$XDG_RUNTIME_DIR/keyward` when set,
+ * else `<tmpdir>/keyward-<uid>`.
+ */
+export function defaultLockDir(): string {
+  const runtime = process.env.XDG_RUNTIME_DIR
+  if (runtime) return join(runtime, 'keyward')
+  const uid = typeof process.getuid === 'function' ? String(process.getuid()) : userInfo().username
+  return join(tmpdir(), `keyward-${uid.replace(/[^A-Za-z0-9_.-]/g, '_')}`)
+}
+
+/**
+ * Creates `dir` (mode 0700) and checks that it belongs to this user and is private, so that
+ * another user of a shared `/tmp` cannot pre-create it and interfere with the locks.
+ */
+export async function ensureLockDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const info = await lstat(dir)
+    if (!info.isDirectory()) throw new Error('not a directory')
+    if (typeof process.getuid === 'function') {
+      if (info.uid !== process.getuid()) throw new Error('owned by another user')
+      if ((info.mode & 0o077) !== 0) throw new Error('readable or writable by other users')
+    }
+  } catch (error) {
+    throw new KeywardError(
+      KEYWARD_STORE_IO,
+      `cannot use "${dir}" as the keyring lock directory (${(error as Error).message}); pass option \`lockDir\` with a private directory of this user`,
+      { cause: error, details: { path: dir } },
+    )
+  }
+}
+
+/** A lock file name for `parts` (hashed: service and key names may hold any character). */
+export function lockFileName(kind: string, ...parts: string[]): string {
+  const hash = createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 40)
+  return `${kind}-${hash}.lock`
+}
