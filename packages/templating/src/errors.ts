@@ -1,0 +1,49 @@
+/**
+ * Stable error codes of `@keyward/templating`. Every error this package throws is a
+ * `KeywardError` (from `@keyward/core`) with one of these codes, or core's
+ * `KEYWARD_INVALID_ARGUMENT` for a bad argument or option. Messages and `details` name
+ * references, positions and reasons, never a resolved value.
+ *
+ * @example
+ * ```ts
+ * import { KeywardError } from '@keyward/core'
+ * import { KEYWARD_REFERENCE_UNRESOLVED, substitute } from '@keyward/templating'
+ *
+ * try {
+ *   await substitute('token=${secret.github}', async () => new Map())
+ * } catch (error) {
+ *   if (KeywardError.isInstance(error) && error.code === KEYWARD_REFERENCE_UNRESOLVED) {
+ *     console.log(error.details.failures) // [{ id: 'github', reason: 'not_found', start: 6, … }]
+ *   }
+ * }
+ * ```
+ * @module
+ */
+
+/**
+ * `parseReferences` found a reserved reference (`${secret.…` or another registered namespace)
+ * that does not parse. `details.problems` lists each one with its position and what was
+ * expected.
+ */
+export const KEYWARD_TEMPLATE_SYNTAX = 'KEYWARD_TEMPLATE_SYNTAX'
+
+/**
+ * `substitute` could not resolve every reference, so it substituted nothing.
+ * `details.failures` lists every broken reference occurrence: namespace, id, field, raw text,
+ * start/end position, JSON path, reason (`not_found`, `no_field`, `denied`, `syntax`, `cycle`,
+ * `depth`, `invalid`) and, for references reached through a template value, the chain of
+ * references that led to it. Never a value.
+ */
+export const KEYWARD_REFERENCE_UNRESOLVED = 'KEYWARD_REFERENCE_UNRESOLVED'
+
+/**
+ * The resolver passed to `substitute` threw (its error is the `cause`) or returned something
+ * other than a `Map`.
+ */
+export const KEYWARD_RESOLVER_FAILED = 'KEYWARD_RESOLVER_FAILED'
+
+/** Every code `@keyward/templating` defines. */
+export type TemplatingErrorCode =
+  | typeof KEYWARD_TEMPLATE_SYNTAX
+  | typeof KEYWARD_REFERENCE_UNRESOLVED
+  | typeof KEYWARD_RESOLVER_FAILED
