@@ -1,0 +1,153 @@
+import { inspect } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { keyringTestEnv } from '../_keyring-env.js'
+import {
+  deleteRawEntry,
+  purgeSecretService,
+  readRawEntry,
+  removeDir,
+  tempLockDir,
+  uniqueService,
+} from '../drivers/_keyring-helpers.js'
+import { KeywardError } from '../errors.js'
+import { loadKeyring } from '../internal/native-keyring.js'
+import { keyringKey } from './keyring.js'
+
+const env = await keyringTestEnv({ what: 'keyringKey' })
+const CANARY = 'canary-keyringkey-41aa-do-not-leak'
+
+async function codeOf(promise: Promise<unknown>): Promise<KeywardError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(KeywardError.isInstance(error), `expected a KeywardError, got ${String(error)}`).toBe(true)
+  return error as KeywardError
+}
+
+async function setPassword(service: string, account: string, password: string): Promise<void> {
+  const native = await loadKeyring()
+  await new native.AsyncEntry(service, account, {
+    linux: { store: 'secret-service' },
+  }).setPassword(password)
+}
+
+describe.skipIf(!env.available)('keyringKey on the real Secret Service', () => {
+  let lockDir: string
+  const services: string[] = []
+  beforeAll(async () => {
+    lockDir = await tempLockDir()
+  })
+  afterAll(async () => {
+    for (const service of services) await purgeSecretService(service)
+    await removeDir(lockDir)
+  })
+  const provider = (account = 'store-key') => {
+    const service = uniqueService('key')
+    services.push(service)
+    return keyringKey({ service, account, lockDir })
+  }
+
+  it('creates a random 32-byte key in the keyring and reads the same key back on open', async () => {
+    const key = provider()
+    const params = key.createParams()
+    expect(params).toEqual({ service: key.service, account: 'store-key' })
+    expect(key.kind).toBe('keyring')
+    const created = await key.deriveKey(params, 'create')
+    expect(created).toBeInstanceOf(Uint8Array)
+    expect(created.byteLength).toBe(32)
+    const stored = new TextDecoder().decode((await readRawEntry(key.service, 'store-key'))!)
+    expect(Buffer.from(stored, 'base64')).toEqual(Buffer.from(created))
+    const reopened = keyringKey({ service: key.service, lockDir })
+    expect(Array.from(await reopened.deriveKey(params, 'open'))).toEqual(Array.from(created))
+    // Creating again (a second store on the same entry) reuses the key.
+    expect(Array.from(await reopened.deriveKey(params, 'create'))).toEqual(Array.from(created))
+  })
+
+  it('gives two providers racing to create the same key one key', async () => {
+    const first = provider()
+    const second = keyringKey({ service: first.service, lockDir })
+    const params = first.createParams()
+    const [a, b] = await Promise.all([
+      first.deriveKey(params, 'create'),
+      second.deriveKey(params, 'create'),
+    ])
+    expect(Array.from(a)).toEqual(Array.from(b))
+  })
+
+  it('never creates a key on open: a missing entry is KEYWARD_KEY_MISSING naming where to look', async () => {
+    const key = provider('missing-key')
+    const error = await codeOf(key.deriveKey(key.createParams(), 'open'))
+    expect(error.code).toBe('KEYWARD_KEY_MISSING')
+    expect(error.message).toContain(`"missing-key" of service "${key.service}"`)
+    expect(error.message).toContain('not in the OS keyring')
+    expect(error.details).toMatchObject({ service: key.service, account: 'missing-key' })
+    expect(await readRawEntry(key.service, 'missing-key')).toBeNull()
+  })
+
+  it('reports a malformed entry as KEYWARD_KEY_INVALID without quoting it, and keeps it', async () => {
+    for (const bad of [CANARY, Buffer.alloc(16, 7).toString('base64'), `${'A'.repeat(43)}=x`]) {
+      const key = provider()
+      await setPassword(key.service, 'store-key', bad)
+      for (const mode of ['open', 'create'] as const) {
+        const error = await codeOf(key.deriveKey(key.createParams(), mode))
+        expect(error.code).toBe('KEYWARD_KEY_INVALID')
+        expect(error.message).not.toContain(bad)
+        expect(JSON.stringify(error)).not.toContain(bad)
+      }
+      expect(new TextDecoder().decode((await readRawEntry(key.service, 'store-key'))!)).toBe(bad)
+      await deleteRawEntry(key.service, 'store-key')
+    }
+  })
+
+  it('refuses a store header that names another entry (KEYWARD_WRONG_KEY)', async () => {
+    const key = provider()
+    const error = await codeOf(
+      key.deriveKey({ service: 'someone-else', account: 'their-key' }, 'open'),
+    )
+    expect(error.code).toBe('KEYWARD_WRONG_KEY')
+    expect(error.message).toContain('"their-key" of service "someone-else"')
+    expect(await readRawEntry('someone-else', 'their-key')).toBeNull()
+  })
+
+  it('shows no key material through inspect or JSON', async () => {
+    const key = provider()
+    const material = Buffer.from(await key.deriveKey(key.createParams(), 'create')).toString(
+      'base64',
+    )
+    expect(inspect(key, { depth: 5 })).not.toContain(material)
+    expect(JSON.stringify(key)).not.toContain(material)
+    expect(JSON.parse(JSON.stringify(key))).toEqual({
+      kind: 'keyring',
+      service: key.service,
+      account: 'store-key',
+    })
+  })
+})
+
+describe('keyringKey options', () => {
+  it('defaults to service keyward, account store-key', () => {
+    const key = keyringKey()
+    expect(key.createParams()).toEqual({ service: 'keyward', account: 'store-key' })
+  })
+
+  it('validates options eagerly, naming them', () => {
+    const bad: [unknown, string][] = [
+      [null, 'options object'],
+      [{ service: '' }, '`service`'],
+      [{ account: 'a\0b' }, '`account`'],
+      [{ store: 'file' }, '`store`'],
+      [{ lockDir: 3 }, '`lockDir`'],
+    ]
+    for (const [options, named] of bad) {
+      let error: unknown
+      try {
+        keyringKey(options as Parameters<typeof keyringKey>[0])
+      } catch (e) {
+        error = e
+      }
+      expect((error as KeywardError).code, JSON.stringify(options)).toBe('KEYWARD_INVALID_ARGUMENT')
+      expect((error as KeywardError).message).toContain(named)
+    }
+  })
+})
