@@ -1,1 +1,36 @@
-export {}
+/**
+ * `@keyward/authstore`: token custody for a host — scope checks, tokens served from memory on
+ * the hot path, and refresh that never races (single-flight in-process, the driver's
+ * cross-process lock, compare-and-set writes), over any `@keyward/core` storage driver.
+ *
+ * @module
+ */
+export { KeywardError } from '@keyward/core'
+export {
+  AuthenticationRequiredError,
+  type AuthenticationRequiredErrorOptions,
+  type AuthenticationRequiredReason,
+  KEYWARD_AUTH_RECORD_CORRUPT,
+  KEYWARD_AUTH_REQUIRED,
+  KEYWARD_REFRESH_FAILED,
+  RefreshError,
+  type RefreshErrorOptions,
+} from './errors.js'
+export type { ExpirySource, TokenState } from './record.js'
+export {
+  parseScopes,
+  type ScopeMatcher,
+  type ScopeMatcherOptions,
+  scopeMatcher,
+} from './scopes.js'
+export {
+  type AccountOptions,
+  AuthStore,
+  type AuthStoreEvents,
+  type AuthStoreOptions,
+  type GetTokenOptions,
+  type Refresher,
+  type SetTokenInput,
+  type TokenMetadata,
+  type TokenSet,
+} from './store.js'
