@@ -31,7 +31,8 @@ testDriver({
     const { dir } = await tempDir()
     return fileDriver({ path: join(dir, 'store.kw'), key: sharedKey })
   },
-  reopen: (driver) => fileDriver({ path: (driver as unknown as { path: string }).path, key: sharedKey }),
+  reopen: (driver) =>
+    fileDriver({ path: (driver as unknown as { path: string }).path, key: sharedKey }),
   cleanup: (driver) =>
     rm(dirname((driver as unknown as { path: string }).path), { recursive: true, force: true }),
 })

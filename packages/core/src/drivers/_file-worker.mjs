@@ -1,0 +1,25 @@
+// A child process of file-processes.test.ts: it opens the BUILT file driver (packages/core/dist)
+// as another program would, with the key in KEYWARD_KEY, and writes. Not published.
+//   node _file-worker.mjs write-many '{"path":…,"prefix":"p3","count":100}'
+//   node _file-worker.mjs churn '{"path":…,"iteration":7,"keys":5}'   (one write, "ready", then writes until killed)
+
+import { fileDriver } from '../../dist/drivers/file.js'
+import { envKey } from '../../dist/index.js'
+
+const [mode, json] = process.argv.slice(2)
+const args = JSON.parse(json)
+const driver = fileDriver({ path: args.path, key: envKey() })
+const bytes = (text) => new TextEncoder().encode(text)
+
+if (mode === 'write-many') {
+  for (let i = 0; i < args.count; i++)
+    await driver.set(`${args.prefix}/${i}`, bytes(`${args.prefix}-value-${i}`))
+  await driver.close()
+  process.stdout.write('done\n')
+} else if (mode === 'churn') {
+  await driver.set(`k${1 % args.keys}`, bytes(`it${args.iteration}-n1`))
+  process.stdout.write('ready\n')
+  for (let n = 2; ; n++) await driver.set(`k${n % args.keys}`, bytes(`it${args.iteration}-n${n}`))
+} else {
+  throw new Error(`unknown mode ${mode}`)
+}
