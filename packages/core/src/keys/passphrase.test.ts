@@ -1,0 +1,129 @@
+import { inspect } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import type { KeyParams } from '../contracts.js'
+import { KeywardError } from '../errors.js'
+import { DEFAULT_SCRYPT_COST, passphraseKey } from './passphrase.js'
+
+const PASSPHRASE = 'canary-passphrase-91ac-never-print'
+const fast = { insecureLowCostForTests: true } as const
+
+async function failure(promise: Promise<unknown>): Promise<KeywardError> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  )
+  expect(KeywardError.isInstance(error)).toBe(true)
+  return error as KeywardError
+}
+
+describe('passphraseKey', () => {
+  it('defaults to scrypt N=2^17, r=8, p=1 with a random salt', () => {
+    expect(DEFAULT_SCRYPT_COST).toEqual({ N: 2 ** 17, r: 8, p: 1 })
+    const provider = passphraseKey(PASSPHRASE)
+    const a = provider.createParams()
+    const b = provider.createParams()
+    expect(a).toMatchObject({ kdf: 'scrypt', N: 2 ** 17, r: 8, p: 1 })
+    expect(a.salt).not.toBe(b.salt)
+    expect(Buffer.from(String(a.salt), 'base64url').length).toBe(16)
+  })
+
+  it('derives the same 32-byte key for the same passphrase and salt, another for another', async () => {
+    const provider = passphraseKey(PASSPHRASE, fast)
+    const params = provider.createParams()
+    const one = await provider.deriveKey(params, 'create')
+    expect(one.byteLength).toBe(32)
+    expect(Buffer.from(await provider.deriveKey(params, 'open')).equals(Buffer.from(one))).toBe(
+      true,
+    )
+    const other = await passphraseKey(`${PASSPHRASE}!`, fast).deriveKey(params, 'open')
+    expect(Buffer.from(other).equals(Buffer.from(one))).toBe(false)
+    const otherSalt = await provider.deriveKey(provider.createParams(), 'open')
+    expect(Buffer.from(otherSalt).equals(Buffer.from(one))).toBe(false)
+  })
+
+  it('normalises the passphrase to NFC (é typed two ways opens the same store)', async () => {
+    const provider = passphraseKey('caf\u00e9-pass', fast)
+    const params = provider.createParams()
+    const decomposed = passphraseKey('cafe\u0301-pass', fast)
+    expect(Buffer.from(await decomposed.deriveKey(params, 'open'))).toEqual(
+      Buffer.from(await provider.deriveKey(params, 'open')),
+    )
+  })
+
+  it('asks for the stored cost, not its own: a test-cost provider opens a strong store', async () => {
+    const params: KeyParams = { ...passphraseKey(PASSPHRASE, fast).createParams(), N: 2 ** 11 }
+    const key = await passphraseKey(PASSPHRASE, fast).deriveKey(params, 'open')
+    expect(key.byteLength).toBe(32)
+  })
+
+  it('wants an upgrade only when the stored parameters are weaker', () => {
+    const strong = passphraseKey(PASSPHRASE)
+    const weak = passphraseKey(PASSPHRASE, fast)
+    const weakParams = weak.createParams()
+    const strongParams = strong.createParams()
+    expect(strong.shouldUpgrade?.(weakParams)).toBe(true)
+    expect(strong.shouldUpgrade?.(strongParams)).toBe(false)
+    expect(weak.shouldUpgrade?.(strongParams)).toBe(false) // never downgrades
+    expect(strong.shouldUpgrade?.({ ...strongParams, r: 4 })).toBe(true)
+    expect(passphraseKey(PASSPHRASE, { cost: { N: 2 ** 18 } }).shouldUpgrade?.(strongParams)).toBe(
+      true,
+    )
+  })
+
+  it('refuses hostile parameters from a header with KEYWARD_STORE_CORRUPT, before any work', async () => {
+    const provider = passphraseKey(PASSPHRASE, fast)
+    const good = provider.createParams()
+    for (const bad of [
+      { ...good, N: 2 ** 30 },
+      { ...good, N: 1000 },
+      { ...good, r: 0 },
+      { ...good, p: 1e9 },
+      { ...good, salt: 'short' },
+      { ...good, kdf: 'argon2' },
+      {},
+    ]) {
+      expect((await failure(provider.deriveKey(bad, 'open'))).code).toBe('KEYWARD_STORE_CORRUPT')
+    }
+  })
+
+  it('throws argument errors at construction, naming what is wrong', () => {
+    const bad: [() => unknown, RegExp][] = [
+      [() => passphraseKey(''), /passphrase/],
+      [() => passphraseKey(42 as never), /passphrase/],
+      [() => passphraseKey(PASSPHRASE, { cost: { N: 2 ** 16 } }), /`cost.N`/],
+      [() => passphraseKey(PASSPHRASE, { cost: { N: 3000 } }), /`cost.N`/],
+      [() => passphraseKey(PASSPHRASE, { cost: { r: 4 } }), /`cost.r`/],
+      [() => passphraseKey(PASSPHRASE, { cost: { p: 0 } }), /`cost.p`/],
+      [() => passphraseKey(PASSPHRASE, { insecureLowCostForTests: 'yes' as never }), /insecure/],
+      [() => passphraseKey(PASSPHRASE, { ...fast, cost: { N: 2 ** 17 } }), /cannot be combined/],
+    ]
+    for (const [make, message] of bad) {
+      expect(make).toThrow(message)
+      expect(make).toThrow(expect.objectContaining({ code: 'KEYWARD_INVALID_ARGUMENT' }))
+    }
+  })
+
+  it('calls a passphrase function each time the key is derived, and refuses an empty answer', async () => {
+    let calls = 0
+    const provider = passphraseKey(() => {
+      calls++
+      return calls === 1 ? PASSPHRASE : ''
+    }, fast)
+    expect(calls).toBe(0)
+    const params = provider.createParams()
+    await provider.deriveKey(params, 'create')
+    expect(calls).toBe(1)
+    const error = await failure(provider.deriveKey(params, 'open'))
+    expect(error.code).toBe('KEYWARD_INVALID_ARGUMENT')
+  })
+
+  it('never shows the passphrase through inspect, JSON or String', () => {
+    const provider = passphraseKey(PASSPHRASE)
+    for (const output of [
+      JSON.stringify(provider),
+      inspect(provider, { showHidden: true, depth: 10 }),
+      String(provider),
+    ])
+      expect(output).not.toContain(PASSPHRASE)
+  })
+})
