@@ -7,9 +7,30 @@
  */
 export * from './errors.js'
 export {
+  type Account,
+  type ClientCredentialsOptions,
+  clientCredentials,
+  fetchAccount,
+  oauthRefresher,
+  type RefreshTokensOptions,
+  type RevokeTokenOptions,
+  refreshTokens,
+  revokeToken,
+} from './flows.js'
+export { type Preset, type PresetId, type PresetOptions, presets } from './presets.js'
+export type { OAuthClient, RequestOptions } from './protocol.js'
+export {
+  type ClientAuthMethod,
+  defineProvider,
+  type Provider,
+  type ProviderDefinition,
+  type ProviderQuirks,
+} from './provider.js'
+export {
   type CheckedTarget,
   checkUrl,
   DEFAULT_MAX_BYTES,
   type SafeFetchOptions,
   safeFetch,
 } from './safe-fetch.js'
+export { tokenSetToRecord } from './tokens.js'

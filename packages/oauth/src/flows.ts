@@ -1,0 +1,337 @@
+import { RefreshError, type Refresher, type TokenSet } from '@keyward/authstore'
+import { KeywardError } from '@keyward/core'
+import * as oauth from 'oauth4webapi'
+import {
+  KEYWARD_FETCH_ABORTED,
+  KEYWARD_OAUTH_ERROR_RESPONSE,
+  KEYWARD_OAUTH_INVALID_RESPONSE,
+  KEYWARD_OAUTH_UNSUPPORTED,
+} from './errors.js'
+import { _parseJsonPath, _readJsonPath } from './json-path.js'
+import {
+  _context,
+  type _Fetcher,
+  _joinScopes,
+  _need,
+  _wrapRequestError,
+  type OAuthClient,
+  type RequestOptions,
+} from './protocol.js'
+import type { Provider } from './provider.js'
+import { _checkedBody, _parseTokenResponse } from './tokens.js'
+
+/** Options of {@link clientCredentials}. */
+export interface ClientCredentialsOptions extends RequestOptions {
+  /** Scopes to ask for; default the provider's `scopes`. */
+  scopes?: readonly string[]
+}
+
+/** @internal */
+export async function _clientCredentials(
+  provider: Provider,
+  client: OAuthClient,
+  options: ClientCredentialsOptions = {},
+  fetcher?: _Fetcher,
+): Promise<TokenSet> {
+  const ctx = await _context(provider, client, options, fetcher)
+  _need(ctx, 'token_endpoint', 'token')
+  const scopes = options.scopes ?? provider.scopes
+  const params = new URLSearchParams(provider.tokenParams)
+  if (scopes.length > 0) params.set('scope', _joinScopes(provider, scopes))
+  let response: Response
+  try {
+    response = await oauth.clientCredentialsGrantRequest(
+      ctx.as,
+      ctx.client,
+      ctx.auth,
+      params,
+      ctx.options,
+    )
+  } catch (error) {
+    _wrapRequestError(ctx, error, 'client credentials request')
+  }
+  return _parseTokenResponse(provider, response, scopes, 'client credentials request')
+}
+
+/**
+ * The client credentials grant (RFC 6749 §4.4): a token for the client itself, no user.
+ *
+ * @example
+ * ```ts
+ * import { clientCredentials, defineProvider } from '@keyward/oauth'
+ *
+ * const provider = defineProvider({ id: 'acme', tokenUrl: 'https://login.acme.example/oauth/token' })
+ * const tokens = await clientCredentials(provider, { clientId: 'svc', clientSecret: 's3cr3t' }, { scopes: ['api'] })
+ * ```
+ */
+export function clientCredentials(
+  provider: Provider,
+  client: OAuthClient,
+  options: ClientCredentialsOptions = {},
+): Promise<TokenSet> {
+  return _clientCredentials(provider, client, options)
+}
+
+/** Options of {@link refreshTokens}. */
+export interface RefreshTokensOptions extends RequestOptions {
+  refreshToken: string
+  /** The scopes the token holds; used when the provider's response names none. */
+  scopes?: readonly string[]
+}
+
+/** @internal */
+export async function _refreshTokens(
+  provider: Provider,
+  client: OAuthClient,
+  options: RefreshTokensOptions,
+  fetcher?: _Fetcher,
+): Promise<TokenSet> {
+  if (typeof options?.refreshToken !== 'string' || options.refreshToken === '') {
+    throw new KeywardError(
+      'KEYWARD_INVALID_ARGUMENT',
+      'option `refreshToken` must be a non-empty string',
+    )
+  }
+  const ctx = await _context(provider, client, options, fetcher)
+  _need(ctx, 'token_endpoint', 'token')
+  let response: Response
+  try {
+    response = await oauth.refreshTokenGrantRequest(
+      ctx.as,
+      ctx.client,
+      ctx.auth,
+      options.refreshToken,
+      {
+        ...ctx.options,
+        ...(provider.tokenParams ? { additionalParameters: provider.tokenParams } : {}),
+      },
+    )
+  } catch (error) {
+    _wrapRequestError(ctx, error, 'refresh request')
+  }
+  return _parseTokenResponse(provider, response, options.scopes ?? [], 'refresh request')
+}
+
+/**
+ * Exchanges a refresh token for new tokens. A provider that rotates refresh tokens returns a
+ * new one (keep it: the old one is now spent); one that does not returns none.
+ *
+ * @example
+ * ```ts
+ * import { defineProvider, refreshTokens } from '@keyward/oauth'
+ *
+ * const provider = defineProvider({ id: 'acme', tokenUrl: 'https://login.acme.example/oauth/token' })
+ * const fresh = await refreshTokens(provider, { clientId: 'cli' }, { refreshToken: 'rt_…' })
+ * ```
+ */
+export function refreshTokens(
+  provider: Provider,
+  client: OAuthClient,
+  options: RefreshTokensOptions,
+): Promise<TokenSet> {
+  return _refreshTokens(provider, client, options)
+}
+
+const PERMANENT = new Set([
+  'invalid_grant',
+  'invalid_client',
+  'unauthorized_client',
+  'unsupported_grant_type',
+])
+
+/** Classifies a refresh failure for the AuthStore: provider refusals are permanent, the rest transient. */
+export function _toRefreshError(error: unknown): RefreshError {
+  if (KeywardError.isInstance(error) && error.code === KEYWARD_OAUTH_ERROR_RESPONSE) {
+    const status = Number(error.details.status)
+    const oauthError = typeof error.details.error === 'string' ? error.details.error : undefined
+    const retryAfter = Number(error.details.retryAfter)
+    const transient =
+      !(oauthError !== undefined && PERMANENT.has(oauthError)) &&
+      (status >= 500 ||
+        status === 429 ||
+        status === 408 ||
+        oauthError === 'temporarily_unavailable' ||
+        oauthError === 'slow_down')
+    return new RefreshError(error.message, {
+      transient,
+      ...(oauthError === undefined ? {} : { oauthError }),
+      ...(Number.isFinite(retryAfter) && retryAfter > 0
+        ? { retryAt: new Date(Date.now() + retryAfter * 1000) }
+        : {}),
+      cause: error,
+    })
+  }
+  const message = KeywardError.isInstance(error) ? error.message : 'the refresh request failed'
+  return new RefreshError(message, {
+    transient: true,
+    cause: KeywardError.isInstance(error) ? error : undefined,
+  })
+}
+
+/**
+ * An AuthStore `Refresher` for a provider: refreshes through {@link refreshTokens} and
+ * classifies failures — `invalid_grant`, `invalid_client`, `unauthorized_client` (and other
+ * 4xx refusals) are permanent (the user signs in again); network errors, timeouts, 5xx and
+ * 429 are transient (the store keeps serving the unexpired token and retries).
+ *
+ * @example
+ * ```ts
+ * import { AuthStore } from '@keyward/authstore'
+ * import { memoryDriver } from '@keyward/core/drivers/memory'
+ * import { oauthRefresher, presets } from '@keyward/oauth'
+ *
+ * const google = presets.google()
+ * const store = new AuthStore({
+ *   driver: memoryDriver(),
+ *   refreshers: { google: oauthRefresher(google, { clientId: 'cli.apps.googleusercontent.com' }) },
+ * })
+ * ```
+ */
+export function oauthRefresher(
+  provider: Provider,
+  client: OAuthClient,
+  options: RequestOptions = {},
+): Refresher {
+  if (typeof client?.clientId !== 'string' || client.clientId === '') {
+    throw new KeywardError(
+      'KEYWARD_INVALID_ARGUMENT',
+      'oauthRefresher: option `client.clientId` must be a non-empty string',
+    )
+  }
+  return async ({ refreshToken, scopes }: { refreshToken: string; scopes: string[] }) => {
+    try {
+      return await _refreshTokens(provider, client, { ...options, refreshToken, scopes })
+    } catch (error) {
+      throw _toRefreshError(error)
+    }
+  }
+}
+
+/** Options of {@link revokeToken}. */
+export interface RevokeTokenOptions extends RequestOptions {
+  token: string
+  tokenTypeHint?: 'access_token' | 'refresh_token'
+}
+
+/** @internal */
+export async function _revokeToken(
+  provider: Provider,
+  client: OAuthClient,
+  options: RevokeTokenOptions,
+  fetcher?: _Fetcher,
+): Promise<void> {
+  const ctx = await _context(provider, client, options, fetcher)
+  _need(ctx, 'revocation_endpoint', 'revocation')
+  let response: Response
+  try {
+    response = await oauth.revocationRequest(ctx.as, ctx.client, ctx.auth, options.token, {
+      ...ctx.options,
+      ...(options.tokenTypeHint
+        ? { additionalParameters: { token_type_hint: options.tokenTypeHint } }
+        : {}),
+    })
+  } catch (error) {
+    _wrapRequestError(ctx, error, 'revocation request')
+  }
+  if (response.status < 200 || response.status >= 300)
+    await _checkedBody(provider, 'revocation request', response)
+}
+
+/**
+ * Revokes a token (RFC 7009). Use it on logout, best effort: a failure means the token stays
+ * valid at the provider until it expires, so report it but still delete it locally.
+ *
+ * @example
+ * ```ts
+ * import { presets, revokeToken } from '@keyward/oauth'
+ *
+ * await revokeToken(presets.google(), { clientId: 'cli' }, { token: 'rt_…', tokenTypeHint: 'refresh_token' })
+ *   .catch(() => {}) // best effort
+ * ```
+ */
+export function revokeToken(
+  provider: Provider,
+  client: OAuthClient,
+  options: RevokeTokenOptions,
+): Promise<void> {
+  return _revokeToken(provider, client, options)
+}
+
+/** The account a token belongs to, read through the provider's JSON paths. */
+export interface Account {
+  id: string
+  email?: string
+  name?: string
+}
+
+/** @internal */
+export async function _fetchAccount(
+  provider: Provider,
+  accessToken: string,
+  options: RequestOptions = {},
+  fetcher?: _Fetcher,
+): Promise<Account> {
+  const ctx = await _context(provider, { clientId: 'account-lookup' }, options, fetcher)
+  const url = _need(ctx, 'userinfo_endpoint', 'account')
+  if (provider.accountIdPath === undefined && provider.issuer === undefined) {
+    throw new KeywardError(
+      KEYWARD_OAUTH_UNSUPPORTED,
+      `${provider.id}: the provider has no accountIdPath`,
+      {
+        details: { provider: provider.id },
+      },
+    )
+  }
+  const fetch = ctx.fetch
+  let response: Response
+  try {
+    response = await fetch(url, {
+      method: 'GET',
+      headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
+      ...(options.signal ? { signal: options.signal } : {}),
+    })
+  } catch (error) {
+    if (KeywardError.isInstance(error)) throw error
+    throw new KeywardError(KEYWARD_FETCH_ABORTED, `${provider.id}: the account request failed`)
+  }
+  const body = await _checkedBody(provider, 'account request', response)
+  const read = (path: string | undefined, fallback: string): unknown => {
+    const parsed = _parseJsonPath(path ?? fallback)
+    return parsed === undefined ? undefined : _readJsonPath(body, parsed)
+  }
+  const id = read(provider.accountIdPath, 'sub')
+  if (!((typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id)))) {
+    throw new KeywardError(
+      KEYWARD_OAUTH_INVALID_RESPONSE,
+      `${provider.id}: the account response has no id at \`${provider.accountIdPath ?? 'sub'}\``,
+      { details: { provider: provider.id, field: provider.accountIdPath ?? 'sub' } },
+    )
+  }
+  const email = read(provider.accountEmailPath, 'email')
+  const name = read(provider.accountNamePath, 'name')
+  return {
+    id: String(id),
+    ...(typeof email === 'string' && email !== '' ? { email } : {}),
+    ...(typeof name === 'string' && name !== '' ? { name } : {}),
+  }
+}
+
+/**
+ * Looks up the account an access token belongs to at the provider's `accountUrl` (or the
+ * OIDC userinfo endpoint) and reads `id`, `email` and `name` through the provider's JSON paths.
+ *
+ * @example
+ * ```ts
+ * import { fetchAccount, presets } from '@keyward/oauth'
+ *
+ * const account = await fetchAccount(presets.github(), 'gho_…')
+ * account.id // '583231'
+ * ```
+ */
+export function fetchAccount(
+  provider: Provider,
+  accessToken: string,
+  options: RequestOptions = {},
+): Promise<Account> {
+  return _fetchAccount(provider, accessToken, options)
+}

@@ -1,0 +1,258 @@
+import { KeywardError } from '@keyward/core'
+import * as v from 'valibot'
+import { KEYWARD_OAUTH_INVALID_PROVIDER } from './errors.js'
+import { _parseJsonPath } from './json-path.js'
+
+/** How the client authenticates at the token endpoint. */
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none'
+
+/** Provider behaviours that bend the spec, each handled by the one shared code path. */
+export interface ProviderQuirks {
+  /**
+   * Errors come back as HTTP 200 with an `error` field (GitHub) or `ok: false` (Slack) in the
+   * body; such a body is treated as the OAuth error it carries.
+   */
+  errorInBody200?: boolean
+  /** The token response names the granted scopes in another field (Bitbucket: `scopes`). */
+  scopeField?: string
+  /** The authorize request must carry the scopes under another parameter (Slack user tokens: `user_scope`). */
+  scopeParam?: string
+  /** Refresh tokens rotate on every use (informational; the AuthStore keeps the new one). */
+  rotatesRefreshTokens?: boolean
+  /** The provider returns no `expires_in`; tokens live until revoked unless this says otherwise (s). */
+  defaultExpiresIn?: number
+}
+
+/** What {@link defineProvider} accepts. Every URL is checked by `safeFetch` when used. */
+export interface ProviderDefinition {
+  /** A short stable id (`github`, `acme`). */
+  id: string
+  /** Display name. */
+  name?: string
+  /** OIDC issuer; endpoints not given here are discovered from its metadata. */
+  issuer?: string
+  authorizeUrl?: string
+  tokenUrl?: string
+  revokeUrl?: string
+  deviceAuthorizationUrl?: string
+  /** Where the account (user) is looked up with the access token. */
+  accountUrl?: string
+  /** JSON paths into the account response (`id`, `data.user.id`, `$.emails[0].value`). */
+  accountIdPath?: string
+  accountEmailPath?: string
+  accountNamePath?: string
+  /** Scopes asked for by default. */
+  scopes?: string[]
+  /** Scopes added by an incremental authorization (`upgradeScopes` option of the flows). */
+  upgradeScopes?: string[]
+  /** Use PKCE (S256). Default true. */
+  pkce?: boolean
+  /** Client authentication at the token endpoint. Default `client_secret_basic` (or `none` without a secret). */
+  clientAuth?: ClientAuthMethod
+  /** Separator of scopes in the authorize request. Default `' '`. Responses are parsed with both. */
+  scopeSeparator?: ' ' | ','
+  /** Where the token fields live in the token response (Slack user tokens: `authed_user`). */
+  tokenPath?: string
+  /** Extra authorize parameters (`access_type: 'offline'`, `duration: 'permanent'`). */
+  authorizeParams?: Record<string, string>
+  /** Extra token request parameters. */
+  tokenParams?: Record<string, string>
+  /** Token request body format. Default `form`; `json` for providers documented that way. */
+  bodyFormat?: 'form' | 'json'
+  /** A loopback redirect port the provider requires (registered redirect URIs with a fixed port). */
+  redirectPort?: number
+  /** Host of the loopback redirect URI. Default `127.0.0.1`. */
+  redirectHost?: '127.0.0.1' | 'localhost' | '[::1]'
+  /** Extra headers on every request to the provider (Reddit wants a `user-agent`). */
+  headers?: Record<string, string>
+  quirks?: ProviderQuirks
+  /**
+   * Accept plain-http endpoints on loopback addresses (local development and tests only).
+   * It is the only way an `http:` endpoint is accepted.
+   */
+  allowLoopbackHttp?: boolean
+}
+
+/** A validated, frozen provider definition; build one with {@link defineProvider}. */
+export type Provider = Readonly<
+  Omit<
+    ProviderDefinition,
+    'scopes' | 'quirks' | 'pkce' | 'scopeSeparator' | 'bodyFormat' | 'upgradeScopes'
+  > & {
+    scopes: readonly string[]
+    upgradeScopes: readonly string[]
+    pkce: boolean
+    scopeSeparator: ' ' | ','
+    bodyFormat: 'form' | 'json'
+    quirks: Readonly<ProviderQuirks>
+    allowLoopbackHttp: boolean
+  }
+>
+
+const _url = (field: string) =>
+  v.pipe(
+    v.string(`${field} must be a string`),
+    v.check((value) => {
+      try {
+        const url = new URL(value)
+        return url.protocol === 'https:' || url.protocol === 'http:'
+      } catch {
+        return false
+      }
+    }, `${field} must be an absolute https URL`),
+  )
+
+const _path = (field: string) =>
+  v.pipe(
+    v.string(`${field} must be a string`),
+    v.check(
+      (value) => _parseJsonPath(value) !== undefined,
+      `${field} must be a JSON path like \`data.user.id\``,
+    ),
+  )
+
+const _scope = v.pipe(
+  v.string('a scope must be a string'),
+  v.regex(
+    /^[\x21\x23-\x5b\x5d-\x7e]+$/,
+    'a scope must be non-empty printable ASCII without spaces, quotes or backslashes',
+  ),
+)
+
+const _stringRecord = v.record(v.string(), v.string('must be a string'))
+
+const ProviderSchema = v.strictObject(
+  {
+    id: v.pipe(
+      v.string('id must be a string'),
+      v.regex(
+        /^[a-z0-9][a-z0-9._-]{0,63}$/,
+        'id must be lowercase letters, digits, ".", "_" or "-"',
+      ),
+    ),
+    name: v.optional(v.pipe(v.string(), v.minLength(1))),
+    issuer: v.optional(_url('issuer')),
+    authorizeUrl: v.optional(_url('authorizeUrl')),
+    tokenUrl: v.optional(_url('tokenUrl')),
+    revokeUrl: v.optional(_url('revokeUrl')),
+    deviceAuthorizationUrl: v.optional(_url('deviceAuthorizationUrl')),
+    accountUrl: v.optional(_url('accountUrl')),
+    accountIdPath: v.optional(_path('accountIdPath')),
+    accountEmailPath: v.optional(_path('accountEmailPath')),
+    accountNamePath: v.optional(_path('accountNamePath')),
+    scopes: v.optional(v.array(_scope, 'scopes must be an array of strings')),
+    upgradeScopes: v.optional(v.array(_scope, 'upgradeScopes must be an array of strings')),
+    pkce: v.optional(v.boolean('pkce must be a boolean')),
+    clientAuth: v.optional(
+      v.picklist(
+        ['client_secret_basic', 'client_secret_post', 'none'],
+        'clientAuth must be client_secret_basic, client_secret_post or none',
+      ),
+    ),
+    scopeSeparator: v.optional(v.picklist([' ', ','], 'scopeSeparator must be " " or ","')),
+    tokenPath: v.optional(_path('tokenPath')),
+    authorizeParams: v.optional(_stringRecord),
+    tokenParams: v.optional(_stringRecord),
+    bodyFormat: v.optional(v.picklist(['form', 'json'], 'bodyFormat must be form or json')),
+    redirectPort: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535))),
+    redirectHost: v.optional(v.picklist(['127.0.0.1', 'localhost', '[::1]'])),
+    headers: v.optional(_stringRecord),
+    quirks: v.optional(
+      v.strictObject({
+        errorInBody200: v.optional(v.boolean()),
+        scopeField: v.optional(v.pipe(v.string(), v.minLength(1))),
+        scopeParam: v.optional(v.pipe(v.string(), v.minLength(1))),
+        rotatesRefreshTokens: v.optional(v.boolean()),
+        defaultExpiresIn: v.optional(v.pipe(v.number(), v.minValue(1))),
+      }),
+    ),
+    allowLoopbackHttp: v.optional(v.boolean('allowLoopbackHttp must be a boolean')),
+  },
+  'provider definition has an unknown field',
+)
+
+const ENDPOINTS = [
+  'authorizeUrl',
+  'tokenUrl',
+  'revokeUrl',
+  'deviceAuthorizationUrl',
+  'accountUrl',
+  'issuer',
+] as const
+
+/**
+ * Validates a provider definition (a company's own authorization server, or a preset's data)
+ * and returns it frozen. Fails eagerly with `KEYWARD_OAUTH_INVALID_PROVIDER`, naming the field
+ * at fault (`details.path`). Plain `http:` endpoints are accepted only with
+ * `allowLoopbackHttp: true`; `safeFetch` then still allows them only on loopback.
+ *
+ * @example
+ * ```ts
+ * import { defineProvider } from '@keyward/oauth'
+ *
+ * const acme = defineProvider({
+ *   id: 'acme',
+ *   authorizeUrl: 'https://login.acme.example/oauth/authorize',
+ *   tokenUrl: 'https://login.acme.example/oauth/token',
+ *   accountUrl: 'https://api.acme.example/me',
+ *   accountIdPath: 'data.id',
+ *   scopes: ['profile'],
+ * })
+ * ```
+ */
+export function defineProvider(definition: ProviderDefinition): Provider {
+  const result = v.safeParse(ProviderSchema, definition, { abortPipeEarly: true })
+  if (!result.success) {
+    const issue = result.issues[0]
+    const at = issue ? (v.getDotPath(issue) ?? '') : ''
+    const message =
+      issue?.type === 'strict_object' ? 'unknown field' : (issue?.message ?? 'invalid')
+    throw new KeywardError(
+      KEYWARD_OAUTH_INVALID_PROVIDER,
+      `defineProvider: ${at === '' ? 'the definition' : `field \`${at}\``}: ${message}`,
+      { details: { path: at } },
+    )
+  }
+  const input = result.output
+  const hasEndpoints = input.issuer !== undefined || input.tokenUrl !== undefined
+  if (!hasEndpoints) {
+    throw new KeywardError(
+      KEYWARD_OAUTH_INVALID_PROVIDER,
+      `defineProvider: field \`tokenUrl\`: provider ${input.id} needs an issuer or a tokenUrl`,
+      {
+        details: { path: 'tokenUrl' },
+      },
+    )
+  }
+  for (const field of ENDPOINTS) {
+    const value = input[field]
+    if (
+      value !== undefined &&
+      new URL(value).protocol === 'http:' &&
+      input.allowLoopbackHttp !== true
+    ) {
+      throw new KeywardError(
+        KEYWARD_OAUTH_INVALID_PROVIDER,
+        `defineProvider: field \`${field}\`: must be an https URL (plain http only with allowLoopbackHttp)`,
+        {
+          details: { path: field },
+        },
+      )
+    }
+  }
+  return Object.freeze({
+    ...input,
+    scopes: Object.freeze([...(input.scopes ?? [])]),
+    upgradeScopes: Object.freeze([...(input.upgradeScopes ?? [])]),
+    pkce: input.pkce ?? true,
+    scopeSeparator: input.scopeSeparator ?? ' ',
+    bodyFormat: input.bodyFormat ?? 'form',
+    quirks: Object.freeze({ ...input.quirks }),
+    allowLoopbackHttp: input.allowLoopbackHttp ?? false,
+    ...(input.authorizeParams
+      ? { authorizeParams: Object.freeze({ ...input.authorizeParams }) }
+      : {}),
+    ...(input.tokenParams ? { tokenParams: Object.freeze({ ...input.tokenParams }) } : {}),
+    ...(input.headers ? { headers: Object.freeze({ ...input.headers }) } : {}),
+  }) as Provider
+}
