@@ -1,0 +1,93 @@
+// The encrypted file store with 10,000 records: open (excluding the KDF: envKey) and a
+// one-record update, each beside the memory driver's figure for the same job.
+// Run: npm run bench -- file-store
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { envKey } from '@keyward/core'
+import { fileDriver } from '@keyward/core/drivers/file'
+import { memoryDriver } from '@keyward/core/drivers/memory'
+import { medianMs, opsPerSecond, report } from '../../../scripts/bench-kit.js'
+// The fixture is framed by the format code directly: 10,000 `set`s would rewrite the file
+// 10,000 times. The driver under test is the built one.
+import { deriveSubkeys, newDataKey, newStoreId, wrapDataKey } from '../src/internal/envelope.js'
+import { encodeHeader, encodeRecord, encodeStore } from '../src/internal/file-format.js'
+
+const RECORDS = 10_000
+const keyBytes = randomBytes(32)
+const key = envKey('KEYWARD_KEY', { env: { KEYWARD_KEY: keyBytes.toString('base64') } })
+const values = new Map<string, Uint8Array>()
+for (let i = 0; i < RECORDS; i++)
+  values.set(`bench/service-${i}/token`, new TextEncoder().encode(`value-${i}-${'x'.repeat(40)}`))
+
+const dir = await mkdtemp(join(tmpdir(), 'keyward-bench-'))
+const path = join(dir, 'store.kw')
+try {
+  const dek = newDataKey()
+  const storeId = newStoreId()
+  const subkeys = deriveSubkeys(dek, storeId)
+  const wrapped = wrapDataKey(keyBytes, dek, storeId, 'env')
+  const headerBytes = encodeHeader({
+    store: storeId.toString('base64url'),
+    key: { kind: 'env', params: {} },
+    dek: {
+      nonce: wrapped.nonce.toString('base64url'),
+      sealed: wrapped.sealed.toString('base64url'),
+    },
+  })
+  const records = [...values].map(([k, v]) => encodeRecord(storeId, subkeys, k, v, 1))
+  const file = encodeStore(headerBytes, records, subkeys.fileMac)
+  await writeFile(path, file, { mode: 0o600 })
+  process.stderr.write(`fixture: ${RECORDS} records, ${(file.byteLength / 1024).toFixed(0)} KiB\n`)
+
+  const probe = 'bench/service-5000/token'
+  const openFile = await medianMs(async () => {
+    const driver = fileDriver({ path, key })
+    if (!(await driver.get(probe))) throw new Error('fixture not readable')
+    await driver.close()
+  }, 9)
+  const openMemory = await medianMs(async () => {
+    const driver = memoryDriver({ initial: Object.fromEntries(values) })
+    if (!(await driver.get(probe))) throw new Error('memory driver empty')
+  }, 9)
+  report({
+    group: 'core',
+    name: `file store open + first get, ${RECORDS / 1000}k records (envKey, no KDF)`,
+    value: openFile,
+    unit: 'ms',
+    baseline: {
+      name: `memory driver built with the same ${RECORDS / 1000}k records`,
+      value: openMemory,
+    },
+    higherIsBetter: false,
+  })
+
+  const file1 = fileDriver({ path, key })
+  const memory = memoryDriver({ initial: Object.fromEntries(values) })
+  const next = new TextEncoder().encode(`updated-${'y'.repeat(40)}`)
+  const updateFile = await opsPerSecond(() => file1.set(probe, next), { durationMs: 3000 })
+  const updateMemory = await opsPerSecond(() => memory.set(probe, next))
+  report({
+    group: 'core',
+    name: `file store one-record update, ${RECORDS / 1000}k records (fsync'd)`,
+    value: updateFile,
+    unit: 'ops/s',
+    baseline: { name: 'memory driver set', value: updateMemory },
+    higherIsBetter: true,
+  })
+
+  const getFile = await opsPerSecond(() => file1.get(probe))
+  const getMemory = await opsPerSecond(() => memory.get(probe))
+  report({
+    group: 'core',
+    name: `file store get, warm (one stat per call), ${RECORDS / 1000}k records`,
+    value: getFile,
+    unit: 'ops/s',
+    baseline: { name: 'memory driver get', value: getMemory },
+    higherIsBetter: true,
+  })
+  await file1.close()
+} finally {
+  await rm(dir, { recursive: true, force: true })
+}
