@@ -23,6 +23,7 @@ export {
   type ScopeMatcherOptions,
   scopeMatcher,
 } from './scopes.js'
+export { type SelectDriverOptions, type StorageFallback, selectDriver } from './storage.js'
 export {
   type AccountOptions,
   AuthStore,

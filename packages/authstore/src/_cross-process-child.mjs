@@ -1,0 +1,54 @@
+// A child process of cross-process.test.ts: one AuthStore on the shared file store, imported
+// from the BUILT packages like a user would. For each round the parent sends
+// { offsetSeconds, calls }, it runs that many concurrent getToken and answers with the results.
+import { AuthStore, RefreshError } from '@keyward/authstore'
+import { envKey } from '@keyward/core'
+import { fileDriver } from '@keyward/core/drivers/file'
+
+const { path, url, scope } = JSON.parse(process.argv[2])
+let offsetMs = 0
+const refresher = async ({ refreshToken }) => {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
+  })
+  const body = await response.json().catch(() => ({}))
+  if (!response.ok) {
+    throw new RefreshError(`token endpoint answered ${response.status}`, {
+      transient: response.status >= 500 || response.status === 429,
+      oauthError: body.error,
+    })
+  }
+  return {
+    accessToken: body.access_token,
+    refreshToken: body.refresh_token,
+    expiresIn: body.expires_in,
+    scopes: body.scope,
+  }
+}
+const driver = fileDriver({ path, key: envKey('KW_AUTHSTORE_TEST_KEY') })
+const store = new AuthStore({
+  driver,
+  refreshers: { registry: refresher },
+  clock: () => Date.now() + offsetMs,
+})
+
+process.on('message', async (message) => {
+  if (message.type === 'exit') {
+    await driver.close?.()
+    process.disconnect()
+    return
+  }
+  offsetMs = message.offsetSeconds * 1000
+  const results = await Promise.allSettled(
+    Array.from({ length: message.calls }, () => store.getToken('registry', { scope })),
+  )
+  process.send({
+    tokens: results.filter((r) => r.status === 'fulfilled').map((r) => r.value),
+    errors: results
+      .filter((r) => r.status === 'rejected')
+      .map((r) => `${r.reason?.code ?? ''} ${r.reason?.message ?? r.reason}`),
+  })
+})
+process.send({ ready: true })
