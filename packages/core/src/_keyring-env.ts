@@ -22,7 +22,13 @@ export interface KeyringTestEnv {
  * `required` forces failure when it is missing (used by child runs that were promised one).
  */
 export async function keyringTestEnv(
-  options: { store?: LinuxKeyringStore; required?: boolean; what?: string } = {},
+  options: {
+    store?: LinuxKeyringStore
+    required?: boolean
+    what?: string
+    /** Return an unavailable result without printing (the caller prints why it skips). */
+    quiet?: boolean
+  } = {},
 ): Promise<KeyringTestEnv> {
   const probe = await probeKeyring({
     service: 'keyward-test-probe',
@@ -35,10 +41,15 @@ export async function keyringTestEnv(
     Boolean(process.env.CI) ||
     (options.store !== 'keyutils' && process.env.KEYWARD_TEST_KEYRING === '1')
   if (promised) {
+    const hint =
+      probe.code === 'KEYWARD_KEYRING_LOCKED'
+        ? ' The daemon could not unlock its login keyring: a login.keyring left in $XDG_DATA_HOME/keyrings (~/.local/share/keyrings) by a session started with another password stays locked; start the daemon with a private XDG_DATA_HOME.'
+        : ''
     throw new Error(
-      `${reason}. In CI, and under \`npm test\` once a keyring daemon was started, these tests must run: install gnome-keyring, dbus and dbus-x11 (Debian) and run them through \`npm test\`.`,
+      `${reason}.${hint} In CI, and under \`npm test\` once a keyring daemon was started, these tests must run: install gnome-keyring, dbus and dbus-x11 (Debian) and run them through \`npm test\`.`,
     )
   }
+  if (options.quiet) return { available: false, reason }
   console.warn(`skipping: ${reason}. Run \`npm test\` to start a private gnome-keyring session.`)
   return { available: false, reason }
 }

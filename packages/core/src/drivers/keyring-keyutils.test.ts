@@ -23,6 +23,7 @@ const inProcess = linux
       what: 'keyutils',
       // Outside a child run the fallback below takes over, so do not fail yet.
       required: isChild,
+      quiet: true,
     }).catch((error: unknown) => {
       if (isChild) throw error
       return { available: false, reason: String(error) }
@@ -30,7 +31,11 @@ const inProcess = linux
   : { available: false, reason: 'not Linux' }
 
 const canReexec = linux && !inProcess.available && !isChild && hasCommand('keyctl')
-if (linux && !inProcess.available && !isChild && !canReexec) {
+if (canReexec) {
+  console.warn(
+    `keyutils is not usable in this process (${inProcess.reason}); re-running this file under \`keyctl session -\``,
+  )
+} else if (linux && !inProcess.available && !isChild) {
   const why = 'keyutils tests need `keyctl` (Debian package keyutils) to open a session keyring'
   if (process.env.CI) throw new Error(`CI: ${why}`)
   console.warn(`skipping: ${why}`)

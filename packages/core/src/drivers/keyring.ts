@@ -113,6 +113,8 @@ export const ENTRY_HEADER_MAX_BYTES = 21
 /** Value limit where the platform sets none. */
 export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024
 
+/** How many native keyring entries a driver keeps open. */
+const ENTRY_CACHE_SIZE = 128
 const MAGIC = [0x6b, 0x77, 0x31, 0x3a] // "kw1:"
 const COLON = 0x3a
 const META_SUFFIX = '#keyward-meta'
@@ -250,6 +252,7 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
   const metaService = `${service}${META_SUFFIX}`
   const useIndex = backend.name === 'keyutils'
 
+  const entries = new Map<string, NativeAsyncEntry>()
   let lockDirReady: Promise<void> | undefined
   let markerWritten = false
 
@@ -267,6 +270,8 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
     try {
       return await fn()
     } catch (error) {
+      // A failed call may mean a dead connection: the next call opens fresh entries.
+      entries.clear()
       throw mapKeyringError(error, {
         operation,
         service: svc,
@@ -276,14 +281,31 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
     }
   }
 
-  async function entry(account: string, svc = service): Promise<NativeAsyncEntry> {
+  /**
+   * The native entry for `account`. Opening one costs a D-Bus connection on Linux (~16 ms
+   * here, against ~1.5 ms for a read through an open one), so the driver keeps the most
+   * recently used {@link ENTRY_CACHE_SIZE} open.
+   */
+  async function entry(account: string, svc = service, cache = true): Promise<NativeAsyncEntry> {
+    const id = `${svc}\0${account}`
+    const open = entries.get(id)
+    if (open) {
+      entries.delete(id)
+      entries.set(id, open)
+      return open
+    }
     const native = await binding()
-    return call(
+    const created = await call(
       'open',
       account,
       async () => new native.AsyncEntry(svc, account, backend.entryOptions),
       svc,
     )
+    if (cache) {
+      entries.set(id, created)
+      if (entries.size > ENTRY_CACHE_SIZE) entries.delete(entries.keys().next().value as string)
+    }
+    return created
   }
 
   async function readRaw(account: string, svc = service): Promise<ArrayLike<number> | null> {
@@ -375,7 +397,7 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
     try {
       const account = `probe-${randomUUID()}`
       const canary = encoder.encode(`probe-${randomUUID()}`)
-      const e = await entry(account, metaService)
+      const e = await entry(account, metaService, false)
       await call('write', account, () => e.setSecret(canary), metaService)
       try {
         const back = await call('read', account, () => e.getSecret(), metaService)
@@ -485,6 +507,10 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
       return locked('lock', [key], fn, key, lockOptions)
     },
     probe,
+    /** Drops the driver's open keyring entries (and with them their D-Bus connections). */
+    async close(): Promise<void> {
+      entries.clear()
+    },
   } satisfies KeyringDriver
 }
 
