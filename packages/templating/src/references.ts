@@ -167,6 +167,9 @@ function _segment(
       if (c === q) {
         value += text.slice(from, i)
         if (value.length === 0) return { error: 'expected a name inside the quotes', at: i }
+        if (value.length > MAX_SEGMENT_LENGTH) {
+          return { error: `a quoted name is longer than ${MAX_SEGMENT_LENGTH} characters`, at: i }
+        }
         return { value, next: i + 1 }
       }
       if (c === BACKSLASH) {
