@@ -98,6 +98,8 @@ export interface KeyringDriver extends Driver {
    * not the code and the fix. Never throws for a keyring failure.
    */
   probe(): Promise<KeyringProbe>
+  /** Drops the driver's open keyring entries (and with them their D-Bus connections). */
+  close(): Promise<void>
 }
 
 /** Options of {@link probeKeyring}. */
@@ -507,7 +509,6 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
       return locked('lock', [key], fn, key, lockOptions)
     },
     probe,
-    /** Drops the driver's open keyring entries (and with them their D-Bus connections). */
     async close(): Promise<void> {
       entries.clear()
     },
