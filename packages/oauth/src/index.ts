@@ -5,6 +5,8 @@
  *
  * @module
  */
+export { type BrowserLoginOptions, loginWithBrowser } from './browser.js'
+export { type DeviceCodePrompt, type DeviceLoginOptions, loginWithDeviceCode } from './device.js'
 export * from './errors.js'
 export {
   type Account,

@@ -1,0 +1,133 @@
+import { once } from 'node:events'
+import type { IncomingMessage } from 'node:http'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import Provider from 'oidc-provider'
+
+/** A real oidc-provider on 127.0.0.1 (ephemeral port) with refresh token rotation on. */
+export interface _OidcServer {
+  issuer: string
+  provider: Provider
+  close(): Promise<void>
+  /** Count of refresh_token grants the server has answered. */
+  refreshGrants: number
+  /** Answer the next `n` device-code polls with `slow_down` (a provider rate limit). */
+  slowDownNext: number
+}
+
+/** The part of oidc-provider's koa context these tests touch. */
+interface _Ctx {
+  path: string
+  method: string
+  status: number
+  body: unknown
+  type: string
+  req: IncomingMessage
+  oidc?: { params?: Record<string, unknown> }
+}
+
+export const _CLIENT = { clientId: 'keyward-cli', clientSecret: 'client-secret-canary-7b1' }
+
+export async function _startOidc(options: { deviceCodeTtl?: number } = {}): Promise<_OidcServer> {
+  const server: Server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  const issuer = `http://127.0.0.1:${port}`
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: _CLIENT.clientId,
+        client_secret: _CLIENT.clientSecret,
+        application_type: 'native',
+        grant_types: [
+          'authorization_code',
+          'refresh_token',
+          'client_credentials',
+          'urn:ietf:params:oauth:grant-type:device_code',
+        ],
+        response_types: ['code'],
+        redirect_uris: ['http://127.0.0.1/callback', 'http://[::1]/callback'],
+        token_endpoint_auth_method: 'client_secret_basic',
+        scope: 'openid offline_access email profile api:read',
+      },
+    ],
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'api:read'],
+    claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
+    features: {
+      devInteractions: { enabled: true },
+      deviceFlow: { enabled: true },
+      clientCredentials: { enabled: true },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+    },
+    pkce: { required: () => true },
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx: _Ctx, client: { grantTypeAllowed(type: string): boolean }) =>
+      client.grantTypeAllowed('refresh_token'),
+    findAccount: async (_ctx: _Ctx, sub: string) => ({
+      accountId: sub,
+      claims: async () => ({ sub, email: `${sub}@example.test`, name: `User ${sub}` }),
+    }),
+    ttl: {
+      AccessToken: 3600,
+      ClientCredentials: 600,
+      DeviceCode: options.deviceCodeTtl ?? 600,
+      RefreshToken: 86_400,
+      Grant: 86_400,
+      Session: 86_400,
+      Interaction: 600,
+      IdToken: 3600,
+      AuthorizationCode: 60,
+    },
+    cookies: { keys: ['test-cookie-key'] },
+    renderError: async (ctx: _Ctx, out: unknown) => {
+      ctx.type = 'json'
+      ctx.body = out
+    },
+  })
+  const state: _OidcServer = {
+    issuer,
+    provider,
+    refreshGrants: 0,
+    slowDownNext: 0,
+    async close() {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+  provider.use(async (ctx: _Ctx, next: () => Promise<void>) => {
+    if (ctx.path === '/token' && ctx.method === 'POST' && state.slowDownNext > 0) {
+      const raw = await new Promise<string>((resolve) => {
+        let body = ''
+        ctx.req.on('data', (c: Buffer) => {
+          body += c
+        })
+        ctx.req.on('end', () => resolve(body))
+      })
+      const form = new URLSearchParams(raw)
+      if (form.get('grant_type') === 'urn:ietf:params:oauth:grant-type:device_code') {
+        state.slowDownNext -= 1
+        ctx.status = 400
+        ctx.body = { error: 'slow_down' }
+        return
+      }
+      ;(ctx.req as unknown as { body: unknown }).body = Object.fromEntries(form)
+    }
+    await next()
+    if (ctx.path === '/device/auth' && ctx.status === 200 && typeof ctx.body === 'object') {
+      // oidc-provider omits `interval` (clients then default to 5 s): poll fast in tests.
+      ctx.body = { ...(ctx.body as object), interval: 0.05 }
+    }
+    if (
+      ctx.path === '/token' &&
+      ctx.status === 200 &&
+      ctx.oidc?.params?.grant_type === 'refresh_token'
+    ) {
+      state.refreshGrants += 1
+    }
+  })
+  provider.on('server_error', () => {})
+  server.on('request', provider.callback())
+  return state
+}
