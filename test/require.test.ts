@@ -48,6 +48,8 @@ describe('published entry points', () => {
       require('@keyward/core/drivers/file');
       const loaded = Object.keys(require.cache).filter((p) => p.includes('@napi-rs'));
       process.stdout.write(String(loaded.length));`
-    expect(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' })).toBe('0')
+    expect(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' })).toBe(
+      '0',
+    )
   })
 })
