@@ -81,6 +81,19 @@ describe('AuthStore: store a token and get it back with a scope', () => {
     expect(calls).toEqual(before)
   })
 
+  it('serves a named account from memory too, and keeps accounts apart', async () => {
+    const { driver, calls } = _countingDriver(memoryDriver())
+    const store = new AuthStore({ driver })
+    await store.setToken('gh', { accessToken: 'a-tok', account: 'alice', scopes: 'repo' })
+    await store.setToken('gh', { accessToken: 'b-tok', account: 'bob', scopes: 'gist' })
+    const before = { ...calls }
+    expect(await store.getToken('gh', { account: 'alice', scope: 'repo' })).toBe('a-tok')
+    expect(await store.getToken('gh', { account: 'bob', scope: 'gist' })).toBe('b-tok')
+    expect(calls).toEqual(before)
+    const error = await rejection(store.getToken('gh', { account: 'bob', scope: 'repo' }))
+    expect(error.message).toBe('token for gh (account bob) lacks scope repo')
+  })
+
   it('reads a token another instance stored, and sees later changes after reload()', async () => {
     const driver = memoryDriver()
     const a = new AuthStore({ driver })
