@@ -1,0 +1,168 @@
+// Demo step 5: sign in with the device flow against a real OAuth server (oidc-provider on
+// loopback; a scripted "user" approves on its verification page), keep the tokens in an
+// AuthStore over an encrypted file, and let the store refresh them. Prints no token.
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { AuthStore } from '@keyward/authstore'
+import { envKey } from '@keyward/core'
+import { fileDriver } from '@keyward/core/drivers/file'
+import { defineProvider, fetchAccount, loginWithDeviceCode, oauthRefresher } from '@keyward/oauth'
+import Provider from 'oidc-provider'
+
+export const title = 'oauth: device sign-in, tokens in the AuthStore, refresh with rotation'
+
+async function startServer(client) {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const issuer = `http://127.0.0.1:${server.address().port}`
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        ...client,
+        grant_types: ['refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+        response_types: [],
+        redirect_uris: [],
+      },
+    ],
+    scopes: ['openid', 'email', 'offline_access'],
+    claims: { openid: ['sub'], email: ['email'] },
+    rotateRefreshToken: true,
+    issueRefreshToken: async () => true,
+    findAccount: async (_ctx, sub) => ({
+      accountId: sub,
+      claims: async () => ({ sub, email: `${sub}@example.test` }),
+    }),
+    cookies: { keys: [randomBytes(16).toString('hex')] },
+    ttl: {
+      AccessToken: 3600,
+      RefreshToken: 86_400,
+      DeviceCode: 300,
+      Session: 3600,
+      Interaction: 600,
+      Grant: 86_400,
+      IdToken: 3600,
+    },
+    features: {
+      devInteractions: { enabled: true },
+      deviceFlow: {
+        enabled: true,
+        successSource: async (ctx) => {
+          ctx.body = 'signed in'
+        },
+        userCodeConfirmSource: async (ctx, form) => {
+          ctx.body = form
+        },
+      },
+    },
+  })
+  provider.use(async (ctx, next) => {
+    await next()
+    if (ctx.path === '/device/auth' && ctx.status === 200) ctx.body = { ...ctx.body, interval: 0.2 }
+  })
+  server.on('request', provider.callback())
+  return {
+    issuer,
+    close: () => {
+      server.closeAllConnections()
+      server.close()
+    },
+  }
+}
+
+/** The scripted user: opens the verification URL and submits its forms (code, login, consent). */
+async function approve(url, userCode) {
+  const jar = new Map()
+  let next = { url }
+  for (let step = 0; step < 20; step++) {
+    const headers = new Headers(next.init?.headers)
+    headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '))
+    const res = await fetch(next.url, { ...next.init, headers, redirect: 'manual' })
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';')
+      const eq = pair.indexOf('=')
+      jar.set(pair.slice(0, eq), pair.slice(eq + 1))
+    }
+    if (res.status >= 300 && res.status < 400) {
+      next = { url: new URL(res.headers.get('location'), next.url).href }
+      continue
+    }
+    const form = /<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/i.exec(await res.text())
+    if (!form) return
+    const fields = new URLSearchParams()
+    for (const [, attrs] of form[2].matchAll(/<input([^>]*)>/gi)) {
+      const name = /name="([^"]*)"/.exec(attrs)?.[1]
+      if (name) fields.set(name, /value="([^"]*)"/.exec(attrs)?.[1] ?? '')
+    }
+    if (fields.get('prompt') === 'login') fields.set('login', 'ada')
+    if (fields.get('prompt') === 'login') fields.set('password', 'x')
+    if (fields.has('user_code') && !fields.get('user_code')) fields.set('user_code', userCode)
+    next = {
+      url: new URL(form[1].replace(/&amp;/g, '&'), next.url).href,
+      init: { method: 'POST', body: fields },
+    }
+  }
+}
+
+export async function run(narrate) {
+  const client = {
+    client_id: 'demo-cli',
+    client_secret: randomBytes(16).toString('hex'),
+    token_endpoint_auth_method: 'client_secret_basic',
+  }
+  const server = await startServer(client)
+  const dir = await mkdtemp(join(tmpdir(), 'keyward-demo-oauth-'))
+  try {
+    narrate(
+      `started an OpenID provider on ${server.issuer} (oidc-provider, refresh token rotation on)`,
+    )
+    const provider = defineProvider({
+      id: 'local',
+      issuer: server.issuer,
+      allowLoopbackHttp: true,
+      scopes: ['openid', 'email', 'offline_access'],
+    })
+    const oauthClient = { clientId: client.client_id, clientSecret: client.client_secret }
+
+    const tokens = await loginWithDeviceCode(provider, oauthClient, {
+      onCode: ({ userCode, verificationUri, verificationUriComplete }) => {
+        narrate(
+          `device sign-in: the user opens ${verificationUri} and enters ${userCode} (scripted here)`,
+        )
+        void approve(verificationUriComplete ?? verificationUri, userCode)
+      },
+    })
+    const account = await fetchAccount(provider, tokens.accessToken)
+    narrate(
+      `signed in as ${account.id}: an access token for ${tokens.expiresIn} s and a refresh token (neither printed)`,
+    )
+
+    let now = Date.now()
+    const env = { KEYWARD_KEY: randomBytes(32).toString('base64') }
+    const store = new AuthStore({
+      driver: fileDriver({ path: join(dir, 'tokens.kw'), key: envKey('KEYWARD_KEY', { env }) }),
+      refreshers: { local: oauthRefresher(provider, oauthClient) },
+      clock: () => now,
+    })
+    await store.setToken('local', { ...tokens, account: account.id })
+    store.on('refreshed', (e) =>
+      narrate(`refreshed: generation ${e.generation}, the rotated refresh token persisted first`),
+    )
+    const first = await store.getToken('local', { scope: 'email' })
+    now += 3600 * 1000
+    const results = await Promise.all(
+      Array.from({ length: 100 }, () => store.getToken('local', { scope: 'email' })),
+    )
+    const same = results.every((t) => t === results[0])
+    narrate(
+      `an hour later, 100 concurrent getToken calls got ${same ? 'one' : 'several'} new token (${results[0] !== first ? 'changed' : 'unchanged'}) from a single refresh`,
+    )
+  } finally {
+    server.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
