@@ -25,8 +25,11 @@ export function canStartKeyring() {
 export function keyringSessionCommand(command, args) {
   if (!canStartKeyring()) return { command, args, keyring: false }
   // The daemon prints its environment; the session bus address is already set by dbus-run-session.
+  // A fresh XDG_DATA_HOME gives the daemon an empty keyring directory, so it creates and unlocks
+  // a new login keyring with our password instead of failing on the user's existing one.
   const script =
+    'KEYWARD_KEYRING_HOME=$(mktemp -d) || exit 1; export XDG_DATA_HOME="$KEYWARD_KEYRING_HOME"; ' +
     'printf "%s" keyward-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; ' +
-    'export KEYWARD_TEST_KEYRING=1; exec "$@"'
+    'export KEYWARD_TEST_KEYRING=1; "$@"; status=$?; rm -rf "$KEYWARD_KEYRING_HOME"; exit $status'
   return { command: 'dbus-run-session', args: ['--', 'sh', '-c', script, 'sh', command, ...args], keyring: true }
 }
