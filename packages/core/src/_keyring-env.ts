@@ -30,16 +30,24 @@ export async function keyringTestEnv(
     quiet?: boolean
   } = {},
 ): Promise<KeyringTestEnv> {
-  const probe = await probeKeyring({
-    service: 'keyward-test-probe',
-    ...(options.store === undefined ? {} : { store: options.store }),
-  })
-  if (probe.available) return { available: true, reason: `${probe.backend} is available` }
-  const reason = `${options.what ?? 'OS keyring'} tests need a working ${probe.backend} (${probe.code}: ${probe.message})`
   const promised =
     options.required ||
     Boolean(process.env.CI) ||
     (options.store !== 'keyutils' && process.env.KEYWARD_TEST_KEYRING === '1')
+  const probeOnce = () =>
+    probeKeyring({
+      service: 'keyward-test-probe',
+      ...(options.store === undefined ? {} : { store: options.store }),
+    })
+  let probe = await probeOnce()
+  // A daemon the runner has just started may still be registering on the bus: where a keyring
+  // was promised, give it a few moments before failing.
+  for (let attempt = 0; !probe.available && promised && attempt < 10; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    probe = await probeOnce()
+  }
+  if (probe.available) return { available: true, reason: `${probe.backend} is available` }
+  const reason = `${options.what ?? 'OS keyring'} tests need a working ${probe.backend} (${probe.code}: ${probe.message})`
   if (promised) {
     const hint =
       probe.code === 'KEYWARD_KEYRING_LOCKED'

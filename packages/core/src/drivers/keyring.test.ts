@@ -207,7 +207,9 @@ describe.skipIf(!env.available)(
         const { stdout } = await run(
           'dbus-run-session',
           ['--', 'sh', '-c', script, process.execPath, child, 'locked', service, lockDir],
-          { cwd: coreDir },
+          // Its own XDG_DATA_HOME: a login keyring left by another session (another password)
+          // would start locked, and two daemons must not share one keyring file.
+          { cwd: coreDir, env: { ...process.env, XDG_DATA_HOME: join(lockDir, 'data') } },
         )
         expect(stdout).not.toContain(CANARY)
         const { before, after } = JSON.parse(stdout.trim().split('\n').at(-1)!)
