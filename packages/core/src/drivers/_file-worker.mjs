@@ -3,8 +3,15 @@
 //   node _file-worker.mjs write-many '{"path":…,"prefix":"p3","count":100}'
 //   node _file-worker.mjs churn '{"path":…,"iteration":7,"keys":5}'   (one write, "ready", then writes until killed)
 
-import { fileDriver } from '../../dist/drivers/file.js'
-import { envKey } from '../../dist/index.js'
+// KEYWARD_TEST_DIST: a snapshot of packages/core/dist the test took (so a rebuild during the
+// run cannot pull it away); defaults to packages/core/dist itself.
+import { pathToFileURL } from 'node:url'
+
+const dist = process.env.KEYWARD_TEST_DIST
+  ? pathToFileURL(`${process.env.KEYWARD_TEST_DIST}/`)
+  : new URL('../../dist/', import.meta.url)
+const { envKey } = await import(new URL('index.js', dist).href)
+const { fileDriver } = await import(new URL('drivers/file.js', dist).href)
 
 const [mode, json] = process.argv.slice(2)
 const args = JSON.parse(json)

@@ -3,7 +3,7 @@
 // from packages/core/dist (build it with `npx turbo run build --filter=@keyward/core`).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
-import { readdir } from 'node:fs/promises'
+import { cp, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -29,9 +29,12 @@ function assertBuilt(): void {
   }
 }
 
+/** Where the workers import the built package from: a snapshot taken before the tests. */
+let distSnapshot = ''
+
 function startWorker(keyText: string, mode: string, args: object): ChildProcess {
   return spawn(process.execPath, [worker, mode, JSON.stringify(args)], {
-    env: { ...process.env, KEYWARD_KEY: keyText },
+    env: { ...process.env, KEYWARD_KEY: keyText, KEYWARD_TEST_DIST: distSnapshot },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
 }
@@ -73,7 +76,16 @@ function prng(seed: number): () => number {
 
 describe('file driver with real processes', () => {
   const dirs: (() => Promise<void>)[] = []
-  beforeAll(assertBuilt)
+  beforeAll(async () => {
+    assertBuilt()
+    // Snapshot dist, so that a rebuild while this file runs cannot pull it from under the workers.
+    const { dir, cleanup } = await tempDir()
+    dirs.push(cleanup)
+    distSnapshot = join(dir, 'dist')
+    await cp(fileURLToPath(new URL('../../dist/', import.meta.url)), distSnapshot, {
+      recursive: true,
+    })
+  })
   afterAll(async () => {
     for (const cleanup of dirs) await cleanup()
   })
