@@ -392,7 +392,7 @@ class _Redactor implements Redactor {
       throw new KeywardError(KEYWARD_INVALID_ARGUMENT, '`text` must be a string')
     }
     const matches: _Matches = []
-    this.#matcher.scan(text, 0, matches)
+    this.#matcher.scan(text, matches)
     return this.#render(text, text.length, matches)
   }
 
@@ -405,8 +405,8 @@ class _Redactor implements Redactor {
         const text = pending + chunk
         const len = text.length
         matches.length = 0
-        this.#matcher.scan(text, 0, matches)
-        const s = this.#matcher.partialStart(text, 0)
+        this.#matcher.scan(text, matches)
+        const s = this.#matcher.partialStart(text)
         let p = s < 0 ? len : s
         // Never split a merged group, nor a surrogate pair.
         for (;;) {

@@ -211,6 +211,12 @@ function _segment(
  * Linear in the length of `text` (segments are bounded by {@link MAX_SEGMENT_LENGTH}).
  */
 export function _scan(text: string, namespaces: ReadonlySet<string>): _Scan {
+  const _isNamespace = (t: string, from: number, to: number): boolean => {
+    for (const ns of namespaces) {
+      if (ns.length === to - from && t.startsWith(ns, from)) return true
+    }
+    return false
+  }
   const edits: _Edit[] = []
   const problems: _Scan['problems'] = []
   const len = text.length
@@ -222,12 +228,7 @@ export function _scan(text: string, namespaces: ReadonlySet<string>): _Scan {
       if (c >= 128 || NS[c] !== 1) break
       j++
     }
-    if (
-      j === i + 2 ||
-      j >= len ||
-      text.charCodeAt(j) !== DOT ||
-      !namespaces.has(text.slice(i + 2, j))
-    ) {
+    if (j === i + 2 || j >= len || text.charCodeAt(j) !== DOT || !_isNamespace(text, i + 2, j)) {
       i = text.indexOf('${', i + 2)
       continue
     }

@@ -209,20 +209,23 @@ function _encode(encoding: SubstituteEncoding, value: string, ref: Reference): s
   return out
 }
 
+// Builds the result with `+=` (a rope V8 flattens lazily, on first use) rather than
+// `parts.join('')`, which copies eagerly: substitution itself then costs little more than the
+// scan. Flattening costs one copy of the text, whoever does it.
 function _apply(text: string, scan: _Scan, lookup: (ref: Reference) => string): string {
-  const parts: string[] = []
+  let out = ''
   let last = 0
   for (const edit of scan.edits) {
     if ('ref' in edit) {
-      parts.push(text.slice(last, edit.ref.start), lookup(edit.ref))
+      out += text.slice(last, edit.ref.start)
+      out += lookup(edit.ref)
       last = edit.ref.end
     } else {
-      parts.push(text.slice(last, edit.escape))
+      out += text.slice(last, edit.escape)
       last = edit.escape + 1
     }
   }
-  parts.push(text.slice(last))
-  return parts.join('')
+  return last === 0 ? text : out + text.slice(last)
 }
 
 async function _callResolver(

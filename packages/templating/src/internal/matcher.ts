@@ -1,143 +1,169 @@
 /**
- * The multi-pattern matcher behind the redactor: a Rabin–Karp filter over a fixed window `w`
- * (every needle is at least `w` long), a bitmap of the needles' first-window hashes, and
- * verification with `startsWith` (longest needle first). One pass over the text finds, at each
- * position, the longest needle that starts there. Needles can be added at any time.
+ * The multi-pattern matcher behind the redactor: a sampled q-gram filter with verified matches.
+ *
+ * Let `w` be the length of the shortest needle. Every occurrence of a needle covers `w`
+ * consecutive characters, so it contains a q-gram (q = 4) starting at one of `s = w - q + 1`
+ * consecutive positions — exactly one of which is a multiple of `s`. The scan therefore reads
+ * only the q-gram at every `s`-th position of the text, tests it against a bitmap of the
+ * q-grams found at offsets `0 … s-1` of the needles, and on a hit verifies the few candidate
+ * needles with `startsWith`. Every occurrence is found; the results are reduced to the longest
+ * needle at each start. Needles can be added at any time (the index is rebuilt lazily when a
+ * shorter needle changes `w`).
  *
  * Not exported from the package.
  */
 
-const MULT = 0x01000193
+const Q = 4
+const K = 0x01000193
 const MIX = 0x9e3779b1 | 0
-const BITS = 22
+const BITS = 23
 const SHIFT = 32 - BITS
 const KEY_MASK = 0x3fffffff
 
-/** Matches found by {@link _Matcher.scan}: flat triples (start, end, label id), by start. */
+/** Matches: flat triples (start, end, label id), sorted by start, the longest at each start. */
 export type _Matches = number[]
 
+function _qgram(text: string, p: number): number {
+  let h = Math.imul(text.charCodeAt(p), K) ^ text.charCodeAt(p + 1)
+  h = Math.imul(h, K) ^ text.charCodeAt(p + 2)
+  return Math.imul(h, K) ^ text.charCodeAt(p + 3)
+}
+
 export class _Matcher {
-  /** The window: the length of the shortest needle allowed. */
-  readonly w: number
   /** Longest needle so far. */
   maxLen = 0
-  readonly #pow: number
-  readonly #bitmap = new Uint32Array(1 << (BITS - 5))
-  readonly #buckets = new Map<number, number[]>()
+  readonly #floor: number
+  #w = Number.POSITIVE_INFINITY
+  #stride = 1
+  #bitmap = new Uint32Array(1 << (BITS - 5))
+  /** q-gram key → flat pairs (needle id, offset of the q-gram in the needle). */
+  #table = new Map<number, number[]>()
   readonly #needles: string[] = []
   readonly #labels: number[] = []
   readonly #known = new Set<string>()
   #sorted: string[] | null = null
+  #dirty = false
+  readonly #found: number[] = []
 
-  constructor(w: number) {
-    this.w = w
-    let pow = 1
-    for (let k = 1; k < w; k++) pow = Math.imul(pow, MULT)
-    this.#pow = pow
+  /** `floor`: no needle shorter than this is accepted (at least 4). */
+  constructor(floor: number) {
+    this.#floor = Math.max(Q, floor)
   }
 
   get size(): number {
     return this.#needles.length
   }
 
-  #hash(text: string, from: number): number {
-    let h = 0
-    for (let k = from; k < from + this.w; k++) h = (Math.imul(h, MULT) + text.charCodeAt(k)) | 0
-    return h
-  }
-
-  #hit(h: number): boolean {
-    const x = Math.imul(h, MIX) >>> SHIFT
-    return (this.#bitmap[x >>> 5]! & (1 << (x & 31))) !== 0
-  }
-
-  /** Adds `needle` (at least `w` long) for label id `label`; false if it was already there. */
+  /** Adds `needle` for label id `label`; false if too short or already there. */
   add(needle: string, label: number): boolean {
-    if (needle.length < this.w || this.#known.has(needle)) return false
+    if (needle.length < this.#floor || this.#known.has(needle)) return false
     this.#known.add(needle)
     const id = this.#needles.length
     this.#needles.push(needle)
     this.#labels.push(label)
-    const h = this.#hash(needle, 0)
-    const x = Math.imul(h, MIX) >>> SHIFT
-    this.#bitmap[x >>> 5]! |= 1 << (x & 31)
-    const key = h & KEY_MASK
-    const bucket = this.#buckets.get(key)
-    if (bucket) {
-      bucket.push(id)
-      bucket.sort((a, b) => this.#needles[b]!.length - this.#needles[a]!.length)
-    } else this.#buckets.set(key, [id])
     if (needle.length > this.maxLen) this.maxLen = needle.length
     this.#sorted = null
+    if (needle.length < this.#w) {
+      // A shorter needle changes the window and stride: rebuild the index on next use.
+      this.#w = Math.min(needle.length, 64)
+      this.#stride = this.#w - Q + 1
+      this.#dirty = true
+    } else if (!this.#dirty) this.#index(id)
     return true
   }
 
-  /** Appends to `out` the longest match starting at each position of `text` from `from`. */
-  scan(text: string, from: number, out: _Matches): void {
-    const w = this.w
-    const len = text.length
-    if (len - from < w || this.#needles.length === 0) return
-    const pow = this.#pow
-    const bitmap = this.#bitmap
-    let h = this.#hash(text, from)
-    for (let i = from; ; i++) {
+  #index(id: number): void {
+    const needle = this.#needles[id]!
+    for (let off = 0; off < this.#stride; off++) {
+      const h = _qgram(needle, off)
       const x = Math.imul(h, MIX) >>> SHIFT
-      if ((bitmap[x >>> 5]! & (1 << (x & 31))) !== 0) this.#verify(text, i, h, out)
-      const j = i + w
-      if (j >= len) break
-      h = (Math.imul(h - Math.imul(text.charCodeAt(i), pow), MULT) + text.charCodeAt(j)) | 0
+      this.#bitmap[x >>> 5]! |= 1 << (x & 31)
+      const key = h & KEY_MASK
+      const list = this.#table.get(key)
+      if (list) list.push(id, off)
+      else this.#table.set(key, [id, off])
     }
   }
 
-  #verify(text: string, i: number, h: number, out: _Matches): void {
-    const bucket = this.#buckets.get(h & KEY_MASK)
-    if (!bucket) return
-    for (const id of bucket) {
+  #rebuild(): void {
+    this.#bitmap = new Uint32Array(1 << (BITS - 5))
+    this.#table = new Map()
+    for (let id = 0; id < this.#needles.length; id++) this.#index(id)
+    this.#dirty = false
+  }
+
+  /** Appends to `out` the longest match at each start, for matches inside `text`, by start. */
+  scan(text: string, out: _Matches): void {
+    if (this.#needles.length === 0) return
+    if (this.#dirty) this.#rebuild()
+    const len = text.length
+    const stride = this.#stride
+    const bitmap = this.#bitmap
+    const found = this.#found
+    found.length = 0
+    for (let p = 0; p + Q <= len; p += stride) {
+      let h = Math.imul(text.charCodeAt(p), K) ^ text.charCodeAt(p + 1)
+      h = Math.imul(h, K) ^ text.charCodeAt(p + 2)
+      h = Math.imul(h, K) ^ text.charCodeAt(p + 3)
+      const x = Math.imul(h, MIX) >>> SHIFT
+      if ((bitmap[x >>> 5]! & (1 << (x & 31))) !== 0) this.#verify(text, p, h, found)
+    }
+    if (found.length === 0) return
+    // Sort (start asc, end desc) and keep the longest at each start.
+    const order: number[] = []
+    for (let k = 0; k < found.length; k += 3) order.push(k)
+    order.sort((a, b) => found[a]! - found[b]! || found[b + 1]! - found[a + 1]!)
+    let lastStart = -1
+    for (const k of order) {
+      if (found[k] === lastStart) continue
+      lastStart = found[k]!
+      out.push(found[k]!, found[k + 1]!, found[k + 2]!)
+    }
+  }
+
+  #verify(text: string, p: number, h: number, found: number[]): void {
+    const list = this.#table.get(h & KEY_MASK)
+    if (!list) return
+    for (let k = 0; k < list.length; k += 2) {
+      const id = list[k]!
+      const start = p - list[k + 1]!
+      if (start < 0) continue
       const needle = this.#needles[id]!
-      if (text.startsWith(needle, i)) {
-        out.push(i, i + needle.length, this.#labels[id]!)
-        return
-      }
+      if (text.startsWith(needle, start))
+        found.push(start, start + needle.length, this.#labels[id]!)
     }
   }
 
   /**
-   * The earliest position `i >= from` such that `text.slice(i)` is a proper prefix of some
-   * needle (a match that may still complete with more text), or -1.
+   * The earliest position `i` such that `text.slice(i)` is a proper prefix of some needle (a
+   * match that may still complete with more text), or -1.
    */
-  partialStart(text: string, from: number): number {
+  partialStart(text: string): number {
     const len = text.length
-    const w = this.w
-    for (let i = Math.max(from, len - this.maxLen + 1); i < len; i++) {
-      const rest = len - i
-      if (rest >= w) {
-        const h = this.#hash(text, i)
-        if (!this.#hit(h)) continue
-        const bucket = this.#buckets.get(h & KEY_MASK)
-        if (!bucket) continue
-        for (const id of bucket) {
-          const needle = this.#needles[id]!
-          if (needle.length > rest && text.startsWith(needle.slice(0, rest), i)) return i
-        }
-      } else {
-        const sorted = this.#sortedNeedles()
-        const tail = text.slice(i)
-        let lo = 0
-        let hi = sorted.length
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1
-          if (sorted[mid]! < tail) lo = mid + 1
-          else hi = mid
-        }
-        if (lo < sorted.length && sorted[lo]!.startsWith(tail)) return i
+    if (this.#needles.length === 0) return -1
+    const sorted = this.#sortedNeedles()
+    for (let i = Math.max(0, len - this.maxLen + 1); i < len; i++) {
+      const tail = text.slice(i)
+      let lo = 0
+      let hi = sorted.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (sorted[mid]! < tail) lo = mid + 1
+        else hi = mid
+      }
+      // Needles that start with `tail` sort right after it; one of them may equal it.
+      for (let k = lo; k < lo + 2 && k < sorted.length; k++) {
+        const n = sorted[k]!
+        if (n.length > tail.length && n.startsWith(tail)) return i
       }
     }
     return -1
   }
 
   #sortedNeedles(): string[] {
-    if (!this.#sorted)
+    if (!this.#sorted) {
       this.#sorted = this.#needles.slice().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    }
     return this.#sorted
   }
 }
