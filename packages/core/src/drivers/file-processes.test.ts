@@ -189,7 +189,9 @@ describe('file driver with real processes', () => {
         ifVersion: previous[0]!.version,
       })
       await finalDriver.close()
-      const left = (await readdir(dir)).filter((name) => name.includes('.tmp-'))
+      const left = (await readdir(dir)).filter(
+        (name) => name.endsWith('.tmp') || name.includes('.tmp-'),
+      )
       expect(left, `seed ${seed}, lane ${laneIndex}: temp files left`).toEqual([])
     }
 

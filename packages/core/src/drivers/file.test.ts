@@ -1,5 +1,5 @@
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { inspect } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { KeyParams, KeyProvider } from '../contracts.js'
@@ -124,8 +124,16 @@ describe('fileDriver: the file on disk', () => {
     await driver.set('a', bytes('1'))
     const leftover = join(dirname(path), '.store.kw.tmp-999999-deadbeef0000')
     await writeFile(leftover, 'half a store')
+    // A lock-file temp of a process killed while taking the lock (pid 999999 is not alive),
+    // and one of a live process (this one), which must stay.
+    const deadLockTemp = join(dirname(path), 'store.kw.lock.999999.0f0e-1d2c.tmp')
+    const liveLockTemp = join(dirname(path), `store.kw.lock.${process.pid}.0f0e-1d2c.tmp`)
+    await writeFile(deadLockTemp, '{}')
+    await writeFile(liveLockTemp, '{}')
     await driver.set('a', bytes('2'))
-    expect((await readdir(dirname(path))).filter((n) => n.includes('.tmp-'))).toEqual([])
+    expect((await readdir(dirname(path))).filter((n) => n.includes('tmp')).sort()).toEqual([
+      basename(liveLockTemp),
+    ])
     await driver.close()
   })
 

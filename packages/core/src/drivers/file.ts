@@ -114,6 +114,15 @@ const pins = new FinalizationRegistry<{ fd: number | null }>((pin) => {
   if (pin.fd !== null) closeCb(pin.fd, () => {})
 })
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 function checkOptions(options: FileDriverOptions): void {
   if (typeof options !== 'object' || options === null)
     throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'fileDriver needs an options object')
@@ -179,6 +188,8 @@ export function fileDriver(options: FileDriverOptions) {
   const provider = options.key
   const dir = dirname(path)
   const tempPrefix = `.${basename(path)}.tmp-`
+  // withFileLock writes `<store>.lock.<pid>.<uuid>.tmp` and links it into place.
+  const lockTempPrefix = `${basename(path)}.lock.`
   const storeLock = `${path}.lock`
   const locksDir = `${path}.locks`
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
@@ -316,7 +327,11 @@ export function fileDriver(options: FileDriverOptions) {
     return { ...store, headerBytes, header: parseHeader(headerBytes, path) }
   }
 
-  /** Removes temp files of writers that died mid-write. Only called while holding the lock. */
+  /**
+   * Removes temp files of writers that died mid-write (only called while holding the store
+   * lock, so no live writer has one), and lock-file temps that a process killed while taking
+   * the lock left behind (only those whose pid is dead: live ones are mid-acquire).
+   */
   async function removeDeadTemps(): Promise<void> {
     let names: string[]
     try {
@@ -324,11 +339,13 @@ export function fileDriver(options: FileDriverOptions) {
     } catch {
       return
     }
-    await Promise.all(
-      names
-        .filter((n) => n.startsWith(tempPrefix))
-        .map((n) => unlink(join(dir, n)).catch(() => {})),
-    )
+    const dead = names.filter((name) => {
+      if (name.startsWith(tempPrefix)) return true
+      if (!name.startsWith(lockTempPrefix) || !name.endsWith('.tmp')) return false
+      const pid = Number(name.slice(lockTempPrefix.length).split('.')[0])
+      return Number.isSafeInteger(pid) && pid > 0 && !isAlive(pid)
+    })
+    await Promise.all(dead.map((name) => unlink(join(dir, name)).catch(() => {})))
   }
 
   async function syncDir(): Promise<void> {
