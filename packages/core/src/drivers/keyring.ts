@@ -165,7 +165,7 @@ function decodeIndex(entry: ArrayLike<number>): string[] | null {
     const text = decoder.decode(Uint8Array.from(entry as ArrayLike<number>))
     if (!text.startsWith('kwi1:')) return null
     const body = text.slice(5)
-    return body === '' ? [] : body.split('\0')
+    return body.split('\0').filter((key) => key.length > 0)
   } catch {
     return null
   }
