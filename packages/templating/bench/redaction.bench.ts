@@ -74,8 +74,8 @@ secrets.forEach((s, i) => {
   for (const f of forms) if (!patterns.has(f)) patterns.set(f, label)
 })
 const sorted = [...patterns.keys()].sort((a, b) => b.length - a.length)
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
-const alternation = new RegExp(sorted.map(escape).join('|'), 'g')
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
+const alternation = new RegExp(sorted.map(escapeRe).join('|'), 'g')
 
 const regexSlice = text.slice(0, MiB)
 const regexMs = await medianMs(() => regexSlice.replace(alternation, (m) => patterns.get(m)!), 3)
