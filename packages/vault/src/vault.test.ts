@@ -1,0 +1,468 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { inspect } from 'node:util'
+import { envKey, KeywardError } from '@keyward/core'
+import { fileDriver } from '@keyward/core/drivers/file'
+import { memoryDriver } from '@keyward/core/drivers/memory'
+import { createRedactor, substitute } from '@keyward/templating'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { _assertNoLeak, _failure, type _TempVault, _tempVault, CANARY } from './_helpers.js'
+import { openVault, type Vault } from './index.js'
+
+let t: _TempVault
+let vault: Vault
+beforeEach(async () => {
+  t = await _tempVault()
+  vault = t.vault
+})
+afterEach(async () => {
+  await t.cleanup()
+})
+
+async function saas() {
+  await vault.collections.create({ slug: 'my-saas' })
+  await vault.environments.create({ collection: 'my-saas', slug: 'dev' })
+  await vault.environments.create({ collection: 'my-saas', slug: 'prod' })
+}
+
+describe('collections, environments and secrets', () => {
+  it('keeps one codebase runnable against dev and prod: environment secrets win over untagged ones', async () => {
+    await saas()
+    await vault.secrets.create({ collection: 'my-saas', name: 'LOG_LEVEL', value: 'info-level' })
+    await vault.secrets.create({
+      collection: 'my-saas',
+      name: 'API_URL',
+      value: 'https://api.example.test',
+    })
+    await vault.secrets.create({
+      collection: 'my-saas',
+      environment: 'dev',
+      name: 'LOG_LEVEL',
+      value: 'debug-level',
+    })
+    await vault.secrets.create({
+      collection: 'my-saas',
+      environment: 'prod',
+      name: 'DATABASE_URL',
+      value: 'postgres://prod-db/app',
+    })
+    expect(await vault.resolveEnvironment({ collection: 'my-saas', environment: 'dev' })).toEqual({
+      API_URL: 'https://api.example.test',
+      LOG_LEVEL: 'debug-level',
+    })
+    expect(await vault.resolveEnvironment({ collection: 'my-saas', environment: 'prod' })).toEqual({
+      API_URL: 'https://api.example.test',
+      DATABASE_URL: 'postgres://prod-db/app',
+      LOG_LEVEL: 'info-level',
+    })
+    expect(await vault.resolveEnvironment({ collection: 'my-saas' })).toEqual({
+      API_URL: 'https://api.example.test',
+      LOG_LEVEL: 'info-level',
+    })
+  })
+
+  it('persists across reopening, and the file holds no plaintext value, name or slug', async () => {
+    await saas()
+    const { id } = await vault.secrets.create({
+      collection: 'my-saas',
+      environment: 'dev',
+      name: 'TOKEN',
+      value: CANARY,
+    })
+    const again = await t.reopen()
+    expect((await again.secrets.get(id)).value).toBe(CANARY)
+    const raw = await readFile(t.path)
+    for (const text of [CANARY, 'my-saas', 'TOKEN'])
+      expect(raw.includes(Buffer.from(text))).toBe(false)
+  })
+
+  it('injects multi-field secrets as JSON and references their fields', async () => {
+    await saas()
+    await vault.secrets.create({
+      collection: 'my-saas',
+      name: 'ACME_LOGIN',
+      type: 'login',
+      fields: { username: 'ci-bot', password: CANARY, url: 'https://git.acme.test' },
+    })
+    await vault.secrets.create({
+      collection: 'my-saas',
+      name: 'AUTH_HEADER',
+      value: 'Basic ${secret.ACME_LOGIN.username}:${secret.ACME_LOGIN.password}',
+    })
+    const env = await vault.resolveEnvironment({ collection: 'my-saas', environment: 'dev' })
+    expect(JSON.parse(env.ACME_LOGIN!)).toEqual({
+      username: 'ci-bot',
+      password: CANARY,
+      url: 'https://git.acme.test',
+    })
+    expect(env.AUTH_HEADER).toBe(`Basic ci-bot:${CANARY}`)
+  })
+
+  it('resolves references in the environment that owns each value', async () => {
+    await saas()
+    await vault.collections.create({ slug: 'shared' })
+    await vault.environments.create({ collection: 'shared', slug: 'prod' })
+    await vault.secrets.create({
+      collection: 'shared',
+      name: 'REGION',
+      value: 'eu-west-1-untagged',
+    })
+    await vault.secrets.create({
+      collection: 'shared',
+      environment: 'prod',
+      name: 'REGION',
+      value: 'eu-central-1-prod',
+    })
+    await vault.secrets.create({
+      collection: 'shared',
+      name: 'BUCKET',
+      value: 'files-${secret.REGION}',
+    })
+    // Untagged: composed from whatever each environment holds.
+    await vault.secrets.create({
+      collection: 'my-saas',
+      name: 'DATABASE_URL',
+      value:
+        'postgres://app:${secret.DB_PASSWORD}@db-${secret.shared/REGION}/app $${secret.literal}',
+    })
+    await vault.secrets.create({
+      collection: 'my-saas',
+      name: 'FILES',
+      value: '${secret.shared/BUCKET}',
+    })
+    await vault.secrets.create({
+      collection: 'my-saas',
+      environment: 'dev',
+      name: 'DB_PASSWORD',
+      value: 'dev-password-1',
+    })
+    await vault.secrets.create({
+      collection: 'my-saas',
+      environment: 'prod',
+      name: 'DB_PASSWORD',
+      value: 'prod-password-2',
+    })
+    const dev = await vault.resolveEnvironment({ collection: 'my-saas', environment: 'dev' })
+    const prod = await vault.resolveEnvironment({ collection: 'my-saas', environment: 'prod' })
+    expect(dev.DATABASE_URL).toBe(
+      'postgres://app:dev-password-1@db-eu-west-1-untagged/app ${secret.literal}',
+    )
+    expect(prod.DATABASE_URL).toBe(
+      'postgres://app:prod-password-2@db-eu-central-1-prod/app ${secret.literal}',
+    )
+    expect(dev.FILES).toBe('files-eu-west-1-untagged')
+    expect(prod.FILES).toBe('files-eu-central-1-prod')
+  })
+
+  it('fails loudly on a broken reference, naming the secret and field, never a value', async () => {
+    await saas()
+    const { id } = await vault.secrets.create({
+      collection: 'my-saas',
+      name: 'URL',
+      value: `x-${CANARY}-\${secret.MISSING}`,
+    })
+    await vault.secrets.create({
+      collection: 'my-saas',
+      name: 'LOGIN',
+      type: 'login',
+      fields: { password: CANARY },
+    })
+    await vault.secrets.create({
+      collection: 'my-saas',
+      name: 'USES_FIELD',
+      value: '${secret.LOGIN.nope}',
+    })
+    const error = await _failure(
+      vault.resolveEnvironment({ collection: 'my-saas', environment: 'dev' }),
+    )
+    expect(error.code).toBe('KEYWARD_REFERENCE_UNRESOLVED')
+    expect(error.message).toContain(`URL (secret ${id})`)
+    expect(error.message).toContain('${secret.MISSING}')
+    expect(error.message).toContain('not found')
+    expect(error.message).toContain('${secret.LOGIN.nope}')
+    expect(error.message).toContain('no field')
+    _assertNoLeak([error, error.message])
+  })
+
+  it('reports a reference cycle with its chain', async () => {
+    await saas()
+    await vault.secrets.create({ collection: 'my-saas', name: 'A', value: 'a${secret.B}' })
+    await vault.secrets.create({ collection: 'my-saas', name: 'B', value: `${CANARY}\${secret.A}` })
+    const error = await _failure(
+      vault.resolveEnvironment({ collection: 'my-saas', environment: 'dev' }),
+    )
+    expect(error.code).toBe('KEYWARD_REFERENCE_UNRESOLVED')
+    expect(error.message).toContain('cycle')
+    expect(error.message).toMatch(/\$\{secret\.B\} in my-saas\/\(untagged\)\/A/)
+    _assertNoLeak([error])
+  })
+
+  it('refuses duplicates, bad names and unknown collections or environments, writing nothing', async () => {
+    await saas()
+    await vault.secrets.create({
+      collection: 'my-saas',
+      environment: 'dev',
+      name: 'TOKEN',
+      value: CANARY,
+    })
+    const before = await readFile(t.path)
+    const cases: [() => Promise<unknown>, string, string][] = [
+      [() => vault.collections.create({ slug: 'my-saas' }), 'KEYWARD_VAULT_DUPLICATE', 'my-saas'],
+      [
+        () => vault.environments.create({ collection: 'my-saas', slug: 'dev' }),
+        'KEYWARD_VAULT_DUPLICATE',
+        'dev',
+      ],
+      [
+        () =>
+          vault.secrets.create({
+            collection: 'my-saas',
+            environment: 'dev',
+            name: 'TOKEN',
+            value: CANARY,
+          }),
+        'KEYWARD_VAULT_DUPLICATE',
+        'TOKEN',
+      ],
+      [
+        () => vault.secrets.create({ collection: 'my-saas', name: '1BAD', value: CANARY }),
+        'KEYWARD_VAULT_INVALID',
+        'name',
+      ],
+      [
+        () => vault.secrets.create({ collection: 'my-saas', name: 'A-B', value: CANARY }),
+        'KEYWARD_VAULT_INVALID',
+        'name',
+      ],
+      [() => vault.collections.create({ slug: 'Has Space' }), 'KEYWARD_VAULT_INVALID', 'slug'],
+      [
+        () => vault.secrets.create({ collection: 'nope', name: 'X', value: CANARY }),
+        'KEYWARD_VAULT_UNKNOWN_COLLECTION',
+        'nope',
+      ],
+      [
+        () =>
+          vault.secrets.create({
+            collection: 'my-saas',
+            environment: 'staging',
+            name: 'X',
+            value: CANARY,
+          }),
+        'KEYWARD_VAULT_UNKNOWN_ENVIRONMENT',
+        'staging',
+      ],
+      [
+        () =>
+          vault.secrets.create({ collection: 'my-saas', name: 'X', value: `${CANARY}\${secret.}` }),
+        'KEYWARD_VAULT_INVALID',
+        'offset',
+      ],
+      [
+        () =>
+          vault.secrets.create({
+            collection: 'my-saas',
+            name: 'X',
+            type: 'login',
+            fields: { username: CANARY },
+          }),
+        'KEYWARD_VAULT_INVALID',
+        'password',
+      ],
+      [
+        () =>
+          vault.secrets.create({
+            collection: 'my-saas',
+            name: 'X',
+            type: 'login',
+            fields: { password: 'p', url: CANARY },
+          }),
+        'KEYWARD_VAULT_INVALID',
+        'url',
+      ],
+      [
+        () =>
+          vault.secrets.create({ collection: 'my-saas', name: 'X', type: 'totp', value: CANARY }),
+        'KEYWARD_VAULT_TOTP',
+        'base32',
+      ],
+      [
+        () => vault.resolveEnvironment({ collection: 'my-saas', environment: 'qa' }),
+        'KEYWARD_VAULT_UNKNOWN_ENVIRONMENT',
+        'qa',
+      ],
+    ]
+    for (const [start, code, named] of cases) {
+      const error = await _failure(start())
+      expect(error.code, error.message).toBe(code)
+      expect(error.message).toContain(named)
+      _assertNoLeak([error])
+    }
+    expect((await readFile(t.path)).equals(before)).toBe(true)
+  })
+
+  it('lists metadata only, and get() hides values from inspect and JSON', async () => {
+    await saas()
+    const { id } = await vault.secrets.create({
+      collection: 'my-saas',
+      environment: 'dev',
+      name: 'TOKEN',
+      value: CANARY,
+    })
+    await vault.secrets.create({
+      collection: 'my-saas',
+      name: 'LOGIN',
+      type: 'login',
+      fields: { username: 'u', password: CANARY },
+    })
+    const all = await vault.secrets.list({ collection: 'my-saas' })
+    expect(all.map((s) => [s.name, s.environment, s.type, s.fieldNames])).toEqual([
+      ['LOGIN', null, 'login', ['username', 'password']],
+      ['TOKEN', 'dev', 'string', ['value']],
+    ])
+    expect(await vault.secrets.list({ collection: 'my-saas', environment: 'prod' })).toHaveLength(1)
+    _assertNoLeak([all])
+    const secret = await vault.secrets.get(id)
+    expect(secret.value).toBe(CANARY)
+    expect(secret.fields.value).toBe(CANARY)
+    _assertNoLeak([inspect(secret), JSON.stringify(secret), secret])
+    _assertNoLeak(t.logs)
+    expect(t.logs.some((l) => l.includes(id))).toBe(true)
+  })
+})
+
+describe('updates', () => {
+  it('compare-and-set on the version: a stale ifVersion gets the conflict code and changes nothing', async () => {
+    await saas()
+    const { id } = await vault.secrets.create({
+      collection: 'my-saas',
+      name: 'TOKEN',
+      value: 'v1-value',
+    })
+    const updated = await vault.secrets.update(id, { value: 'v2-value' }, { ifVersion: 1 })
+    expect(updated.version).toBe(2)
+    const error = await _failure(vault.secrets.update(id, { value: CANARY }, { ifVersion: 1 }))
+    expect(error.code).toBe('KEYWARD_VAULT_VERSION_CONFLICT')
+    expect(error.details).toMatchObject({ secret: id, expected: 1, actual: 2 })
+    expect((await vault.secrets.get(id)).value).toBe('v2-value')
+    expect((await _failure(vault.secrets.delete(id, { ifVersion: 1 }))).code).toBe(
+      'KEYWARD_VAULT_VERSION_CONFLICT',
+    )
+    _assertNoLeak([error])
+  })
+
+  it('keeps the last 10 versions', async () => {
+    await saas()
+    const { id } = await vault.secrets.create({
+      collection: 'my-saas',
+      name: 'TOKEN',
+      value: 'value-1',
+    })
+    for (let v = 2; v <= 13; v++) await vault.secrets.update(id, { value: `value-${v}` })
+    const versions = await vault.secrets.versions(id)
+    expect(versions.map((v) => v.version)).toEqual([13, 12, 11, 10, 9, 8, 7, 6, 5, 4])
+    expect((await vault.secrets.get(id, { version: 4 })).value).toBe('value-4')
+    expect((await _failure(vault.secrets.get(id, { version: 3 }))).code).toBe(
+      'KEYWARD_VAULT_UNKNOWN_SECRET',
+    )
+    const other = await t.reopen()
+    expect((await other.secrets.get(id)).value).toBe('value-13')
+  })
+
+  it('sees writes of another vault instance on the same file (no stale snapshot)', async () => {
+    await saas()
+    const other = await t.reopen()
+    const { id } = await vault.secrets.create({
+      collection: 'my-saas',
+      name: 'TOKEN',
+      value: 'first-value',
+    })
+    expect((await other.resolveEnvironment({ collection: 'my-saas' })).TOKEN).toBe('first-value')
+    await vault.secrets.update(id, { value: 'second-value' })
+    expect((await other.resolveEnvironment({ collection: 'my-saas' })).TOKEN).toBe('second-value')
+    await vault.secrets.delete(id)
+    expect(await other.resolveEnvironment({ collection: 'my-saas' })).toEqual({})
+    expect((await _failure(other.secrets.get(id))).code).toBe('KEYWARD_VAULT_UNKNOWN_SECRET')
+  })
+})
+
+describe('resolver()', () => {
+  it('resolves ids, collection/NAME, collection/env/NAME and bare names in one batch', async () => {
+    await saas()
+    const { id } = await vault.secrets.create({
+      collection: 'my-saas',
+      name: 'LOGIN',
+      type: 'login',
+      fields: { username: 'alice', password: 'pw-untagged-1' },
+    })
+    await vault.secrets.create({
+      collection: 'my-saas',
+      environment: 'prod',
+      name: 'KEY',
+      value: 'prod-key-12345',
+    })
+    await vault.secrets.create({ collection: 'my-saas', name: 'KEY', value: 'untagged-key-1' })
+    const redactor = createRedactor()
+    const out = await substitute(
+      '${secret.' +
+        id +
+        '.username} ${secret.my-saas/KEY} ${secret.my-saas/prod/KEY} ${secret.KEY} ${secret.nope}x',
+      vault.resolver({ collection: 'my-saas', environment: 'prod' }),
+      { redactor },
+    ).catch((e: KeywardError) => e)
+    expect(KeywardError.isInstance(out) && out.code).toBe('KEYWARD_REFERENCE_UNRESOLVED')
+    const ok = await substitute(
+      '${secret.' +
+        id +
+        '.username} ${secret.my-saas/KEY} ${secret.my-saas/prod/KEY} ${secret.KEY}',
+      vault.resolver({ collection: 'my-saas', environment: 'prod' }),
+      { redactor },
+    )
+    expect(ok).toBe('alice prod-key-12345 prod-key-12345 prod-key-12345')
+    expect(await substitute('${secret.my-saas/KEY}', vault.resolver())).toBe('untagged-key-1')
+    expect(redactor.redact('got prod-key-12345')).toBe('got ${secret.my-saas/KEY}')
+  })
+})
+
+describe('opening', () => {
+  it('refuses a vault written by a newer format, writing nothing', async () => {
+    const driver = memoryDriver()
+    await driver.set('vault/head', new TextEncoder().encode('{"format":2,"kind":"head"}'))
+    const error = await _failure(openVault({ driver }))
+    expect(error.code).toBe('KEYWARD_VAULT_UNSUPPORTED_FORMAT')
+    expect((await driver.get('vault/head'))?.version).toBe(1)
+    expect(await driver.list()).toEqual(['vault/head'])
+  })
+
+  it('reports a record that does not decode without quoting it', async () => {
+    const driver = memoryDriver()
+    const v = await openVault({ driver })
+    await v.collections.create({ slug: 'c' })
+    await driver.set(
+      'vault/s/00000000-0000-4000-8000-000000000000',
+      new TextEncoder().encode(`{"format":1,"kind":"secret","x":"${CANARY}"`),
+    )
+    await driver.set('vault/head', new TextEncoder().encode('{"format":1,"kind":"head"}'))
+    const error = await _failure(v.resolveEnvironment({ collection: 'c' }))
+    expect(error.code).toBe('KEYWARD_VAULT_CORRUPT')
+    expect(error.cause).toBeUndefined()
+    _assertNoLeak([error])
+  })
+
+  it('validates options eagerly, naming them', async () => {
+    expect((await _failure(openVault({ driver: {} as never }))).message).toContain('`driver`')
+    expect((await _failure(openVault({ driver: memoryDriver(), path: '/x' }))).message).toContain(
+      '`path`',
+    )
+    expect((await _failure(openVault({ path: '' }))).message).toContain('`path`')
+  })
+
+  it('passes a store from a newer core format through with its code', async () => {
+    const bytes = await readFile(t.path)
+    const forged = Buffer.from(bytes)
+    await writeFile(t.path, forged.subarray(0, 10))
+    const error = await _failure(
+      openVault({ path: t.path, key: envKey('K', { env: { K: t.keyText } }) }),
+    )
+    expect(error.code).toMatch(/^KEYWARD_STORE_/)
+    expect(fileDriver).toBeTypeOf('function')
+  })
+})
