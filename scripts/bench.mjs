@@ -43,7 +43,8 @@ for (const f of figures) {
   let ratio = ''
   if (f.baseline && f.baseline.value > 0 && f.value > 0) {
     const r = f.higherIsBetter ? f.value / f.baseline.value : f.baseline.value / f.value
-    ratio = `${r >= 100 ? r.toFixed(0) : r.toFixed(2)}× ${r >= 1 ? 'better' : 'worse'}`
+    const times = r >= 1 ? r : 1 / r
+    ratio = `${times >= 100 ? times.toFixed(0) : times.toFixed(2)}× ${r >= 1 ? 'better' : 'worse'}`
   }
   rows.push([
     f.group,
@@ -60,4 +61,4 @@ const line = (r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`
 console.log(line(rows[0]))
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
 for (const r of rows.slice(1)) console.log(line(r))
-console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}; ratio = how much better the figure is than its baseline`)
+console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}; ratio = how many times better (or worse) the figure is than its baseline, same run`)
