@@ -30,7 +30,11 @@ export function report(figure: Figure): void {
 /** Runs `fn` repeatedly for about `durationMs` (after a warm-up) and returns operations per second. */
 export async function opsPerSecond(
   fn: () => unknown | Promise<unknown>,
-  { durationMs = 1000, warmupMs = 200, batch = 1 }: { durationMs?: number; warmupMs?: number; batch?: number } = {},
+  {
+    durationMs = 1000,
+    warmupMs = 200,
+    batch = 1,
+  }: { durationMs?: number; warmupMs?: number; batch?: number } = {},
 ): Promise<number> {
   const runFor = async (ms: number) => {
     let ops = 0

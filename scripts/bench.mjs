@@ -10,7 +10,10 @@ import { keyringSessionCommand } from './keyring-session.mjs'
 const root = new URL('..', import.meta.url).pathname
 const filter = process.argv[2] ?? ''
 
-const build = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: root, stdio: 'inherit' })
+const build = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], {
+  cwd: root,
+  stdio: 'inherit',
+})
 if (build.status !== 0) process.exit(build.status ?? 1)
 
 const files = []
@@ -21,14 +24,20 @@ for (const pkg of readdirSync(join(root, 'packages'))) {
   } catch {
     continue
   }
-  for (const f of entries.sort()) if (f.endsWith('.bench.ts')) files.push(join('packages', pkg, 'bench', f))
+  for (const f of entries.sort())
+    if (f.endsWith('.bench.ts')) files.push(join('packages', pkg, 'bench', f))
 }
 
 const figures = []
 for (const file of files.filter((f) => f.includes(filter))) {
   process.stderr.write(`running ${file}\n`)
   const { command, args } = keyringSessionCommand(process.execPath, ['--import', 'tsx', file])
-  const run = spawnSync(command, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'] })
+  const run = spawnSync(command, args, {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   for (const line of run.stdout.split('\n')) {
     if (line.startsWith('@@bench ')) figures.push(JSON.parse(line.slice(8)))
     else if (line.trim()) process.stderr.write(`  ${line}\n`)
@@ -37,7 +46,15 @@ for (const file of files.filter((f) => f.includes(filter))) {
 }
 
 const fmt = (n) =>
-  n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : n >= 100 ? n.toFixed(0) : n >= 1 ? n.toFixed(2) : n.toPrecision(3)
+  n >= 1e6
+    ? `${(n / 1e6).toFixed(2)}M`
+    : n >= 1e4
+      ? `${(n / 1e3).toFixed(1)}k`
+      : n >= 100
+        ? n.toFixed(0)
+        : n >= 1
+          ? n.toFixed(2)
+          : n.toPrecision(3)
 const rows = [['group', 'figure', 'value', 'baseline', 'baseline value', 'ratio', 'goal']]
 for (const f of figures) {
   let ratio = ''
@@ -61,4 +78,6 @@ const line = (r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`
 console.log(line(rows[0]))
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
 for (const r of rows.slice(1)) console.log(line(r))
-console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}; ratio = how many times better (or worse) the figure is than its baseline, same run`)
+console.log(
+  `\nnode ${process.version}, ${process.platform}/${process.arch}; ratio = how many times better (or worse) the figure is than its baseline, same run`,
+)

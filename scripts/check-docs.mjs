@@ -47,12 +47,18 @@ writeFileSync(
   }),
 )
 try {
-  execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', scratch], { cwd: root, encoding: 'utf8', stdio: 'pipe' })
+  execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', scratch], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: 'pipe',
+  })
   console.log(`docs: ${count} TypeScript snippets compile`)
   rmSync(scratch, { recursive: true, force: true })
 } catch (error) {
   const output = String(error.stdout ?? error)
-  console.error(output.replace(/\.docs-check\/(block\d+\.ts)/g, (_, name) => `${origins.get(name)} (${name})`))
+  console.error(
+    output.replace(/\.docs-check\/(block\d+\.ts)/g, (_, name) => `${origins.get(name)} (${name})`),
+  )
   console.error(`docs: snippets failed to compile (scratch files kept in .docs-check/)`)
   process.exit(1)
 }

@@ -6,11 +6,16 @@ import { spawnSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 
 const root = new URL('..', import.meta.url).pathname
-const built = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: root, stdio: 'inherit' })
+const built = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], {
+  cwd: root,
+  stdio: 'inherit',
+})
 if (built.status !== 0) process.exit(built.status ?? 1)
 
 const dir = new URL('./demo/', import.meta.url)
-const steps = readdirSync(dir).filter((f) => /^\d+-.*\.mjs$/.test(f)).sort()
+const steps = readdirSync(dir)
+  .filter((f) => /^\d+-.*\.mjs$/.test(f))
+  .sort()
 for (const file of steps) {
   const step = await import(new URL(file, dir).href)
   console.log(`\n== ${step.title ?? file} ==`)

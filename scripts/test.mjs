@@ -17,10 +17,15 @@ const built = run('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'])
 if (built !== 0) process.exit(built)
 
 if (!canStartKeyring()) {
-  const why = 'dbus-run-session or gnome-keyring-daemon is not installed (Debian: gnome-keyring dbus dbus-x11)'
+  const why =
+    'dbus-run-session or gnome-keyring-daemon is not installed (Debian: gnome-keyring dbus dbus-x11)'
   if (process.env.CI) console.error(`CI: the OS keyring tests need a keyring daemon: ${why}`)
   else console.warn(`note: keyring tests will skip: ${why}`)
 }
 const vitest = new URL('../node_modules/vitest/vitest.mjs', import.meta.url).pathname
-const { command, args } = keyringSessionCommand(process.execPath, [vitest, 'run', ...process.argv.slice(2)])
+const { command, args } = keyringSessionCommand(process.execPath, [
+  vitest,
+  'run',
+  ...process.argv.slice(2),
+])
 process.exit(run(command, args))

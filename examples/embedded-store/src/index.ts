@@ -1,6 +1,6 @@
 // A host that keeps secrets in keyward's encrypted file store. The key comes from the OS keyring
 // where one works, from KEYWARD_KEY when it is set (servers, CI), and from a passphrase otherwise.
-import { envKey, KeywardError, type KeyProvider, keyringKey, passphraseKey } from '@keyward/core'
+import { envKey, type KeyProvider, KeywardError, keyringKey, passphraseKey } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { probeKeyring } from '@keyward/core/drivers/keyring'
 
@@ -12,12 +12,19 @@ async function chooseKey(): Promise<KeyProvider> {
   return passphraseKey(passphrase)
 }
 
-const driver = fileDriver({ path: process.argv[2] ?? './example-store.kwd', key: await chooseKey() })
+const driver = fileDriver({
+  path: process.argv[2] ?? './example-store.kwd',
+  key: await chooseKey(),
+})
 try {
   const previous = await driver.get('runs')
   const runs = Number(previous ? new TextDecoder().decode(previous.value) : '0') + 1
-  await driver.set('runs', new TextEncoder().encode(String(runs)), { ifVersion: previous?.version ?? 0 })
-  console.log(`this store has been opened ${runs} time(s); keys: ${(await driver.list()).join(', ')}`)
+  await driver.set('runs', new TextEncoder().encode(String(runs)), {
+    ifVersion: previous?.version ?? 0,
+  })
+  console.log(
+    `this store has been opened ${runs} time(s); keys: ${(await driver.list()).join(', ')}`,
+  )
 } catch (error) {
   if (KeywardError.isInstance(error)) console.error(`${error.code}: ${error.message}`)
   else throw error
