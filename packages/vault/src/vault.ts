@@ -583,6 +583,13 @@ export class _Vault implements Vault {
     return `${collection}/${env ?? '(untagged)'}/${rec.name}`
   }
 
+  /** A reference that names the secret (and field) for people: a redaction label. */
+  #label(snapshot: _Snapshot, rec: _SecretRec, field?: string): string {
+    const collection = snapshot.collections.get(rec.collectionId)?.rec.slug ?? '?'
+    const env = rec.environmentId ? snapshot.environments.get(rec.environmentId)?.rec.slug : null
+    return `\${secret.${collection}/${env ? `${env}/` : ''}${rec.name}${field ? `.${field}` : ''}}`
+  }
+
   #info(snapshot: _Snapshot, rec: _SecretRec): SecretInfo {
     return {
       id: rec.id,
@@ -937,7 +944,7 @@ export class _Vault implements Vault {
   ): Resolution {
     const { rec, context: ctx } = this.#find(snapshot, ref.id, collectionId, context)
     if (!rec) return { error: 'not_found' }
-    const label = `\${secret.${this.#where(snapshot, rec)}${ref.field ? `.${ref.field}` : ''}}`
+    const label = this.#label(snapshot, rec, ref.field)
     if (rec.type === 'string') {
       if (ref.field !== undefined && ref.field !== 'value') return { error: 'no_field' }
       const value = rec.fields.value ?? ''
@@ -949,7 +956,7 @@ export class _Vault implements Vault {
     }
     if (ref.field === undefined) {
       for (const [field, value] of Object.entries(rec.fields))
-        trace.values.push({ value, label: `\${secret.${this.#where(snapshot, rec)}.${field}}` })
+        trace.values.push({ value, label: this.#label(snapshot, rec, field) })
       const json = JSON.stringify(rec.fields)
       trace.values.push({ value: json, label })
       return json

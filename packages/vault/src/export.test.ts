@@ -1,0 +1,174 @@
+import { readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseEnv } from 'node:util'
+import fc from 'fast-check'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { _failure, type _TempVault, _tempVault } from './_helpers.js'
+import { _quoteDotenv } from './dotenv.js'
+
+describe('dotenv quoting', () => {
+  it('reads back exactly through Node’s dotenv parser, or refuses (property)', () => {
+    let refused = 0
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({
+            unit: fc.constantFrom(
+              'a',
+              ' ',
+              '\n',
+              "'",
+              '"',
+              '`',
+              '\\',
+              'n',
+              '#',
+              '=',
+              '$',
+              '\t',
+              'é',
+              '\r',
+            ),
+            maxLength: 16,
+          }),
+          fc.string({ unit: 'binary', maxLength: 40 }),
+        ),
+        (value) => {
+          const quoted = _quoteDotenv(value)
+          if (quoted === null) {
+            refused++
+            // Refused only for a CR, or quote characters that rule out every quote style.
+            expect(/[\r`"]|\\n/.test(value)).toBe(true)
+            return
+          }
+          const parsed = parseEnv(`BEFORE='x'\nVALUE=${quoted}\nAFTER='y'\n`)
+          expect(parsed).toEqual({ BEFORE: 'x', VALUE: value, AFTER: 'y' })
+        },
+      ),
+      { numRuns: 3000 },
+    )
+    expect(refused).toBeLessThan(3000)
+  })
+
+  it('never refuses a value without CR, backtick, double quote or backslash-n (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom('a', ' ', '\n', "'", '\\', '#', '$', '\t') }),
+        (value) => {
+          const quoted = _quoteDotenv(value.replace(/\\n/g, ''))
+          expect(quoted).not.toBeNull()
+        },
+      ),
+    )
+  })
+
+  it('escapes multi-line values as \\n inside double quotes', () => {
+    expect(_quoteDotenv('-----BEGIN KEY-----\nabc\n-----END KEY-----')).toBe(
+      '"-----BEGIN KEY-----\\nabc\\n-----END KEY-----"',
+    )
+    expect(_quoteDotenv("it's")).toBe("`it's`")
+    expect(_quoteDotenv('plain # not a comment')).toBe("'plain # not a comment'")
+  })
+})
+
+describe('vault.export', () => {
+  let t: _TempVault
+  beforeEach(async () => {
+    t = await _tempVault()
+    const { vault } = t
+    await vault.collections.create({ slug: 'web' })
+    await vault.environments.create({ collection: 'web', slug: 'prod' })
+    await vault.secrets.create({
+      collection: 'web',
+      name: 'VITE_API_URL',
+      value: 'https://api.example.test',
+    })
+    await vault.secrets.create({
+      collection: 'web',
+      environment: 'prod',
+      name: 'VITE_SENTRY_DSN',
+      value: "https://k@o.ingest.test/1 'quoted'",
+    })
+    await vault.secrets.create({
+      collection: 'web',
+      environment: 'prod',
+      name: 'SIGNING_KEY',
+      value: '-----BEGIN KEY-----\nMIIB\n-----END KEY-----',
+    })
+  })
+  afterEach(async () => {
+    await t.cleanup()
+  })
+
+  it('writes dotenv that parses back to the resolved environment', async () => {
+    const text = await t.vault.export({ collection: 'web', environment: 'prod', format: 'env' })
+    expect(parseEnv(text)).toEqual(
+      await t.vault.resolveEnvironment({ collection: 'web', environment: 'prod' }),
+    )
+    expect(text.split('\n')[0]).toBe('SIGNING_KEY="-----BEGIN KEY-----\\nMIIB\\n-----END KEY-----"')
+  })
+
+  it('exports only public names with publicPrefix', async () => {
+    const text = await t.vault.export({
+      collection: 'web',
+      environment: 'prod',
+      format: 'env',
+      publicPrefix: 'VITE_',
+    })
+    expect(Object.keys(parseEnv(text))).toEqual(['VITE_API_URL', 'VITE_SENTRY_DSN'])
+    expect(text).not.toContain('BEGIN KEY')
+    const json = JSON.parse(
+      await t.vault.export({
+        collection: 'web',
+        environment: 'prod',
+        format: 'json',
+        publicPrefix: 'VITE_',
+      }),
+    )
+    expect(json).toEqual({
+      VITE_API_URL: 'https://api.example.test',
+      VITE_SENTRY_DSN: "https://k@o.ingest.test/1 'quoted'",
+    })
+  })
+
+  it('writes a file only when asked, atomically and with mode 0600', async () => {
+    const file = join(t.dir, 'build.env')
+    const text = await t.vault.export({
+      collection: 'web',
+      environment: 'prod',
+      format: 'env',
+      file,
+    })
+    expect(await readFile(file, 'utf8')).toBe(text)
+    if (process.platform !== 'win32') expect((await stat(file)).mode & 0o777).toBe(0o600)
+    await t.vault.export({ collection: 'web', format: 'env', file })
+    expect(parseEnv(await readFile(file, 'utf8'))).toEqual({
+      VITE_API_URL: 'https://api.example.test',
+    })
+  })
+
+  it('refuses a value dotenv cannot hold, naming the secret, not the value', async () => {
+    await t.vault.secrets.create({
+      collection: 'web',
+      name: 'WINDOWS_TEXT',
+      value: 'line-one\r\nline-two',
+    })
+    const error = await _failure(t.vault.export({ collection: 'web', format: 'env' }))
+    expect(error.code).toBe('KEYWARD_VAULT_UNREPRESENTABLE')
+    expect(error.details.name).toBe('WINDOWS_TEXT')
+    expect(error.message).not.toContain('line-one')
+    expect(
+      JSON.parse(await t.vault.export({ collection: 'web', format: 'json' })).WINDOWS_TEXT,
+    ).toBe('line-one\r\nline-two')
+  })
+
+  it('validates options, naming them', async () => {
+    expect(
+      (await _failure(t.vault.export({ collection: 'web', format: 'yaml' as never }))).message,
+    ).toContain('`format`')
+    expect(
+      (await _failure(t.vault.export({ collection: 'web', format: 'env', publicPrefix: 'X Y' })))
+        .message,
+    ).toContain('`publicPrefix`')
+  })
+})
