@@ -31,9 +31,8 @@ export function keyringSessionCommand(command, args) {
     'KEYWARD_KEYRING_HOME=$(mktemp -d) || exit 1; export XDG_DATA_HOME="$KEYWARD_KEYRING_HOME"; ' +
     'printf "%s" keyward-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; ' +
     'export KEYWARD_TEST_KEYRING=1; "$@"; status=$?; rm -rf "$KEYWARD_KEYRING_HOME"; exit $status'
-  return {
-    command: 'dbus-run-session',
-    args: ['--', 'sh', '-c', script, 'sh', command, ...args],
-    keyring: true,
-  }
+  // Inside a fresh kernel session keyring too (`keyctl session -`, Debian keyutils), so that the
+  // keyutils store is usable in-process, as in a login session.
+  const shell = has('keyctl') ? ['keyctl', 'session', '-', 'sh', '-c', script] : ['sh', '-c', script]
+  return { command: 'dbus-run-session', args: ['--', ...shell, 'sh', command, ...args], keyring: true }
 }
