@@ -10,10 +10,14 @@ import { keyringSessionCommand } from './keyring-session.mjs'
 const root = new URL('..', import.meta.url).pathname
 const filter = process.argv[2] ?? ''
 
-const build = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], {
-  cwd: root,
-  stdio: 'inherit',
-})
+const build = spawnSync(
+  new URL('../node_modules/.bin/turbo', import.meta.url).pathname,
+  ['run', 'build', '--output-logs=errors-only'],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+)
 if (build.status !== 0) process.exit(build.status ?? 1)
 
 const files = []

@@ -6,10 +6,14 @@ import { spawnSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 
 const root = new URL('..', import.meta.url).pathname
-const built = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], {
-  cwd: root,
-  stdio: 'inherit',
-})
+const built = spawnSync(
+  new URL('../node_modules/.bin/turbo', import.meta.url).pathname,
+  ['run', 'build', '--output-logs=errors-only'],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+)
 if (built.status !== 0) process.exit(built.status ?? 1)
 
 const dir = new URL('./demo/', import.meta.url)

@@ -33,6 +33,12 @@ export function keyringSessionCommand(command, args) {
     'export KEYWARD_TEST_KEYRING=1; "$@"; status=$?; rm -rf "$KEYWARD_KEYRING_HOME"; exit $status'
   // Inside a fresh kernel session keyring too (`keyctl session -`, Debian keyutils), so that the
   // keyutils store is usable in-process, as in a login session.
-  const shell = has('keyctl') ? ['keyctl', 'session', '-', 'sh', '-c', script] : ['sh', '-c', script]
-  return { command: 'dbus-run-session', args: ['--', ...shell, 'sh', command, ...args], keyring: true }
+  const shell = has('keyctl')
+    ? ['keyctl', 'session', '-', 'sh', '-c', script]
+    : ['sh', '-c', script]
+  return {
+    command: 'dbus-run-session',
+    args: ['--', ...shell, 'sh', command, ...args],
+    keyring: true,
+  }
 }

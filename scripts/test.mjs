@@ -13,7 +13,11 @@ const run = (command, args, env = process.env) => {
   return result.status ?? 1
 }
 
-const built = run('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'])
+const built = run(new URL('../node_modules/.bin/turbo', import.meta.url).pathname, [
+  'run',
+  'build',
+  '--output-logs=errors-only',
+])
 if (built !== 0) process.exit(built)
 
 if (!canStartKeyring()) {
