@@ -4,6 +4,8 @@ import {
   type AuthenticationRequiredReason,
   AuthStore,
   type AuthStoreEvents,
+  type ClearContext,
+  type ClearHook,
   RefreshError,
   type Refresher,
   type TokenMetadata,
@@ -43,5 +45,18 @@ describe('public API types', () => {
     expectTypeOf<AuthenticationRequiredReason>().toEqualTypeOf<
       'no_token' | 'expired' | 'insufficient_scope' | 'reauth_required'
     >()
+  })
+
+  it('types the onClear hook: the tokens reach the hook, never an event', () => {
+    const hook: ClearHook = async ({ service, account, tokens }) => {
+      expectTypeOf(service).toEqualTypeOf<string>()
+      expectTypeOf(account).toEqualTypeOf<string>()
+      expectTypeOf(tokens.accessToken).toEqualTypeOf<string>()
+      expectTypeOf(tokens.refreshToken).toEqualTypeOf<string | undefined>()
+    }
+    new AuthStore({ driver: memoryDriver(), onClear: hook })
+    new AuthStore({ driver: memoryDriver(), onClear: { github: hook, gitlab: () => {} } })
+    expectTypeOf<ClearContext>().toHaveProperty('tokens')
+    expectTypeOf<AuthStoreEvents['cleared']>().not.toHaveProperty('tokens')
   })
 })

@@ -29,6 +29,8 @@ export {
   AuthStore,
   type AuthStoreEvents,
   type AuthStoreOptions,
+  type ClearContext,
+  type ClearHook,
   type GetTokenOptions,
   type Refresher,
   type SetTokenInput,

@@ -145,6 +145,38 @@ export interface AuthStoreEvents {
   cleared: { service: string; account: string }
 }
 
+/**
+ * What a {@link ClearHook} receives when `clearToken` removes a record: the service, the
+ * account and the tokens that were stored. This is the only place the store hands a refresh
+ * token out; events never carry tokens.
+ */
+export interface ClearContext {
+  readonly service: string
+  readonly account: string
+  readonly tokens: {
+    readonly accessToken: string
+    readonly refreshToken?: string
+    readonly tokenType: string
+  }
+}
+
+/**
+ * Runs after `clearToken` deleted a record — typically to revoke its tokens at the provider
+ * (`revokeOnClear` of `@keyward/oauth`). The local delete has already happened and is never
+ * undone: a hook that throws (or rejects) is logged, without its message, and `clearToken`
+ * still resolves.
+ *
+ * @example
+ * ```ts
+ * import type { ClearHook } from '@keyward/authstore'
+ *
+ * const audit: ClearHook = async ({ service, account, tokens }) => {
+ *   console.error(`signed out of ${service} (${account}); refresh token held: ${tokens.refreshToken !== undefined}`)
+ * }
+ * ```
+ */
+export type ClearHook = (context: ClearContext) => Promise<void> | void
+
 /** Options of {@link AuthStore}. */
 export interface AuthStoreOptions {
   /** Where records are stored: any `@keyward/core` driver (see {@link selectDriver}). */
@@ -164,6 +196,12 @@ export interface AuthStoreOptions {
   readonly logger?: Logger
   /** How long to wait for another process's refresh of the same record (default 30 000 ms). */
   readonly lockTimeoutMs?: number
+  /**
+   * Called by `clearToken` after the record is deleted, with the tokens it held (see
+   * {@link ClearHook}): one hook for every service, or one per service name (like
+   * `refreshers`). Its failure is logged and never prevents or undoes the delete.
+   */
+  readonly onClear?: ClearHook | Readonly<Record<string, ClearHook>>
 }
 
 interface Entry {
@@ -231,6 +269,7 @@ export class AuthStore {
   readonly #clock: Clock
   readonly #logger: Logger
   readonly #lockTimeoutMs: number | undefined
+  readonly #onClear: ClearHook | ReadonlyMap<string, ClearHook> | undefined
   /** Record key → cached entry. */
   readonly #entries = new Map<string, Entry>()
   /** Service → its resolved default record key (the service's only account). */
@@ -283,6 +322,19 @@ export class AuthStore {
     )
       throw invalid('option `lockTimeoutMs` must be a non-negative number')
     this.#lockTimeoutMs = options.lockTimeoutMs
+    const { onClear } = options
+    if (typeof onClear === 'function') this.#onClear = onClear
+    else if (onClear !== undefined) {
+      if (typeof onClear !== 'object' || onClear === null)
+        throw invalid('option `onClear` must be a function or an object of service name → function')
+      const hooks = new Map<string, ClearHook>()
+      for (const [service, hook] of Object.entries(onClear)) {
+        if (typeof hook !== 'function')
+          throw invalid(`option \`onClear.${service}\` must be a function`)
+        hooks.set(service, hook)
+      }
+      this.#onClear = hooks
+    }
   }
 
   /**
@@ -435,8 +487,11 @@ export class AuthStore {
   }
 
   /**
-   * Removes the stored token of `service` (logout); resolves `true` if there was one. Revoking it
-   * at the provider is `@keyward/oauth`'s job. Fires `cleared`.
+   * Removes the stored token of `service` (logout); resolves `true` if there was one. Fires
+   * `cleared`. With an `onClear` hook for the service (such as `revokeOnClear` of
+   * `@keyward/oauth`, which revokes the tokens at the provider), the record is read and deleted
+   * under the record's cross-process lock, then the hook runs with the tokens it held; a failing
+   * hook is logged and the token stays deleted.
    *
    * @example
    * ```ts
@@ -448,14 +503,83 @@ export class AuthStore {
     checkOptionalName(options?.account, 'option `account`')
     const key = await this.#resolve(service, options?.account)
     if (key === null) return false
-    const account = this.#entries.get(key)?.record.account ?? accountOf(key)
-    const existed = await this.#driver.delete(key)
+    const hook = this.#onClear instanceof Map ? this.#onClear.get(service) : this.#onClear
+    let account = this.#entries.get(key)?.record.account ?? accountOf(key)
+    let existed: boolean
+    let removed: TokenRecord | undefined
+    if (hook === undefined) {
+      existed = await this.#driver.delete(key)
+    } else {
+      // Read and delete under the lock, so the hook gets the pair a concurrent refresh wrote last.
+      let ran = false
+      const readAndDelete = async () => {
+        ran = true
+        const stored = await this.#driver.get(key)
+        let record: TokenRecord | undefined
+        if (stored !== null) {
+          try {
+            record = decodeRecord(stored.value, key)
+          } catch (error) {
+            this.#logger.warn(
+              'authstore: clearing an unreadable record; the clear hook is skipped',
+              {
+                service,
+                account,
+                code: KeywardError.isInstance(error) ? error.code : undefined,
+              },
+            )
+          }
+        }
+        return { existed: await this.#driver.delete(key), removed: record }
+      }
+      try {
+        ;({ existed, removed } = await this.#driver.withLock(
+          key,
+          readAndDelete,
+          this.#lockTimeoutMs === undefined ? undefined : { timeoutMs: this.#lockTimeoutMs },
+        ))
+      } catch (error) {
+        if (ran) throw error
+        // The lock could not be had (a stuck refresh elsewhere): a logout still deletes.
+        this.#logger.warn('authstore: clearing without the record lock', {
+          service,
+          account,
+          code: KeywardError.isInstance(error) ? error.code : undefined,
+        })
+        ;({ existed, removed } = await readAndDelete())
+      }
+      if (removed !== undefined) account = removed.account
+    }
     this.#forget(key, service)
     if (existed) {
       this.#logger.info('authstore: token cleared', { service, account })
       this.#emit('cleared', { service, account })
     }
+    if (hook !== undefined && removed !== undefined) await this.#runClearHook(hook, removed)
     return existed
+  }
+
+  async #runClearHook(hook: ClearHook, record: TokenRecord): Promise<void> {
+    const { service, account } = record
+    try {
+      await hook({
+        service,
+        account,
+        tokens: {
+          accessToken: record.accessToken,
+          ...(record.refreshToken === null ? {} : { refreshToken: record.refreshToken }),
+          tokenType: record.tokenType,
+        },
+      })
+    } catch (error) {
+      // Never the message: a hook's error may quote what it was given.
+      this.#logger.warn('authstore: clear hook failed; the token was deleted locally', {
+        service,
+        account,
+        error: error instanceof Error ? error.name : typeof error,
+        code: KeywardError.isInstance(error) ? error.code : undefined,
+      })
+    }
   }
 
   /**
