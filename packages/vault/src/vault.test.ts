@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${secret.…} references are the subject of these tests
 import { readFile, writeFile } from 'node:fs/promises'
 import { inspect } from 'node:util'
 import { envKey, KeywardError } from '@keyward/core'
