@@ -368,7 +368,7 @@ const NO_KEY_FIX =
  * import { openVault } from '@keyward/vault'
  *
  * const vault = await openVault() // per-user file, key in the OS keyring
- * const portable = await openVault({ path: './team.kwd', key: passphraseKey({ passphrase: 'correct horse battery staple' }) })
+ * const portable = await openVault({ path: './team.kwd', key: passphraseKey(() => process.env.TEAM_VAULT_PASSPHRASE ?? '') })
  * ```
  */
 export async function openVault(options: OpenVaultOptions = {}): Promise<Vault> {
