@@ -13,6 +13,13 @@ export interface _OidcServer {
   refreshGrants: number
   /** Answer the next `n` device-code polls with `slow_down` (a provider rate limit). */
   slowDownNext: number
+  /** Refresh grants the server refused with `invalid_grant` (a spent or revoked refresh token). */
+  invalidGrants: number
+  /**
+   * While set, the token and revocation endpoints fail: `503` answers HTTP 503, `reset` drops
+   * the connection without an answer (the server is unreachable).
+   */
+  outage: '503' | 'reset' | undefined
 }
 
 /** The part of oidc-provider's koa context these tests touch. */
@@ -22,6 +29,7 @@ interface _Ctx {
   status: number
   body: unknown
   type: string
+  respond: boolean
   req: IncomingMessage
   oidc?: { params?: Record<string, unknown> }
 }
@@ -91,12 +99,24 @@ export async function _startOidc(options: { deviceCodeTtl?: number } = {}): Prom
     provider,
     refreshGrants: 0,
     slowDownNext: 0,
+    invalidGrants: 0,
+    outage: undefined,
     async close() {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
   provider.use(async (ctx: _Ctx, next: () => Promise<void>) => {
+    if (state.outage !== undefined && ctx.method === 'POST' && ctx.path.startsWith('/token')) {
+      if (state.outage === 'reset') {
+        ctx.respond = false
+        ctx.req.socket.destroy()
+        return
+      }
+      ctx.status = 503
+      ctx.body = { error: 'temporarily_unavailable' }
+      return
+    }
     if (ctx.path === '/token' && ctx.method === 'POST' && state.slowDownNext > 0) {
       const raw = await new Promise<string>((resolve) => {
         let body = ''
@@ -125,6 +145,13 @@ export async function _startOidc(options: { deviceCodeTtl?: number } = {}): Prom
       ctx.oidc?.params?.grant_type === 'refresh_token'
     ) {
       state.refreshGrants += 1
+    }
+    if (
+      ctx.path === '/token' &&
+      ctx.status === 400 &&
+      (ctx.body as { error?: unknown } | undefined)?.error === 'invalid_grant'
+    ) {
+      state.invalidGrants += 1
     }
   })
   provider.on('server_error', () => {})

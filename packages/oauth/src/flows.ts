@@ -1,4 +1,4 @@
-import { RefreshError, type Refresher, type TokenSet } from '@keyward/authstore'
+import { type ClearHook, RefreshError, type Refresher, type TokenSet } from '@keyward/authstore'
 import { KeywardError } from '@keyward/core'
 import * as oauth from 'oauth4webapi'
 import {
@@ -255,6 +255,74 @@ export function revokeToken(
   options: RevokeTokenOptions,
 ): Promise<void> {
   return _revokeToken(provider, client, options)
+}
+
+/**
+ * An AuthStore `onClear` hook that revokes, best effort, the tokens `clearToken` just deleted:
+ * the refresh token first (which, per RFC 7009, also ends the access tokens of its grant at most
+ * providers), then the access token. The store has already deleted them locally; if a
+ * revocation fails (no revocation endpoint, network, provider error) the hook throws a
+ * `KeywardError` naming which token stayed valid, which the store logs without undoing the
+ * delete. Tokens never appear in that error.
+ *
+ * @example
+ * ```ts
+ * import { AuthStore } from '@keyward/authstore'
+ * import { memoryDriver } from '@keyward/core/drivers/memory'
+ * import { oauthRefresher, presets, revokeOnClear } from '@keyward/oauth'
+ *
+ * const google = presets.google()
+ * const client = { clientId: 'cli.apps.googleusercontent.com' }
+ * const store = new AuthStore({
+ *   driver: memoryDriver(),
+ *   refreshers: { google: oauthRefresher(google, client) },
+ *   onClear: { google: revokeOnClear(google, client) },
+ * })
+ * await store.clearToken('google') // deleted here, then revoked at Google
+ * ```
+ */
+export function revokeOnClear(
+  provider: Provider,
+  client: OAuthClient,
+  options: RequestOptions = {},
+): ClearHook {
+  if (typeof client?.clientId !== 'string' || client.clientId === '') {
+    throw new KeywardError(
+      'KEYWARD_INVALID_ARGUMENT',
+      'revokeOnClear: option `client.clientId` must be a non-empty string',
+    )
+  }
+  return async ({ tokens }) => {
+    const failed: string[] = []
+    let first: KeywardError | undefined
+    const pairs = [
+      [tokens.refreshToken, 'refresh_token'],
+      [tokens.accessToken, 'access_token'],
+    ] as const
+    for (const [token, tokenTypeHint] of pairs) {
+      if (token === undefined) continue
+      try {
+        await _revokeToken(provider, client, { ...options, token, tokenTypeHint })
+      } catch (error) {
+        const wrapped = KeywardError.isInstance(error)
+          ? error
+          : new KeywardError(KEYWARD_OAUTH_ERROR_RESPONSE, `${provider.id}: revocation failed`)
+        first ??= wrapped
+        failed.push(tokenTypeHint)
+        // Without a revocation endpoint the second attempt cannot fare better.
+        if (wrapped.code === KEYWARD_OAUTH_UNSUPPORTED) {
+          if (tokenTypeHint === 'refresh_token') failed.push('access_token')
+          break
+        }
+      }
+    }
+    if (first === undefined) return
+    throw new KeywardError(
+      first.code,
+      `${provider.id}: could not revoke the ${failed.join(' and ')} (${first.message}); it stays valid at the provider until it expires`,
+      { cause: first, details: { provider: provider.id, failed, ...first.details } },
+    )
+  }
 }
 
 /** The account a token belongs to, read through the provider's JSON paths. */

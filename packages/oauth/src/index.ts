@@ -17,6 +17,7 @@ export {
   type RefreshTokensOptions,
   type RevokeTokenOptions,
   refreshTokens,
+  revokeOnClear,
   revokeToken,
 } from './flows.js'
 export { type Preset, type PresetId, type PresetOptions, presets } from './presets.js'
