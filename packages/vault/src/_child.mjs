@@ -27,6 +27,17 @@ try {
       result({ ok: false, code: error.code })
     }
     await vault.close()
+  } else if (op === 'create-collection') {
+    const vault = await open()
+    result({ ready: true })
+    while (!existsSync(args.go)) await sleep(2)
+    try {
+      await vault.collections.create({ slug: args.slug })
+      result({ ok: true })
+    } catch (error) {
+      result({ ok: false, code: error.code })
+    }
+    await vault.close()
   } else if (op === 'run') {
     const vault = await open()
     const outcome = await vault.run(args.run)

@@ -99,6 +99,22 @@ describe('across processes (built package)', () => {
     expect(secret.value).toBe(winner === children[0] ? 'from-a-process' : 'from-b-process')
   })
 
+  it('two processes creating the same collection: one gets KEYWARD_VAULT_DUPLICATE', async () => {
+    const go = join(t.dir, 'go-create')
+    const children = [0, 1].map(() =>
+      start('create-collection', { path: t.path, slug: 'raced', go }),
+    )
+    for (const c of children) await c.waitFor((l) => l.includes('"ready"'))
+    await writeFile(go, '')
+    await Promise.all(children.map((c) => c.exited))
+    const outcomes = children.map((c) => c.results().at(-1)!)
+    expect(outcomes.filter((o) => o.ok === true)).toHaveLength(1)
+    expect(outcomes.filter((o) => o.ok === false).map((o) => o.code)).toEqual([
+      'KEYWARD_VAULT_DUPLICATE',
+    ])
+    expect((await t.vault.collections.list()).map((c) => c.slug)).toEqual(['raced'])
+  })
+
   it('run forwards a signal to the child and returns its exit code', async () => {
     await t.vault.collections.create({ slug: 'app' })
     await t.vault.secrets.create({ collection: 'app', name: 'TOKEN', value: CANARY })
