@@ -2,6 +2,7 @@ import { lookup as dnsLookup } from 'node:dns/promises'
 import * as http from 'node:http'
 import * as https from 'node:https'
 import { isIP, type LookupFunction } from 'node:net'
+import { rootCertificates } from 'node:tls'
 import { KeywardError } from '@keyward/core'
 import { classifyAddress } from './address.js'
 import {
@@ -33,6 +34,12 @@ export interface SafeFetchOptions {
    * development and tests only. Private and link-local addresses stay refused.
    */
   allowLoopbackHttp?: boolean
+  /**
+   * Extra certificate authorities (PEM) to trust for `https:`, in addition to Node's bundled
+   * roots: a company's private CA, or a throwaway one in tests. Certificates are always
+   * verified, host name included; there is no option to turn that off.
+   */
+  ca?: string | readonly string[]
 }
 
 /** The address(es) a URL was checked against, as `safeFetch` connects to them. */
@@ -195,8 +202,11 @@ function _bodyOf(body: RequestInit['body']): Buffer | undefined {
 export type _Transport = (
   target: CheckedTarget,
   request: { method: string; headers: Record<string, string>; body: Buffer | undefined },
-  limits: { maxBytes: number; signal: AbortSignal },
+  limits: { maxBytes: number; signal: AbortSignal; ca?: readonly string[] },
 ) => Promise<Response>
+
+/** Node's codes for a refused certificate (untrusted, expired, wrong host name). */
+const _TLS_CODES = /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO_(GET|VERIFY)|ERR_TLS/
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
 
@@ -228,6 +238,10 @@ export const _nodeTransport: _Transport = (target, request, limits) =>
       ...(target.url.protocol === 'https:' && isIP(target.hostname) === 0
         ? { servername: target.hostname }
         : {}),
+      ...(target.url.protocol === 'https:' && limits.ca !== undefined
+        ? { ca: [...rootCertificates, ...limits.ca] }
+        : {}),
+      ...(target.url.protocol === 'https:' ? { rejectUnauthorized: true } : {}),
     })
     req.on('error', reject)
     req.on('response', (res) => {
@@ -305,6 +319,17 @@ export async function _safeFetchWith(
       'safeFetch: option `timeoutMs` must be a positive number',
     )
   }
+  const ca = options.ca === undefined ? undefined : [options.ca].flat()
+  if (
+    ca !== undefined &&
+    (ca.length === 0 ||
+      !ca.every((c) => typeof c === 'string' && c.includes('-----BEGIN CERTIFICATE-----')))
+  ) {
+    throw new KeywardError(
+      'KEYWARD_INVALID_ARGUMENT',
+      'safeFetch: option `ca` must be one or more PEM certificates',
+    )
+  }
   const callerSignal = init?.signal ?? undefined
   if (callerSignal?.aborted) {
     throw new KeywardError(KEYWARD_FETCH_ABORTED, 'safeFetch: the request was aborted')
@@ -318,7 +343,11 @@ export async function _safeFetchWith(
   }
   const guarded = async (): Promise<Response> => {
     const target = await checkUrl(input, options)
-    const response = await transport(target, request, { maxBytes, signal })
+    const response = await transport(target, request, {
+      maxBytes,
+      signal,
+      ...(ca === undefined ? {} : { ca }),
+    })
     if (response.status >= 300 && response.status < 400 && response.headers.has('location')) {
       if (init?.redirect === 'manual') return response
       throw new KeywardError(
@@ -358,9 +387,15 @@ export async function _safeFetchWith(
         : new KeywardError(KEYWARD_FETCH_ABORTED, 'safeFetch: the request was aborted')
     }
     const code = (error as { code?: unknown } | null)?.code
-    throw new KeywardError(KEYWARD_FETCH_NETWORK, 'safeFetch: the connection failed', {
-      details: typeof code === 'string' ? { networkCode: code } : {},
-    })
+    const tls = typeof code === 'string' && _TLS_CODES.test(code)
+    throw new KeywardError(
+      KEYWARD_FETCH_NETWORK,
+      tls ? 'safeFetch: the TLS certificate was not accepted' : 'safeFetch: the connection failed',
+      {
+        details:
+          typeof code === 'string' ? { networkCode: code, ...(tls ? { tls: true } : {}) } : {},
+      },
+    )
   } finally {
     aborted.catch(() => {})
   }
@@ -379,6 +414,7 @@ export async function _safeFetchWith(
  * - Redirects are never followed (a 3xx throws `KEYWARD_SSRF_REDIRECT`, or is returned as is
  *   when `init.redirect` is `'manual'`); the body is bounded (`maxBytes`, default 1 MiB)
  *   and the whole exchange time-bounded (`timeoutMs`, default 10 s).
+ * - TLS certificates are always verified against the host name; `ca` adds trusted roots.
  *
  * Refusals throw a `KeywardError` with a `KEYWARD_SSRF_*` code before any connection;
  * transport failures use `KEYWARD_FETCH_*` codes.
