@@ -115,6 +115,41 @@ describe('parseReferences', () => {
     _syntaxError(() => parseReferences(`\${secret."${long}"}`))
   })
 
+  it('bounds the length of a field, and of a name at the end of the text', () => {
+    const max = 'f'.repeat(MAX_SEGMENT_LENGTH)
+    expect(parseReferences(`\${secret.id.${max}}`)[0]?.field).toBe(max)
+    _syntaxError(() => parseReferences(`\${secret.id.${max}f}`))
+    _syntaxError(() => parseReferences(`\${secret.${max}`))
+    _syntaxError(() => parseReferences(`\${secret.id.${max}`))
+  })
+
+  it('gives each occurrence of a repeated reference its own position, among thousands', () => {
+    // Enough distinct references to grow the internal table several times, each written
+    // twice, bare and quoted forms mixed (different raw texts of the same id are distinct).
+    const n = 5_000
+    let text = ''
+    const expected: { id: string; field?: string; raw: string; start: number }[] = []
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < n; i++) {
+        const raw = i % 3 === 0 ? `\${secret."s ${i}".f}` : `\${secret.s${i}${i % 2 ? '.f' : ''}}`
+        text += `- `
+        expected.push({
+          id: i % 3 === 0 ? `s ${i}` : `s${i}`,
+          ...(i % 3 === 0 || i % 2 ? { field: 'f' } : {}),
+          raw,
+          start: text.length,
+        })
+        text += raw
+      }
+    }
+    const refs = parseReferences(text)
+    expect(refs).toHaveLength(2 * n)
+    refs.forEach((ref, k) => {
+      const e = expected[k]!
+      expect(ref).toEqual({ namespace: 'secret', ...e, end: e.start + e.raw.length })
+    })
+  })
+
   it('stays linear on adversarial input (no hang)', () => {
     // Each quote closes at the next reference's quote: every other one is a problem.
     const nested = '${secret."'.repeat(50_000)
@@ -212,6 +247,55 @@ describe('parser fuzzing', () => {
         }
       }),
       { numRuns: 2000 },
+    )
+  })
+
+  it('agrees with a simple model on templates of repeated references', () => {
+    // References drawn from a small pool (so they repeat), bare or quoted, with literal text
+    // between them that cannot start a reference.
+    const names = fc.constantFrom('a', 'b', 'id-1', 'x/y@z', 'with space', 'q"uote', 'é')
+    const reference = fc.record({
+      namespace: fc.constantFrom('secret', 'env'),
+      id: names,
+      field: fc.option(names, { nil: undefined }),
+    })
+    const literal = fc.string({
+      unit: fc.constantFrom('a', ' ', '{', '}', '.', '\n'),
+      maxLength: 5,
+    })
+    const seg = (s: string) =>
+      /^[A-Za-z0-9_\-/@:+~]+$/.test(s) ? s : `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(literal, reference), { maxLength: 30 }),
+        literal,
+        (parts, tail) => {
+          let text = ''
+          const expected: Record<string, unknown>[] = []
+          for (const [lit, ref] of parts) {
+            text += lit
+            const raw = `\${${ref.namespace}.${seg(ref.id)}${ref.field === undefined ? '' : `.${seg(ref.field)}`}}`
+            expected.push({
+              namespace: ref.namespace,
+              id: ref.id,
+              ...(ref.field === undefined ? {} : { field: ref.field }),
+              raw,
+              start: text.length,
+              end: text.length + raw.length,
+            })
+            text += raw
+          }
+          text += tail
+          expect(parseReferences(text, { namespaces: ['secret', 'env'] })).toEqual(expected)
+          const lint = lintTemplate([text, { again: text }], { namespaces: ['secret', 'env'] })
+          expect(lint.problems).toEqual([])
+          expect(lint.references).toEqual([
+            ...expected.map((r) => ({ ...r, path: [0] })),
+            ...expected.map((r) => ({ ...r, path: [1, 'again'] })),
+          ])
+        },
+      ),
+      { numRuns: 500 },
     )
   })
 

@@ -122,18 +122,113 @@ const CLOSE = 125
 const BACKSLASH = 92
 const DQUOTE = 34
 const SQUOTE = 39
+const HASH_SEED = 0x811c9dc5 | 0
+const HASH_K = 0x01000193
 
-/** An edit the scanner found in one string: a reference to replace, or an escape `$` to drop. */
-export type _Edit = { readonly ref: Reference } | { readonly escape: number }
-
-/** The scanner's result for one string. */
+/**
+ * The scanner's result for one string. `edits` are flat triples `(start, end, ref)` in order of
+ * position: a reference occurrence spanning `[start, end)` whose {@link Reference} is
+ * `registry.refs[ref]`; or, with `ref === -1`, an escape: the `$` at `start` is dropped.
+ */
 export interface _Scan {
-  readonly edits: _Edit[]
+  readonly edits: number[]
   readonly problems: { message: string; start: number; end: number }[]
 }
 
-/** @internal Validates `options.namespaces` eagerly and returns them as a set. */
-export function _namespaces(options: ReferenceOptions | undefined): ReadonlySet<string> {
+/**
+ * @internal The unique references a set of scans found, by raw text: each raw text gets one
+ * index and one {@link Reference} (that of its first occurrence). An occurrence is looked up by
+ * hashing its characters in place, so a repeated reference costs no allocation.
+ */
+export class _Registry {
+  readonly refs: Reference[] = []
+  readonly namespaces: readonly string[]
+  /** Open addressing: index + 1 of a reference (0 = empty), and its hash. */
+  #slots = new Int32Array(64)
+  #hashes = new Int32Array(64)
+  /** The string holding each reference's first occurrence. */
+  readonly #texts: string[] = []
+  #slot = 0
+  #hash = 0
+
+  constructor(namespaces: readonly string[]) {
+    this.namespaces = namespaces
+  }
+
+  /**
+   * Index of the reference written `text[start, end)`, whose characters hash to `h` (any
+   * function of them, the same for every call), or -1 (then {@link insert} adds it).
+   */
+  find(text: string, start: number, end: number, h: number): number {
+    const slots = this.#slots
+    const mask = slots.length - 1
+    let s = h & mask
+    for (;;) {
+      const v = slots[s]!
+      if (v === 0) break
+      if (this.#hashes[s] === h) {
+        // Compare with the first occurrence in its own string: a flat string reads faster than
+        // the sliced `raw`.
+        const ref = this.refs[v - 1]!
+        if (
+          ref.end - ref.start === end - start &&
+          _same(this.#texts[v - 1]!, ref.start, text, start, end)
+        ) {
+          return v - 1
+        }
+      }
+      s = (s + 1) & mask
+    }
+    this.#slot = s
+    this.#hash = h
+    return -1
+  }
+
+  /** Adds `ref`, which the last {@link find} did not find; returns its index. */
+  insert(ref: Reference, text: string): number {
+    const index = this.refs.length
+    this.refs.push(ref)
+    this.#texts.push(text)
+    this.#slots[this.#slot] = index + 1
+    this.#hashes[this.#slot] = this.#hash
+    if (2 * this.refs.length > this.#slots.length) this.#grow()
+    return index
+  }
+
+  #grow(): void {
+    const slots = new Int32Array(this.#slots.length * 2)
+    const hashes = new Int32Array(slots.length)
+    const mask = slots.length - 1
+    for (let s = 0; s < this.#slots.length; s++) {
+      const v = this.#slots[s]!
+      if (v === 0) continue
+      let t = this.#hashes[s]! & mask
+      while (slots[t] !== 0) t = (t + 1) & mask
+      slots[t] = v
+      hashes[t] = this.#hashes[s]!
+    }
+    this.#slots = slots
+    this.#hashes = hashes
+  }
+}
+
+/** Whether `text[start, end)` equals `other` from offset `from` on. */
+function _same(other: string, from: number, text: string, start: number, end: number): boolean {
+  for (let k = from, p = start; p < end; k++, p++) {
+    if (other.charCodeAt(k) !== text.charCodeAt(p)) return false
+  }
+  return true
+}
+
+/** Hash of `text[start, end)` for {@link _Registry.find} (the fast path hashes as it parses). */
+function _hash(text: string, start: number, end: number): number {
+  let h = HASH_SEED
+  for (let p = start; p < end; p++) h = Math.imul(h ^ text.charCodeAt(p), HASH_K)
+  return h
+}
+
+/** @internal Validates `options.namespaces` eagerly and returns them. */
+export function _namespaces(options: ReferenceOptions | undefined): readonly string[] {
   const list = options?.namespaces ?? ['secret']
   if (!Array.isArray(list) || list.length === 0) {
     throw new KeywardError(
@@ -149,7 +244,7 @@ export function _namespaces(options: ReferenceOptions | undefined): ReadonlySet<
       )
     }
   }
-  return new Set(list)
+  return list
 }
 
 function _segment(
@@ -206,18 +301,25 @@ function _segment(
   return { value: text.slice(pos, i), next: i }
 }
 
-/**
- * @internal Finds every reserved reference, escape and syntax problem in `text`, in order.
- * Linear in the length of `text` (segments are bounded by {@link MAX_SEGMENT_LENGTH}).
- */
-export function _scan(text: string, namespaces: ReadonlySet<string>): _Scan {
-  const _isNamespace = (t: string, from: number, to: number): boolean => {
-    for (const ns of namespaces) {
-      if (ns.length === to - from && t.startsWith(ns, from)) return true
-    }
-    return false
+function _isNamespace(namespaces: readonly string[], text: string, from: number, to: number) {
+  for (const ns of namespaces) {
+    if (ns.length === to - from && text.startsWith(ns, from)) return true
   }
-  const edits: _Edit[] = []
+  return false
+}
+
+/**
+ * @internal Finds every reserved reference, escape and syntax problem in `text`, in order, and
+ * registers the references with `registry`. Linear in the length of `text` (segments are
+ * bounded by {@link MAX_SEGMENT_LENGTH}).
+ *
+ * The common case — unquoted id, optional unquoted field — is parsed in place with no
+ * allocation unless the reference is new; quoted names and syntax errors take the general
+ * path.
+ */
+export function _scan(text: string, registry: _Registry): _Scan {
+  const namespaces = registry.namespaces
+  const edits: number[] = []
   const problems: _Scan['problems'] = []
   const len = text.length
   let i = text.indexOf('${')
@@ -228,15 +330,72 @@ export function _scan(text: string, namespaces: ReadonlySet<string>): _Scan {
       if (c >= 128 || NS[c] !== 1) break
       j++
     }
-    if (j === i + 2 || j >= len || text.charCodeAt(j) !== DOT || !_isNamespace(text, i + 2, j)) {
+    if (
+      j === i + 2 ||
+      j >= len ||
+      text.charCodeAt(j) !== DOT ||
+      !_isNamespace(namespaces, text, i + 2, j)
+    ) {
       i = text.indexOf('${', i + 2)
       continue
     }
     if (i > 0 && text.charCodeAt(i - 1) === DOLLAR) {
-      edits.push({ escape: i - 1 })
+      edits.push(i - 1, i, -1)
       i = text.indexOf('${', j + 1)
       continue
     }
+    // Fast path: `<bare id>}` or `<bare id>.<bare field>}`, parsed and hashed in one loop
+    // (the hash covers `${` to `}` as _hash does).
+    let h = HASH_SEED
+    for (let p = i; p <= j; p++) h = Math.imul(h ^ text.charCodeAt(p), HASH_K)
+    let stop = Math.min(len, j + 2 + MAX_SEGMENT_LENGTH)
+    let a = j + 1
+    let c = 0
+    for (; a < stop; a++) {
+      c = text.charCodeAt(a)
+      if (c >= 128 || BARE[c] !== 1) break
+      h = Math.imul(h ^ c, HASH_K)
+    }
+    let b = a
+    let end = -1
+    if (a > j + 1 && a < stop) {
+      if (c === CLOSE) end = a + 1
+      else if (c === DOT) {
+        h = Math.imul(h ^ c, HASH_K)
+        stop = Math.min(len, a + 2 + MAX_SEGMENT_LENGTH)
+        for (b = a + 1; b < stop; b++) {
+          c = text.charCodeAt(b)
+          if (c >= 128 || BARE[c] !== 1) break
+          h = Math.imul(h ^ c, HASH_K)
+        }
+        if (b > a + 1 && b < stop && c === CLOSE) end = b + 1
+      }
+    }
+    if (end !== -1) {
+      h = Math.imul(h ^ CLOSE, HASH_K)
+      let r = registry.find(text, i, end, h)
+      if (r === -1) {
+        const namespace = text.slice(i + 2, j)
+        const raw = text.slice(i, end)
+        r = registry.insert(
+          b === a
+            ? { namespace, id: text.slice(j + 1, a), raw, start: i, end }
+            : {
+                namespace,
+                id: text.slice(j + 1, a),
+                field: text.slice(a + 1, b),
+                raw,
+                start: i,
+                end,
+              },
+          text,
+        )
+      }
+      edits.push(i, end, r)
+      i = text.indexOf('${', end)
+      continue
+    }
+    // General path: quoted names, and syntax errors.
     const namespace = text.slice(i + 2, j)
     let pos = j + 1
     const segments: string[] = []
@@ -267,32 +426,37 @@ export function _scan(text: string, namespaces: ReadonlySet<string>): _Scan {
       break
     }
     if (failure) {
-      const end = Math.min(failure.at + 1, len)
-      problems.push({ message: `${failure.error} at offset ${failure.at}`, start: i, end })
+      const stop = Math.min(failure.at + 1, len)
+      problems.push({ message: `${failure.error} at offset ${failure.at}`, start: i, end: stop })
       i = text.indexOf('${', Math.max(failure.at, i + 2))
       continue
     }
-    const end = pos + 1
-    const ref: Reference =
-      segments.length === 2
-        ? {
-            namespace,
-            id: segments[0]!,
-            field: segments[1]!,
-            raw: text.slice(i, end),
-            start: i,
-            end,
-          }
-        : { namespace, id: segments[0]!, raw: text.slice(i, end), start: i, end }
-    edits.push({ ref })
+    end = pos + 1
+    let r = registry.find(text, i, end, _hash(text, i, end))
+    if (r === -1) {
+      const raw = text.slice(i, end)
+      r = registry.insert(
+        segments.length === 2
+          ? { namespace, id: segments[0]!, field: segments[1]!, raw, start: i, end }
+          : { namespace, id: segments[0]!, raw, start: i, end },
+        text,
+      )
+    }
+    edits.push(i, end, r)
     i = text.indexOf('${', end)
   }
   return { edits, problems }
 }
 
+/** @internal The occurrence of `ref` (its first one, from the registry) at `[start, end)`. */
+export function _at(ref: Reference, start: number, end: number): Reference {
+  return ref.start === start ? ref : { ...ref, start, end }
+}
+
 /**
  * @internal Calls `visit` for every string inside `input` (a string or a JSON-like value:
- * arrays and plain objects are walked, keys are not), with its path.
+ * arrays and plain objects are walked, keys are not), with its path. The path array is live
+ * (it changes as the walk goes on): `slice()` it to keep it.
  */
 export function _walkStrings(
   input: unknown,
@@ -302,7 +466,7 @@ export function _walkStrings(
   const seen = new Set<object>()
   const walk = (value: unknown, path: (string | number)[]): void => {
     if (typeof value === 'string') {
-      visit(value, path.slice())
+      visit(value, path)
       return
     }
     if (typeof value !== 'object' || value === null) return
@@ -371,12 +535,17 @@ export function parseReferences(text: string, options?: ReferenceOptions): Refer
   if (typeof text !== 'string') {
     throw new KeywardError(KEYWARD_INVALID_ARGUMENT, '`text` must be a string')
   }
-  const scan = _scan(text, _namespaces(options))
+  const registry = new _Registry(_namespaces(options))
+  const scan = _scan(text, registry)
   if (scan.problems.length > 0) {
     throw _syntaxError(scan.problems.map((p) => ({ reason: 'syntax' as const, ...p, path: [] })))
   }
   const refs: Reference[] = []
-  for (const edit of scan.edits) if ('ref' in edit) refs.push(edit.ref)
+  const edits = scan.edits
+  for (let k = 0; k < edits.length; k += 3) {
+    const r = edits[k + 2]!
+    if (r >= 0) refs.push(_at(registry.refs[r]!, edits[k]!, edits[k + 1]!))
+  }
   return refs
 }
 
@@ -411,13 +580,19 @@ export function _syntaxError(problems: readonly TemplateProblem[]): KeywardError
  * ```
  */
 export function lintTemplate(input: unknown, options?: ReferenceOptions): TemplateLint {
-  const namespaces = _namespaces(options)
+  const registry = new _Registry(_namespaces(options))
   const references: LocatedReference[] = []
   const problems: TemplateProblem[] = []
-  _walkStrings(input, (text, path) => {
+  _walkStrings(input, (text, live) => {
     if (text.indexOf('${') === -1) return
-    const scan = _scan(text, namespaces)
-    for (const edit of scan.edits) if ('ref' in edit) references.push({ ...edit.ref, path })
+    const scan = _scan(text, registry)
+    const path = live.slice()
+    const edits = scan.edits
+    for (let k = 0; k < edits.length; k += 3) {
+      const r = edits[k + 2]!
+      if (r >= 0)
+        references.push({ ...registry.refs[r]!, start: edits[k]!, end: edits[k + 1]!, path })
+    }
     for (const p of scan.problems) problems.push({ reason: 'syntax', ...p, path })
   })
   return { ok: problems.length === 0, references, problems }

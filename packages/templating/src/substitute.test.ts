@@ -67,6 +67,28 @@ describe('substitute', () => {
     expect(out.list[999]).toBe('value-999')
   })
 
+  it('substitutes thousands of distinct references, each occurring several times', async () => {
+    const n = 3_000
+    const pieces: string[] = []
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < n; i++) pieces.push(`\${secret.k${(i * 7 + round) % n}.f} \${VAR} `)
+    }
+    const template = pieces.join('|')
+    const value = (i: number) => `v${i}-${'x'.repeat(i % 5)}`
+    const table: Record<string, string> = {}
+    for (let i = 0; i < n; i++) table[`\${secret.k${i}.f}`] = value(i)
+    const resolver = _table(table)
+    const out = await substitute({ a: template, b: [template] }, resolver)
+    const expected = template.replace(/\$\{secret\.k(\d+)\.f\}/g, (_, i) => value(Number(i)))
+    expect(out).toEqual({ a: expected, b: [expected] })
+    expect(resolver.calls).toHaveLength(1)
+    expect(resolver.calls[0]?.map((r) => r.raw)).toEqual([
+      ...new Set(pieces.map((p) => p.slice(0, p.indexOf('}') + 1))),
+    ])
+    // Each reference the resolver sees is the first occurrence, with its position.
+    for (const ref of resolver.calls[0]!) expect(template.slice(ref.start, ref.end)).toBe(ref.raw)
+  })
+
   it('does not call the resolver when there is no reference', async () => {
     const resolver = _table({})
     expect(await substitute('plain ${HOME}', resolver)).toBe('plain ${HOME}')

@@ -4,6 +4,7 @@ import {
   _formatPath,
   _isPlainObject,
   _namespaces,
+  _Registry,
   type _Scan,
   _scan,
   _walkStrings,
@@ -211,21 +212,22 @@ function _encode(encoding: SubstituteEncoding, value: string, ref: Reference): s
 
 // Builds the result with `+=` (a rope V8 flattens lazily, on first use) rather than
 // `parts.join('')`, which copies eagerly: substitution itself then costs little more than the
-// scan. Flattening costs one copy of the text, whoever does it.
-function _apply(text: string, scan: _Scan, lookup: (ref: Reference) => string): string {
+// scan. Flattening costs one copy of the text, whoever does it. `values[r]` is the text that
+// replaces reference `r`.
+function _apply(text: string, edits: readonly number[], values: readonly string[]): string {
+  if (edits.length === 0) return text
   let out = ''
   let last = 0
-  for (const edit of scan.edits) {
-    if ('ref' in edit) {
-      out += text.slice(last, edit.ref.start)
-      out += lookup(edit.ref)
-      last = edit.ref.end
-    } else {
-      out += text.slice(last, edit.escape)
-      last = edit.escape + 1
-    }
+  for (let k = 0; k < edits.length; k += 3) {
+    const start = edits[k]!
+    const r = edits[k + 2]!
+    out += text.slice(last, start)
+    if (r >= 0) {
+      out += values[r]!
+      last = edits[k + 1]!
+    } else last = start + 1
   }
-  return last === 0 ? text : out + text.slice(last)
+  return out + text.slice(last)
 }
 
 async function _callResolver(
@@ -301,37 +303,38 @@ export async function substitute<T>(
   }
   const { namespaces, encoding, maxDepth, redactor } = _validateOptions(options)
 
-  // 1. Scan every string of the input, in walk order.
+  // 1. Scan every string of the input, in walk order, into one registry of unique references
+  //    (index = order of first occurrence).
+  const registry = new _Registry(namespaces)
+  const refs = registry.refs
   const scans: (_Scan | null)[] = []
-  const paths: JsonPath[] = []
-  const unique = new Map<string, Reference>()
+  const paths: (JsonPath | null)[] = []
   let problemCount = 0
   _walkStrings(input, (text, path) => {
     if (text.indexOf('${') === -1) {
       scans.push(null)
-      paths.push(path)
+      paths.push(null)
       return
     }
-    const scan = _scan(text, namespaces)
+    const scan = _scan(text, registry)
     scans.push(scan)
-    paths.push(path)
+    paths.push(path.slice())
     problemCount += scan.problems.length
-    for (const edit of scan.edits) {
-      if ('ref' in edit && !unique.has(edit.ref.raw)) unique.set(edit.ref.raw, edit.ref)
-    }
   })
-  if (unique.size === 0 && problemCount === 0) {
+  const inputRefs = refs.length
+  if (inputRefs === 0 && problemCount === 0) {
     return (typeof input === 'string' ? input : _rebuild(input, (text) => text)) as T
   }
 
-  // 2. Resolve in rounds: the input's unique references, then each level of template values.
-  const resolved = new Map<string, _Resolved>()
-  let pending = [...unique.values()]
-  for (let depth = 0; pending.length > 0 && depth <= maxDepth; depth++) {
-    const answers = await _callResolver(resolver, pending)
-    const next = new Map<string, Reference>()
-    for (const ref of pending) {
-      const answer = answers.get(ref.raw) as unknown
+  // 2. Resolve in rounds: the input's unique references, then each level of template values
+  //    (whose new references join the registry in order of first occurrence).
+  const resolved: (_Resolved | undefined)[] = []
+  let from = 0
+  for (let depth = 0; from < refs.length && depth <= maxDepth; depth++) {
+    const to = refs.length
+    const answers = await _callResolver(resolver, refs.slice(from, to))
+    for (let r = from; r < to; r++) {
+      const answer = answers.get(refs[r]!.raw) as unknown
       let entry: _Resolved
       if (typeof answer === 'string') entry = { kind: 'value', value: answer }
       else if (answer === undefined) entry = { kind: 'error', reason: 'not_found' }
@@ -342,13 +345,7 @@ export async function substitute<T>(
         typeof (answer as { value?: unknown }).value === 'string'
       ) {
         const value = (answer as { value: string }).value
-        const scan = _scan(value, namespaces)
-        entry = { kind: 'template', value, scan }
-        for (const edit of scan.edits) {
-          if ('ref' in edit && !resolved.has(edit.ref.raw) && !next.has(edit.ref.raw)) {
-            next.set(edit.ref.raw, edit.ref)
-          }
-        }
+        entry = { kind: 'template', value, scan: _scan(value, registry) }
       } else if (
         typeof answer === 'object' &&
         answer !== null &&
@@ -356,19 +353,21 @@ export async function substitute<T>(
       ) {
         entry = { kind: 'error', reason: (answer as { error: FailureReason }).error }
       } else entry = { kind: 'error', reason: 'invalid' }
-      resolved.set(ref.raw, entry)
+      resolved[r] = entry
     }
-    for (const raw of next.keys()) if (resolved.has(raw)) next.delete(raw)
-    pending = [...next.values()]
+    from = to
   }
 
   // 3. Compose values (cycle-checked), memoising successes and stack-independent failures.
-  const finals = new Map<string, _Final>()
-  const final = (raw: string, stack: string[]): _Final => {
-    const memo = finals.get(raw)
+  const finals: (_Final | undefined)[] = []
+  const memoOrder: number[] = []
+  const stack: number[] = []
+  const final = (r: number): _Final => {
+    const memo = finals[r]
     if (memo) return memo
-    if (stack.includes(raw)) return { ok: false, reason: 'cycle', chain: [raw], cyclic: true }
-    const entry = resolved.get(raw)
+    const raw = refs[r]!.raw
+    if (stack.includes(r)) return { ok: false, reason: 'cycle', chain: [raw], cyclic: true }
+    const entry = resolved[r]
     let result: _Final
     if (entry === undefined) result = { ok: false, reason: 'depth', chain: [raw], cyclic: false }
     else if (entry.kind === 'value') result = { ok: true, value: entry.value }
@@ -384,68 +383,85 @@ export async function substitute<T>(
         detail: `its template value has a syntax error: ${p.message}`,
       }
     } else {
-      stack.push(raw)
+      stack.push(r)
       let failure: _Final | undefined
-      const value = _apply(entry.value, entry.scan, (ref) => {
-        if (failure) return ''
-        const child = final(ref.raw, stack)
-        if (child.ok) return child.value
-        failure = { ...child, chain: [raw, ...child.chain] }
-        return ''
-      })
+      const { value: text, scan } = entry
+      let value = ''
+      let last = 0
+      for (let k = 0; k < scan.edits.length && !failure; k += 3) {
+        const start = scan.edits[k]!
+        const c = scan.edits[k + 2]!
+        value += text.slice(last, start)
+        if (c < 0) {
+          last = start + 1
+          continue
+        }
+        const child = final(c)
+        if (child.ok) value += child.value
+        else failure = { ...child, chain: [raw, ...child.chain] }
+        last = scan.edits[k + 1]!
+      }
       stack.pop()
-      result = failure ?? { ok: true, value }
+      result = failure ?? { ok: true, value: last === 0 ? text : value + text.slice(last) }
     }
-    if (result.ok || !result.cyclic) finals.set(raw, result)
+    if (result.ok || !result.cyclic) {
+      finals[r] = result
+      memoOrder.push(r)
+    }
     return result
   }
+  let failed = problemCount > 0
+  for (let r = 0; r < inputRefs; r++) if (!final(r).ok) failed = true
 
-  const failures: ReferenceFailure[] = []
-  for (let k = 0; k < scans.length; k++) {
-    const scan = scans[k]
-    if (!scan) continue
-    const path = paths[k]!
-    const here: ReferenceFailure[] = []
-    const where = path.length > 0 ? ` in ${_formatPath(path)}` : ''
-    for (const p of scan.problems) {
-      here.push({
-        reason: 'syntax',
-        start: p.start,
-        end: p.end,
-        path,
-        message: `reference${where} at offset ${p.start}: ${p.message}`,
-      })
+  if (failed) {
+    const failures: ReferenceFailure[] = []
+    for (let k = 0; k < scans.length; k++) {
+      const scan = scans[k]
+      if (!scan) continue
+      const path = paths[k]!
+      const here: ReferenceFailure[] = []
+      const where = path.length > 0 ? ` in ${_formatPath(path)}` : ''
+      for (const p of scan.problems) {
+        here.push({
+          reason: 'syntax',
+          start: p.start,
+          end: p.end,
+          path,
+          message: `reference${where} at offset ${p.start}: ${p.message}`,
+        })
+      }
+      const edits = scan.edits
+      for (let e = 0; e < edits.length; e += 3) {
+        const r = edits[e + 2]!
+        if (r < 0) continue
+        // Every input reference has a memoised result, or a cycle through itself.
+        const f = final(r)
+        if (f.ok) continue
+        here.push(_failure({ ...refs[r]!, start: edits[e]!, end: edits[e + 1]! }, path, f))
+      }
+      if (scan.problems.length > 0) here.sort((a, b) => a.start - b.start)
+      failures.push(...here)
     }
-    for (const edit of scan.edits) {
-      if (!('ref' in edit)) continue
-      const r = final(edit.ref.raw, [])
-      if (r.ok) continue
-      here.push(_failure(edit.ref, path, r))
-    }
-    if (scan.problems.length > 0) here.sort((a, b) => a.start - b.start)
-    failures.push(...here)
+    throw _unresolvedError(failures)
   }
-  if (failures.length > 0) throw _unresolvedError(failures)
 
   // 4. Everything resolved: register values, encode once per reference, build the output.
   if (redactor) {
-    for (const [raw, f] of finals) if (f.ok) redactor.add({ value: f.value, label: raw })
-  }
-  const encoded = new Map<string, string>()
-  const lookup = (ref: Reference): string => {
-    let out = encoded.get(ref.raw)
-    if (out === undefined) {
-      const f = finals.get(ref.raw)
-      out = _encode(encoding, f?.ok ? f.value : '', ref)
-      encoded.set(ref.raw, out)
+    for (const r of memoOrder) {
+      const f = finals[r]!
+      if (f.ok) redactor.add({ value: f.value, label: refs[r]!.raw })
     }
-    return out
   }
-  if (typeof input === 'string') return (scans[0] ? _apply(input, scans[0], lookup) : input) as T
+  const values: string[] = new Array(inputRefs)
+  for (let r = 0; r < inputRefs; r++) {
+    values[r] = _encode(encoding, (finals[r] as { value: string }).value, refs[r]!)
+  }
+  if (typeof input === 'string')
+    return (scans[0] ? _apply(input, scans[0].edits, values) : input) as T
   let index = 0
   return _rebuild(input, (text) => {
     const scan = scans[index++]
-    return scan ? _apply(text, scan, lookup) : text
+    return scan ? _apply(text, scan.edits, values) : text
   }) as T
 }
 
