@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { TokenSet } from '@keyward/authstore'
 import { KeywardError } from '@keyward/core'
 import * as oauth from 'oauth4webapi'
 import {
@@ -10,6 +9,12 @@ import {
   KEYWARD_OAUTH_LOOPBACK_UNAVAILABLE,
   KEYWARD_OAUTH_TIMEOUT,
 } from './errors.js'
+import {
+  _requestedScopes,
+  _withGrant,
+  type LoginTokens,
+  type ScopeRequestOptions,
+} from './grant.js'
 import {
   _authorizationUrl,
   _context,
@@ -20,11 +25,7 @@ import {
 import type { Provider } from './provider.js'
 
 /** Options of {@link loginWithBrowser}. */
-export interface BrowserLoginOptions {
-  /** Scopes to ask for; default the provider's `scopes`. */
-  scopes?: readonly string[]
-  /** Add the provider's `upgradeScopes` (incremental authorization). */
-  upgrade?: boolean
+export interface BrowserLoginOptions extends ScopeRequestOptions {
   /**
    * Opens the authorize URL. Default: the platform opener (`xdg-open`, `open`, `start`).
    * A failure is not fatal: the URL is shown through `onUrl` (or on stderr) and the login
@@ -85,15 +86,10 @@ export async function _loginWithBrowser(
   client: OAuthClient,
   options: BrowserLoginOptions = {},
   fetcher?: _Fetcher,
-): Promise<TokenSet> {
+): Promise<LoginTokens> {
   const signal = options.signal
   const ctx = await _context(provider, client, signal ? { signal } : {}, fetcher)
-  const scopes = [
-    ...new Set([
-      ...(options.scopes ?? provider.scopes),
-      ...(options.upgrade ? provider.upgradeScopes : []),
-    ]),
-  ]
+  const scopes = _requestedScopes(provider, options)
   const redirectPath = options.redirectPath ?? '/callback'
   if (!redirectPath.startsWith('/')) {
     throw new KeywardError('KEYWARD_INVALID_ARGUMENT', 'option `redirectPath` must start with "/"')
@@ -209,12 +205,13 @@ export async function _loginWithBrowser(
       }),
     )
     const redirect = await Promise.race(waits)
-    return await _exchangeCode(ctx, redirect, {
+    const tokens = await _exchangeCode(ctx, redirect, {
       state,
       redirectUri,
       scopes,
       ...(codeVerifier ? { codeVerifier } : {}),
     })
+    return _withGrant(provider, tokens, scopes, options.logger)
   } finally {
     clearTimeout(timer)
     if (onAbort) signal?.removeEventListener('abort', onAbort)
@@ -227,7 +224,9 @@ export async function _loginWithBrowser(
  * `iss` check where the provider supports it), redirected to a loopback server this call
  * runs on an ephemeral port on 127.0.0.1 and ::1. Opening the browser is injectable and its
  * failure is not fatal (the URL is shown); `pasteRedirectUrl` supports machines where the
- * browser runs elsewhere. Returns the AuthStore's `TokenSet`.
+ * browser runs elsewhere. Returns the AuthStore's `TokenSet`, with the scopes asked for and
+ * any the provider did not grant (`deniedScopes`; see `upgrade` and `grantedScopes` for
+ * incremental authorization).
  *
  * @example
  * ```ts
@@ -244,6 +243,6 @@ export function loginWithBrowser(
   provider: Provider,
   client: OAuthClient,
   options: BrowserLoginOptions = {},
-): Promise<TokenSet> {
+): Promise<LoginTokens> {
   return _loginWithBrowser(provider, client, options)
 }

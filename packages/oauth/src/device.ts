@@ -1,4 +1,3 @@
-import type { TokenSet } from '@keyward/authstore'
 import { KeywardError } from '@keyward/core'
 import * as oauth from 'oauth4webapi'
 import * as v from 'valibot'
@@ -9,6 +8,12 @@ import {
   KEYWARD_OAUTH_ERROR_RESPONSE,
   KEYWARD_OAUTH_INVALID_RESPONSE,
 } from './errors.js'
+import {
+  _requestedScopes,
+  _withGrant,
+  type LoginTokens,
+  type ScopeRequestOptions,
+} from './grant.js'
 import {
   _context,
   type _Fetcher,
@@ -30,8 +35,7 @@ export interface DeviceCodePrompt {
 }
 
 /** Options of {@link loginWithDeviceCode}. */
-export interface DeviceLoginOptions {
-  scopes?: readonly string[]
+export interface DeviceLoginOptions extends ScopeRequestOptions {
   /** Shows the code and the URL to the user. */
   onCode: (prompt: DeviceCodePrompt) => void
   /** Cancels the login. */
@@ -78,14 +82,14 @@ export async function _loginWithDeviceCode(
   client: OAuthClient,
   options: DeviceLoginOptions,
   fetcher?: _Fetcher,
-): Promise<TokenSet> {
+): Promise<LoginTokens> {
   if (typeof options?.onCode !== 'function') {
     throw new KeywardError('KEYWARD_INVALID_ARGUMENT', 'option `onCode` must be a function')
   }
   const signal = options.signal
   const ctx = await _context(provider, client, signal ? { signal } : {}, fetcher)
   _need(ctx, 'device_authorization_endpoint', 'device authorization')
-  const scopes = options.scopes ?? provider.scopes
+  const scopes = _requestedScopes(provider, options)
   const params = new URLSearchParams()
   if (scopes.length > 0) params.set('scope', _joinScopes(provider, scopes))
   let response: Response
@@ -152,7 +156,8 @@ export async function _loginWithDeviceCode(
       _wrapRequestError(ctx, error, 'device token request')
     }
     try {
-      return await _parseTokenResponse(provider, poll, scopes, 'device token request')
+      const tokens = await _parseTokenResponse(provider, poll, scopes, 'device token request')
+      return _withGrant(provider, tokens, scopes, options.logger)
     } catch (error) {
       if (!KeywardError.isInstance(error) || error.code !== KEYWARD_OAUTH_ERROR_RESPONSE)
         throw error
@@ -197,6 +202,6 @@ export function loginWithDeviceCode(
   provider: Provider,
   client: OAuthClient,
   options: DeviceLoginOptions,
-): Promise<TokenSet> {
+): Promise<LoginTokens> {
   return _loginWithDeviceCode(provider, client, options)
 }

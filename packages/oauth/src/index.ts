@@ -20,6 +20,13 @@ export {
   revokeOnClear,
   revokeToken,
 } from './flows.js'
+export type { LoginTokens, ScopeRequestOptions } from './grant.js'
+export {
+  type DisplayEnvironment,
+  hasDisplay,
+  type LoginOptions,
+  login,
+} from './login.js'
 export { type Preset, type PresetId, type PresetOptions, presets } from './presets.js'
 export type { OAuthClient, RequestOptions } from './protocol.js'
 export {
