@@ -287,6 +287,8 @@ describe('parser fuzzing', () => {
           }
           text += tail
           expect(parseReferences(text, { namespaces: ['secret', 'env'] })).toEqual(expected)
+          // One namespace (searched for directly): `${env.…}` is then plain text.
+          expect(parseReferences(text)).toEqual(expected.filter((r) => r.namespace === 'secret'))
           const lint = lintTemplate([text, { again: text }], { namespaces: ['secret', 'env'] })
           expect(lint.problems).toEqual([])
           expect(lint.references).toEqual([

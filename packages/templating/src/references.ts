@@ -148,6 +148,8 @@ export class _Registry {
   #hashes = new Int32Array(64)
   /** The string holding each reference's first occurrence. */
   readonly #texts: string[] = []
+  /** Each reference's namespace, as an index into {@link namespaces}. */
+  readonly #ns: number[] = []
   #slot = 0
   #hash = 0
 
@@ -156,23 +158,24 @@ export class _Registry {
   }
 
   /**
-   * Index of the reference written `text[start, end)`, whose characters hash to `h` (any
-   * function of them, the same for every call), or -1 (then {@link insert} adds it).
+   * Index of the reference written `text[start, end)` in namespace `ns` (an index into
+   * {@link namespaces}), whose name part `text[body, end)` hashes to `h` ({@link _hash}), or
+   * -1 (then {@link insert} adds it).
    */
-  find(text: string, start: number, end: number, h: number): number {
+  find(text: string, start: number, body: number, end: number, ns: number, h: number): number {
     const slots = this.#slots
     const mask = slots.length - 1
     let s = h & mask
     for (;;) {
       const v = slots[s]!
       if (v === 0) break
-      if (this.#hashes[s] === h) {
-        // Compare with the first occurrence in its own string: a flat string reads faster than
-        // the sliced `raw`.
+      if (this.#hashes[s] === h && this.#ns[v - 1] === ns) {
+        // Same namespace: compare the name parts, with the first occurrence in its own string
+        // (a flat string reads faster than the sliced `raw`).
         const ref = this.refs[v - 1]!
         if (
           ref.end - ref.start === end - start &&
-          _same(this.#texts[v - 1]!, ref.start, text, start, end)
+          _same(this.#texts[v - 1]!, ref.start + (body - start), text, body, end)
         ) {
           return v - 1
         }
@@ -184,11 +187,12 @@ export class _Registry {
     return -1
   }
 
-  /** Adds `ref`, which the last {@link find} did not find; returns its index. */
-  insert(ref: Reference, text: string): number {
+  /** Adds `ref` (in `text`, namespace `ns`), which the last {@link find} did not find. */
+  insert(ref: Reference, text: string, ns: number): number {
     const index = this.refs.length
     this.refs.push(ref)
     this.#texts.push(text)
+    this.#ns.push(ns)
     this.#slots[this.#slot] = index + 1
     this.#hashes[this.#slot] = this.#hash
     if (2 * this.refs.length > this.#slots.length) this.#grow()
@@ -220,7 +224,10 @@ function _same(other: string, from: number, text: string, start: number, end: nu
   return true
 }
 
-/** Hash of `text[start, end)` for {@link _Registry.find} (the fast path hashes as it parses). */
+/**
+ * Hash of the name part `text[start, end)` of a reference (after `${<namespace>.`, through
+ * `}`) for {@link _Registry.find}; the fast path of {@link _scan} computes the same as it parses.
+ */
 function _hash(text: string, start: number, end: number): number {
   let h = HASH_SEED
   for (let p = start; p < end; p++) h = Math.imul(h ^ text.charCodeAt(p), HASH_K)
@@ -301,11 +308,13 @@ function _segment(
   return { value: text.slice(pos, i), next: i }
 }
 
-function _isNamespace(namespaces: readonly string[], text: string, from: number, to: number) {
-  for (const ns of namespaces) {
-    if (ns.length === to - from && text.startsWith(ns, from)) return true
+/** Index of the namespace written `text[from, to)`, or -1. */
+function _namespaceAt(namespaces: readonly string[], text: string, from: number, to: number) {
+  for (let k = 0; k < namespaces.length; k++) {
+    const ns = namespaces[k]!
+    if (ns.length === to - from && text.startsWith(ns, from)) return k
   }
-  return false
+  return -1
 }
 
 /**
@@ -322,32 +331,40 @@ export function _scan(text: string, registry: _Registry): _Scan {
   const edits: number[] = []
   const problems: _Scan['problems'] = []
   const len = text.length
-  let i = text.indexOf('${')
+  // With one namespace, search for `${<namespace>.` itself: other `${…}` cost nothing. (The
+  // general search resumes two characters after a `${` that starts no reference, so it
+  // reaches every `${<namespace>.` this search finds, and no other reference.)
+  const only = namespaces.length === 1 ? `\${${namespaces[0]}.` : null
+  const needle = only ?? '${'
+  let i = text.indexOf(needle)
   while (i !== -1) {
-    let j = i + 2
-    while (j < len) {
-      const c = text.charCodeAt(j)
-      if (c >= 128 || NS[c] !== 1) break
-      j++
-    }
-    if (
-      j === i + 2 ||
-      j >= len ||
-      text.charCodeAt(j) !== DOT ||
-      !_isNamespace(namespaces, text, i + 2, j)
-    ) {
-      i = text.indexOf('${', i + 2)
-      continue
+    let j: number
+    let ns = 0
+    if (only !== null) j = i + only.length - 1
+    else {
+      j = i + 2
+      while (j < len) {
+        const c = text.charCodeAt(j)
+        if (c >= 128 || NS[c] !== 1) break
+        j++
+      }
+      ns =
+        j === i + 2 || j >= len || text.charCodeAt(j) !== DOT
+          ? -1
+          : _namespaceAt(namespaces, text, i + 2, j)
+      if (ns === -1) {
+        i = text.indexOf(needle, i + 2)
+        continue
+      }
     }
     if (i > 0 && text.charCodeAt(i - 1) === DOLLAR) {
       edits.push(i - 1, i, -1)
-      i = text.indexOf('${', j + 1)
+      i = text.indexOf(needle, j + 1)
       continue
     }
-    // Fast path: `<bare id>}` or `<bare id>.<bare field>}`, parsed and hashed in one loop
-    // (the hash covers `${` to `}` as _hash does).
+    // Fast path: `<bare id>}` or `<bare id>.<bare field>}`, parsed and hashed (as _hash does)
+    // in one loop.
     let h = HASH_SEED
-    for (let p = i; p <= j; p++) h = Math.imul(h ^ text.charCodeAt(p), HASH_K)
     let stop = Math.min(len, j + 2 + MAX_SEGMENT_LENGTH)
     let a = j + 1
     let c = 0
@@ -373,7 +390,7 @@ export function _scan(text: string, registry: _Registry): _Scan {
     }
     if (end !== -1) {
       h = Math.imul(h ^ CLOSE, HASH_K)
-      let r = registry.find(text, i, end, h)
+      let r = registry.find(text, i, j + 1, end, ns, h)
       if (r === -1) {
         const namespace = text.slice(i + 2, j)
         const raw = text.slice(i, end)
@@ -389,10 +406,11 @@ export function _scan(text: string, registry: _Registry): _Scan {
                 end,
               },
           text,
+          ns,
         )
       }
       edits.push(i, end, r)
-      i = text.indexOf('${', end)
+      i = text.indexOf(needle, end)
       continue
     }
     // General path: quoted names, and syntax errors.
@@ -428,11 +446,11 @@ export function _scan(text: string, registry: _Registry): _Scan {
     if (failure) {
       const stop = Math.min(failure.at + 1, len)
       problems.push({ message: `${failure.error} at offset ${failure.at}`, start: i, end: stop })
-      i = text.indexOf('${', Math.max(failure.at, i + 2))
+      i = text.indexOf(needle, Math.max(failure.at, i + 2))
       continue
     }
     end = pos + 1
-    let r = registry.find(text, i, end, _hash(text, i, end))
+    let r = registry.find(text, i, j + 1, end, ns, _hash(text, j + 1, end))
     if (r === -1) {
       const raw = text.slice(i, end)
       r = registry.insert(
@@ -440,10 +458,11 @@ export function _scan(text: string, registry: _Registry): _Scan {
           ? { namespace, id: segments[0]!, field: segments[1]!, raw, start: i, end }
           : { namespace, id: segments[0]!, raw, start: i, end },
         text,
+        ns,
       )
     }
     edits.push(i, end, r)
-    i = text.indexOf('${', end)
+    i = text.indexOf(needle, end)
   }
   return { edits, problems }
 }
