@@ -271,6 +271,53 @@ describe('createRedactor: streams', () => {
     expect(await _viaNode(r, chunks)).toBe(r.redact(text))
   })
 
+  it('decodes any bytes split anywhere as TextDecoder does: BOM, invalid and split UTF-8, ASCII runs', async () => {
+    const r = createRedactor(entries)
+    const secret = utf8.encode(SECRET)
+    // Byte pieces: ASCII runs (decoded on a fast path), multi-byte characters, a BOM, stray
+    // continuation bytes, truncated sequences and the secret, in any order and chunking.
+    const piece = fc.constantFrom(
+      utf8.encode('plain ascii text '),
+      utf8.encode('é😀ü'),
+      Uint8Array.of(0xef, 0xbb, 0xbf),
+      Uint8Array.of(0x80),
+      Uint8Array.of(0xf0, 0x9f),
+      Uint8Array.of(0xc3),
+      Uint8Array.of(0xff, 0xfe),
+      Uint8Array.of(0x0a),
+      secret,
+    )
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(piece, fc.boolean()), { maxLength: 12 }),
+        fc.array(fc.nat(200), { maxLength: 6 }),
+        async (pieces, more) => {
+          // Chunk boundaries at chosen piece boundaries, and anywhere.
+          const cuts = [...more]
+          let at = 0
+          for (const [bytes, cut] of pieces) {
+            at += bytes.length
+            if (cut) cuts.push(at)
+          }
+          const bytes = Buffer.concat(pieces.map(([b]) => b))
+          const expected = r.redact(new TextDecoder().decode(bytes))
+          const chunks = _split(bytes, cuts)
+          expect((await _viaWeb(r, chunks)).out).toBe(expected)
+          // Read the node transform's bytes as they are (stream/consumers' text() would drop a
+          // leading BOM of the output).
+          const out: Buffer[] = []
+          for await (const part of Readable.from(chunks.map((c) => Buffer.from(c))).pipe(
+            r.nodeTransform(),
+          )) {
+            out.push(part as Buffer)
+          }
+          expect(Buffer.concat(out).toString('utf8')).toBe(expected)
+        },
+      ),
+      { numRuns: 200 },
+    )
+  })
+
   it('text that cannot start a secret flows out at once', async () => {
     const r = createRedactor(entries)
     const s = r.transform()

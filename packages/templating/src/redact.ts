@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer'
 import { Transform } from 'node:stream'
 import { KEYWARD_INVALID_ARGUMENT, KeywardError, type Logger, silentLogger } from '@keyward/core'
 import { _Matcher, type _Matches } from './internal/matcher.js'
@@ -432,15 +433,15 @@ class _Redactor implements Redactor {
 
   transform(): TransformStream<string | Uint8Array, string> {
     const stream = this._stream()
-    const decoder = new TextDecoder()
+    const decoder = new _Utf8Decoder()
     return new TransformStream<string | Uint8Array, string>({
       transform(chunk, controller) {
-        const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true })
+        const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk)
         const out = stream.write(text)
         if (out.length > 0) controller.enqueue(out)
       },
       flush(controller) {
-        const out = stream.write(decoder.decode()) + stream.end()
+        const out = stream.write(decoder.end()) + stream.end()
         if (out.length > 0) controller.enqueue(out)
       },
     })
@@ -448,7 +449,7 @@ class _Redactor implements Redactor {
 
   nodeTransform(): Transform {
     const stream = this._stream()
-    const decoder = new TextDecoder()
+    const decoder = new _Utf8Decoder()
     return new Transform({
       decodeStrings: false,
       transform(chunk: unknown, encoding: BufferEncoding | 'buffer', callback) {
@@ -457,18 +458,49 @@ class _Redactor implements Redactor {
           text =
             encoding === 'utf8' || encoding === 'utf-8' || (encoding as string) === 'buffer'
               ? chunk
-              : decoder.decode(Buffer.from(chunk, encoding as BufferEncoding), { stream: true })
-        } else text = decoder.decode(chunk as Uint8Array, { stream: true })
+              : decoder.decode(Buffer.from(chunk, encoding as BufferEncoding))
+        } else text = decoder.decode(chunk as Uint8Array)
         const out = stream.write(text)
         if (out.length > 0) this.push(out)
         callback()
       },
       flush(callback) {
-        const out = stream.write(decoder.decode()) + stream.end()
+        const out = stream.write(decoder.end()) + stream.end()
         if (out.length > 0) this.push(out)
         callback()
       },
     })
+  }
+}
+
+/**
+ * UTF-8 bytes to text across chunks, as `TextDecoder` with `{ stream: true }` (which it uses),
+ * with a fast path: an ASCII chunk, when the decoder holds no partial character and has
+ * already decided about a byte order mark, is copied as Latin-1 — the same text, several
+ * times faster than the general decoder.
+ */
+class _Utf8Decoder {
+  readonly #decoder = new TextDecoder()
+  /** The decoder has produced text (so a leading BOM was dealt with). */
+  #started = false
+  /** The decoder holds no bytes of an unfinished character. */
+  #clean = true
+
+  decode(chunk: Uint8Array): string {
+    if (chunk.length === 0) return ''
+    if (this.#started && this.#clean && isAscii(chunk)) {
+      return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1')
+    }
+    const text = this.#decoder.decode(chunk, { stream: true })
+    if (text.length > 0) this.#started = true
+    // After an ASCII byte the decoder holds nothing: it ends any unfinished sequence.
+    this.#clean = chunk[chunk.length - 1]! < 0x80
+    return text
+  }
+
+  end(): string {
+    this.#clean = true
+    return this.#decoder.decode()
   }
 }
 

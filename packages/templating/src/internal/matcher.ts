@@ -19,6 +19,7 @@ const MIX = 0x9e3779b1 | 0
 const BITS = 23
 const SHIFT = 32 - BITS
 const KEY_MASK = 0x3fffffff
+const HEAD_BITS = 18
 
 /** Matches: flat triples (start, end, label id), sorted by start, the longest at each start. */
 export type _Matches = number[]
@@ -44,6 +45,8 @@ export class _Matcher {
   #sorted: string[] | null = null
   #dirty = false
   readonly #found: number[] = []
+  /** Bitmap of the first q-grams of the needles: a quick "cannot be a prefix" test. */
+  readonly #heads = new Uint32Array(1 << (HEAD_BITS - 5))
 
   /** `floor`: no needle shorter than this is accepted (at least 4). */
   constructor(floor: number) {
@@ -62,6 +65,8 @@ export class _Matcher {
     this.#needles.push(needle)
     this.#labels.push(label)
     if (needle.length > this.maxLen) this.maxLen = needle.length
+    const x = Math.imul(_qgram(needle, 0), MIX) >>> (32 - HEAD_BITS)
+    this.#heads[x >>> 5]! |= 1 << (x & 31)
     this.#sorted = null
     if (needle.length < this.#w) {
       // A shorter needle changes the window and stride: rebuild the index on next use.
@@ -142,7 +147,14 @@ export class _Matcher {
     const len = text.length
     if (this.#needles.length === 0) return -1
     const sorted = this.#sortedNeedles()
+    const heads = this.#heads
     for (let i = Math.max(0, len - this.maxLen + 1); i < len; i++) {
+      // A tail of at least Q characters is a needle's prefix only if it starts with the first
+      // q-gram of a needle (every needle has at least Q characters): most positions stop here.
+      if (len - i >= Q) {
+        const x = Math.imul(_qgram(text, i), MIX) >>> (32 - HEAD_BITS)
+        if ((heads[x >>> 5]! & (1 << (x & 31))) === 0) continue
+      }
       const tail = text.slice(i)
       let lo = 0
       let hi = sorted.length
