@@ -263,6 +263,21 @@ describe('createRedactor: streams', () => {
     }
   })
 
+  it('a secret split across three chunks, at every pair of boundaries', async () => {
+    // The held-back text and the chunk after it are scanned without joining them: this
+    // covers a middle chunk of every length around the longest pattern.
+    const r = createRedactor([{ value: SECRET, label: '<S>' }], { encoders: [] })
+    const text = `ab ${SECRET.slice(0, 9)} ${SECRET}${SECRET} x${SECRET.slice(0, 12)}`
+    const expected = r.redact(text)
+    expect(expected).toBe(`ab ${SECRET.slice(0, 9)} <S><S> x${SECRET.slice(0, 12)}`)
+    for (let a = 0; a <= text.length; a++) {
+      for (let b = a; b <= text.length; b++) {
+        const { out } = await _viaWeb(r, [text.slice(0, a), text.slice(a, b), text.slice(b)])
+        expect(out).toBe(expected)
+      }
+    }
+  })
+
   it('one byte per chunk gives the one-shot output, web and node', async () => {
     const r = createRedactor(entries)
     const bytes = utf8.encode(text)

@@ -360,9 +360,14 @@ class _Redactor implements Redactor {
     this.#add(entry, 'entry')
   }
 
-  /** Renders text[0, to) with the matches (flat triples, by start) that start before `to`. */
-  #render(text: string, to: number, matches: _Matches): string {
-    if (matches.length === 0) return to === text.length ? text : text.slice(0, to)
+  /**
+   * Renders `(head + text)[0, to)` with the matches (flat triples, by start, in positions of
+   * `head + text`) that start before `to` — without joining `head` and `text` first.
+   */
+  #render(head: string, text: string, to: number, matches: _Matches): string {
+    if (matches.length === 0) {
+      return head.length === 0 && to === text.length ? text : _sub(head, text, 0, to)
+    }
     const parts: string[] = []
     let last = 0
     let k = 0
@@ -380,11 +385,11 @@ class _Redactor implements Redactor {
         }
         k += 3
       }
-      parts.push(text.slice(last, gs))
+      parts.push(_sub(head, text, last, gs))
       for (const l of labels) parts.push(this.#labels[l]!)
       last = ge
     }
-    parts.push(text.slice(last, to))
+    parts.push(_sub(head, text, last, to))
     return parts.join('')
   }
 
@@ -394,34 +399,63 @@ class _Redactor implements Redactor {
     }
     const matches: _Matches = []
     this.#matcher.scan(text, matches)
-    return this.#render(text, text.length, matches)
+    return this.#render('', text, text.length, matches)
   }
 
   /** @internal The incremental core of both stream kinds. */
   _stream(): { write(chunk: string): string; end(): string } {
     let pending = ''
     const matches: _Matches = []
+    const joint: _Matches = []
+    const matcher = this.#matcher
     return {
+      // The text is `pending + chunk`, never joined: the chunk is scanned as it is (a flat
+      // string scans about twice as fast as a concatenation), and matches that start in the
+      // held-back text are found in it plus the first `maxLen` characters of the chunk.
       write: (chunk: string): string => {
-        const text = pending + chunk
-        const len = text.length
+        const head = pending.length
+        const len = head + chunk.length
         matches.length = 0
-        this.#matcher.scan(text, matches)
-        const s = this.#matcher.partialStart(text)
+        if (head > 0) {
+          joint.length = 0
+          matcher.scan(pending + chunk.slice(0, matcher.maxLen), joint)
+          for (let k = 0; k < joint.length && joint[k]! < head; k += 3) {
+            matches.push(joint[k]!, joint[k + 1]!, joint[k + 2]!)
+          }
+          const from = matches.length
+          matcher.scan(chunk, matches)
+          for (let k = from; k < matches.length; k += 3) {
+            matches[k] = matches[k]! + head
+            matches[k + 1] = matches[k + 1]! + head
+          }
+        } else matcher.scan(chunk, matches)
+        // Only the last `maxLen - 1` characters can start a partial match.
+        let s: number
+        if (chunk.length >= matcher.maxLen) {
+          s = matcher.partialStart(chunk)
+          if (s >= 0) s += head
+        } else s = matcher.partialStart(pending + chunk)
         let p = s < 0 ? len : s
         // Never split a merged group, nor a surrogate pair.
         for (;;) {
           const inside = _groupStartContaining(matches, p)
           if (inside >= 0) p = inside
-          if (p > 0 && _isHighSurrogate(text.charCodeAt(p - 1))) p--
-          else break
+          if (
+            p > 0 &&
+            _isHighSurrogate(
+              p - 1 < head ? pending.charCodeAt(p - 1) : chunk.charCodeAt(p - 1 - head),
+            )
+          ) {
+            p--
+          } else break
         }
         if (p === 0) {
-          pending = text
+          pending += chunk
           return ''
         }
-        pending = text.slice(p)
-        return this.#render(text, p, matches)
+        const out = this.#render(pending, chunk, p, matches)
+        pending = _sub(pending, chunk, p, len)
+        return out
       },
       end: (): string => {
         const out = pending.length > 0 ? this.redact(pending) : ''
@@ -502,6 +536,14 @@ class _Utf8Decoder {
     this.#clean = true
     return this.#decoder.decode()
   }
+}
+
+/** `(head + tail).slice(a, b)`, without joining the two. */
+function _sub(head: string, tail: string, a: number, b: number): string {
+  const h = head.length
+  if (a >= h) return tail.slice(a - h, b - h)
+  if (b <= h) return head.slice(a, b)
+  return head.slice(a) + tail.slice(0, b - h)
 }
 
 /** Start of the merged group of `matches` that strictly contains position `p`, or -1. */
