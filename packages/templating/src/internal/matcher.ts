@@ -30,6 +30,23 @@ function _qgram(text: string, p: number): number {
   return Math.imul(h, K) ^ text.charCodeAt(p + 3)
 }
 
+/**
+ * The first sampled position from `p` on (every `stride`-th) whose q-gram is in `bitmap`, or
+ * -1. Only the tight loop, in a function of its own: a hit (rare, and absent while the
+ * engine collects type feedback) must not send the loop back to the interpreter.
+ */
+function _nextHit(text: string, p: number, stride: number, bitmap: Uint32Array): number {
+  const last = text.length - Q
+  for (; p <= last; p += stride) {
+    let h = Math.imul(text.charCodeAt(p), K) ^ text.charCodeAt(p + 1)
+    h = Math.imul(h, K) ^ text.charCodeAt(p + 2)
+    h = Math.imul(h, K) ^ text.charCodeAt(p + 3)
+    const x = Math.imul(h, MIX) >>> SHIFT
+    if ((bitmap[x >>> 5]! & (1 << (x & 31))) !== 0) return p
+  }
+  return -1
+}
+
 export class _Matcher {
   /** Longest needle so far. */
   maxLen = 0
@@ -101,17 +118,16 @@ export class _Matcher {
   scan(text: string, out: _Matches): void {
     if (this.#needles.length === 0) return
     if (this.#dirty) this.#rebuild()
-    const len = text.length
     const stride = this.#stride
     const bitmap = this.#bitmap
     const found = this.#found
     found.length = 0
-    for (let p = 0; p + Q <= len; p += stride) {
-      let h = Math.imul(text.charCodeAt(p), K) ^ text.charCodeAt(p + 1)
-      h = Math.imul(h, K) ^ text.charCodeAt(p + 2)
-      h = Math.imul(h, K) ^ text.charCodeAt(p + 3)
-      const x = Math.imul(h, MIX) >>> SHIFT
-      if ((bitmap[x >>> 5]! & (1 << (x & 31))) !== 0) this.#verify(text, p, h, found)
+    for (
+      let p = _nextHit(text, 0, stride, bitmap);
+      p !== -1;
+      p = _nextHit(text, p + stride, stride, bitmap)
+    ) {
+      this.#verify(text, p, _qgram(text, p), found)
     }
     if (found.length === 0) return
     // Sort (start asc, end desc) and keep the longest at each start.
