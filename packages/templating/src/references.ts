@@ -328,8 +328,9 @@ function _namespaceAt(namespaces: readonly string[], text: string, from: number,
  */
 export function _scan(text: string, registry: _Registry): _Scan {
   const namespaces = registry.namespaces
-  const edits: number[] = []
-  const problems: _Scan['problems'] = []
+  // Built up front: code after the loop runs once per call and gathers no type feedback.
+  const scan: _Scan = { edits: [], problems: [] }
+  const { edits, problems } = scan
   const len = text.length
   // With one namespace, search for `${<namespace>.` itself: other `${…}` cost nothing. (The
   // general search resumes two characters after a `${` that starts no reference, so it
@@ -464,7 +465,7 @@ export function _scan(text: string, registry: _Registry): _Scan {
     edits.push(i, end, r)
     i = text.indexOf(needle, end)
   }
-  return { edits, problems }
+  return scan
 }
 
 /** @internal The occurrence of `ref` (its first one, from the registry) at `[start, end)`. */
