@@ -286,6 +286,26 @@ describe('createRedactor: streams', () => {
     expect(await _viaNode(r, chunks)).toBe(r.redact(text))
   })
 
+  it('keeps a U+FEFF that follows an unfinished byte across a chunk boundary (Node 24 TextDecoder stream bug)', async () => {
+    const r = createRedactor([{ value: 'a-secret-value', label: '[s]' }])
+    const chunks = [
+      Uint8Array.of(0xc3),
+      Uint8Array.of(0xef, 0xbb, 0xbf),
+      utf8.encode('a-secret-value'),
+    ]
+    const expected = '\ufffd\ufeff[s]'
+    expect((await _viaWeb(r, chunks)).out).toBe(expected)
+    const out: Buffer[] = []
+    for await (const part of Readable.from(chunks.map((c) => Buffer.from(c))).pipe(
+      r.nodeTransform(),
+    )) {
+      out.push(part as Buffer)
+    }
+    expect(Buffer.concat(out).toString('utf8')).toBe(expected)
+    // A BOM that starts the stream is dropped, as TextDecoder drops it, even when split.
+    expect((await _viaWeb(r, [Uint8Array.of(0xef), Uint8Array.of(0xbb, 0xbf, 0x41)])).out).toBe('A')
+  })
+
   it('decodes any bytes split anywhere as TextDecoder does: BOM, invalid and split UTF-8, ASCII runs', async () => {
     const r = createRedactor(entries)
     const secret = utf8.encode(SECRET)
