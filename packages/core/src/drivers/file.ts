@@ -44,14 +44,14 @@ import {
   type RecordEntry,
   type StoreHeader,
 } from '../internal/file-format.js'
-import { withFileLock } from '../internal/lock.js'
+import { isAlive, withFileLock } from '../internal/lock.js'
 import { compareKeys, storedValue } from '../internal/stored.js'
 import {
   assertBytes,
   assertKey,
   assertOptionalVersion,
   assertPrefix,
-  versionConflict,
+  assertVersion,
 } from '../internal/validate.js'
 
 const openFd = promisify(openCb)
@@ -113,15 +113,6 @@ function ioError(path: string, action: string, cause: unknown): KeywardError {
 const pins = new FinalizationRegistry<{ fd: number | null }>((pin) => {
   if (pin.fd !== null) closeCb(pin.fd, () => {})
 })
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 function checkOptions(options: FileDriverOptions): void {
   if (typeof options !== 'object' || options === null)
@@ -459,8 +450,7 @@ export function fileDriver(options: FileDriverOptions) {
       const ifVersion = setOptions?.ifVersion
       return mutate((store) => {
         const currentVersion = store?.records.get(key)?.version ?? 0
-        if (ifVersion !== undefined && ifVersion !== currentVersion)
-          throw versionConflict(key, ifVersion, currentVersion)
+        assertVersion(key, ifVersion, currentVersion)
         const version = currentVersion + 1
         return {
           result: { version },
@@ -483,8 +473,7 @@ export function fileDriver(options: FileDriverOptions) {
       const ifVersion = deleteOptions?.ifVersion
       return mutate((store) => {
         const currentVersion = store?.records.get(key)?.version ?? 0
-        if (ifVersion !== undefined && ifVersion !== currentVersion)
-          throw versionConflict(key, ifVersion, currentVersion)
+        assertVersion(key, ifVersion, currentVersion)
         if (currentVersion === 0) return { result: false }
         return {
           result: true,

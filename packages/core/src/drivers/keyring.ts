@@ -40,7 +40,7 @@ import {
   assertKey,
   assertOptionalVersion,
   assertPrefix,
-  versionConflict,
+  assertVersion,
 } from '../internal/validate.js'
 
 /** Options of {@link keyringDriver}. */
@@ -453,9 +453,7 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
         [key],
         async () => {
           const current = (await read(key))?.version ?? 0
-          if (setOptions?.ifVersion !== undefined && setOptions.ifVersion !== current) {
-            throw versionConflict(key, setOptions.ifVersion, current)
-          }
+          assertVersion(key, setOptions?.ifVersion, current)
           const version = current + 1
           if (useIndex) {
             if (current === 0) await updateIndex(key, true)
@@ -477,9 +475,7 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
         [key],
         async () => {
           const current = (await read(key))?.version ?? 0
-          if (deleteOptions?.ifVersion !== undefined && deleteOptions.ifVersion !== current) {
-            throw versionConflict(key, deleteOptions.ifVersion, current)
-          }
+          assertVersion(key, deleteOptions?.ifVersion, current)
           if (current === 0) return false
           const e = await entry(key)
           const deleted = await call('delete', key, () => e.deleteCredential())

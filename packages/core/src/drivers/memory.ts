@@ -6,7 +6,7 @@ import {
   assertKey,
   assertOptionalVersion,
   assertPrefix,
-  versionConflict,
+  assertVersion,
 } from '../internal/validate.js'
 
 /** Options of {@link memoryDriver}. */
@@ -55,9 +55,7 @@ export function memoryDriver(options: MemoryDriverOptions = {}) {
       assertBytes(value)
       assertOptionalVersion(setOptions?.ifVersion)
       const current = entries.get(key)?.version ?? 0
-      if (setOptions?.ifVersion !== undefined && setOptions.ifVersion !== current) {
-        throw versionConflict(key, setOptions.ifVersion, current)
-      }
+      assertVersion(key, setOptions?.ifVersion, current)
       const version = current + 1
       entries.set(key, { value: value.slice(), version })
       return { version }
@@ -66,9 +64,7 @@ export function memoryDriver(options: MemoryDriverOptions = {}) {
       assertKey(key)
       assertOptionalVersion(deleteOptions?.ifVersion)
       const current = entries.get(key)?.version ?? 0
-      if (deleteOptions?.ifVersion !== undefined && deleteOptions.ifVersion !== current) {
-        throw versionConflict(key, deleteOptions.ifVersion, current)
-      }
+      assertVersion(key, deleteOptions?.ifVersion, current)
       return entries.delete(key)
     },
     async list(prefix = ''): Promise<string[]> {

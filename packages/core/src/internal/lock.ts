@@ -167,7 +167,8 @@ export interface FileLockOptions extends LockOptions {
 
 const thisHost = hostname()
 
-function isAlive(pid: number): boolean {
+/** True when a process with this pid exists (on this host), even if it is not ours to signal. */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

@@ -43,9 +43,13 @@ export function assertPrefix(prefix: unknown): asserts prefix is string {
   }
 }
 
-/** The `KEYWARD_VERSION_CONFLICT` error for `key`; names versions, never values. */
-export function versionConflict(key: string, expected: number, actual: number): KeywardError {
-  return new KeywardError(
+/**
+ * The compare-and-set check every driver makes: throws `KEYWARD_VERSION_CONFLICT` (naming the
+ * key and both versions, never a value) when `expected` is given and is not `actual`.
+ */
+export function assertVersion(key: string, expected: number | undefined, actual: number): void {
+  if (expected === undefined || expected === actual) return
+  throw new KeywardError(
     'KEYWARD_VERSION_CONFLICT',
     `key "${key}" is at version ${actual}, not ${expected}: re-read it and retry`,
     { details: { key, expected, actual } },
