@@ -14,14 +14,7 @@ import {
   type LoginTokens,
   type ScopeRequestOptions,
 } from './grant.js'
-import {
-  _context,
-  type _Fetcher,
-  _joinScopes,
-  _need,
-  _wrapRequestError,
-  type OAuthClient,
-} from './protocol.js'
+import { _context, type _Fetcher, _joinScopes, _need, _send, type OAuthClient } from './protocol.js'
 import type { Provider } from './provider.js'
 import { _checkedBody, _parseTokenResponse } from './tokens.js'
 
@@ -92,18 +85,9 @@ export async function _loginWithDeviceCode(
   const scopes = _requestedScopes(provider, options)
   const params = new URLSearchParams()
   if (scopes.length > 0) params.set('scope', _joinScopes(provider, scopes))
-  let response: Response
-  try {
-    response = await oauth.deviceAuthorizationRequest(
-      ctx.as,
-      ctx.client,
-      ctx.auth,
-      params,
-      ctx.options,
-    )
-  } catch (error) {
-    _wrapRequestError(ctx, error, 'device authorization request')
-  }
+  const response = await _send(ctx, 'device authorization request', () =>
+    oauth.deviceAuthorizationRequest(ctx.as, ctx.client, ctx.auth, params, ctx.options),
+  )
   const parsed = v.safeParse(
     DeviceAuthorization,
     await _checkedBody(provider, 'device authorization request', response),
@@ -143,18 +127,9 @@ export async function _loginWithDeviceCode(
   for (;;) {
     await _sleep(intervalMs, signal)
     if (Date.now() >= deadline) throw expired()
-    let poll: Response
-    try {
-      poll = await oauth.deviceCodeGrantRequest(
-        ctx.as,
-        ctx.client,
-        ctx.auth,
-        device.device_code,
-        ctx.options,
-      )
-    } catch (error) {
-      _wrapRequestError(ctx, error, 'device token request')
-    }
+    const poll = await _send(ctx, 'device token request', () =>
+      oauth.deviceCodeGrantRequest(ctx.as, ctx.client, ctx.auth, device.device_code, ctx.options),
+    )
     try {
       const tokens = await _parseTokenResponse(provider, poll, scopes, 'device token request')
       return _withGrant(provider, tokens, scopes, options.logger)

@@ -13,7 +13,7 @@ import {
   type _Fetcher,
   _joinScopes,
   _need,
-  _wrapRequestError,
+  _send,
   type OAuthClient,
   type RequestOptions,
 } from './protocol.js'
@@ -38,18 +38,9 @@ export async function _clientCredentials(
   const scopes = options.scopes ?? provider.scopes
   const params = new URLSearchParams(provider.tokenParams)
   if (scopes.length > 0) params.set('scope', _joinScopes(provider, scopes))
-  let response: Response
-  try {
-    response = await oauth.clientCredentialsGrantRequest(
-      ctx.as,
-      ctx.client,
-      ctx.auth,
-      params,
-      ctx.options,
-    )
-  } catch (error) {
-    _wrapRequestError(ctx, error, 'client credentials request')
-  }
+  const response = await _send(ctx, 'client credentials request', () =>
+    oauth.clientCredentialsGrantRequest(ctx.as, ctx.client, ctx.auth, params, ctx.options),
+  )
   return _parseTokenResponse(provider, response, scopes, 'client credentials request')
 }
 
@@ -94,21 +85,12 @@ export async function _refreshTokens(
   }
   const ctx = await _context(provider, client, options, fetcher)
   _need(ctx, 'token_endpoint', 'token')
-  let response: Response
-  try {
-    response = await oauth.refreshTokenGrantRequest(
-      ctx.as,
-      ctx.client,
-      ctx.auth,
-      options.refreshToken,
-      {
-        ...ctx.options,
-        ...(provider.tokenParams ? { additionalParameters: provider.tokenParams } : {}),
-      },
-    )
-  } catch (error) {
-    _wrapRequestError(ctx, error, 'refresh request')
-  }
+  const response = await _send(ctx, 'refresh request', () =>
+    oauth.refreshTokenGrantRequest(ctx.as, ctx.client, ctx.auth, options.refreshToken, {
+      ...ctx.options,
+      ...(provider.tokenParams ? { additionalParameters: provider.tokenParams } : {}),
+    }),
+  )
   return _parseTokenResponse(provider, response, options.scopes ?? [], 'refresh request')
 }
 
@@ -222,17 +204,14 @@ export async function _revokeToken(
 ): Promise<void> {
   const ctx = await _context(provider, client, options, fetcher)
   _need(ctx, 'revocation_endpoint', 'revocation')
-  let response: Response
-  try {
-    response = await oauth.revocationRequest(ctx.as, ctx.client, ctx.auth, options.token, {
+  const response = await _send(ctx, 'revocation request', () =>
+    oauth.revocationRequest(ctx.as, ctx.client, ctx.auth, options.token, {
       ...ctx.options,
       ...(options.tokenTypeHint
         ? { additionalParameters: { token_type_hint: options.tokenTypeHint } }
         : {}),
-    })
-  } catch (error) {
-    _wrapRequestError(ctx, error, 'revocation request')
-  }
+    }),
+  )
   if (response.status < 200 || response.status >= 300)
     await _checkedBody(provider, 'revocation request', response)
 }

@@ -170,16 +170,24 @@ export function _need(
 }
 
 /** Maps an oauth4webapi request failure (bad endpoint URL, aborted) to a KeywardError. */
-export function _wrapRequestError(ctx: _Context, error: unknown, what: string): never {
-  if (KeywardError.isInstance(error)) throw error
-  throw new KeywardError(
-    KEYWARD_OAUTH_ERROR_RESPONSE,
-    `${ctx.provider.id}: the ${what} could not be sent`,
-    {
-      cause: error instanceof Error ? new Error(error.name) : undefined,
-      details: { provider: ctx.provider.id },
-    },
-  )
+export async function _send(
+  ctx: _Context,
+  what: string,
+  request: () => Promise<Response>,
+): Promise<Response> {
+  try {
+    return await request()
+  } catch (error) {
+    if (KeywardError.isInstance(error)) throw error
+    throw new KeywardError(
+      KEYWARD_OAUTH_ERROR_RESPONSE,
+      `${ctx.provider.id}: the ${what} could not be sent`,
+      {
+        cause: error instanceof Error ? new Error(error.name) : undefined,
+        details: { provider: ctx.provider.id },
+      },
+    )
+  }
 }
 
 /** Joins scopes the way the provider's authorize endpoint wants them. */
@@ -261,9 +269,8 @@ export async function _exchangeCode(
       },
     )
   }
-  let response: Response
-  try {
-    response = await oauth.authorizationCodeGrantRequest(
+  const response = await _send(ctx, 'token request', () =>
+    oauth.authorizationCodeGrantRequest(
       ctx.as,
       ctx.client,
       ctx.auth,
@@ -274,9 +281,7 @@ export async function _exchangeCode(
         ...ctx.options,
         ...(ctx.provider.tokenParams ? { additionalParameters: ctx.provider.tokenParams } : {}),
       },
-    )
-  } catch (error) {
-    _wrapRequestError(ctx, error, 'token request')
-  }
+    ),
+  )
   return _parseTokenResponse(ctx.provider, response, expected.scopes)
 }
