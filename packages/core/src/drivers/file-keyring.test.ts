@@ -79,15 +79,19 @@ describe.skipIf(!env.available)('fileDriver with keyringKey (real Secret Service
     const before = { hash: await sha256(path), mtime: (await stat(path)).mtimeMs }
 
     const reader = fileDriver({ path, key: keyringKey({ service, lockDir }) })
-    for (const attempt of [
-      reader.get('k'),
-      reader.list(),
-      reader.set('k', bytes('overwrite')),
-    ] as Promise<unknown>[]) {
-      const error = await attempt.then(
-        () => undefined,
-        (e: unknown) => e,
-      )
+    // Handlers are attached at once: the three fail concurrently, and one left without a handler
+    // while an earlier one is awaited would be an unhandled rejection.
+    const outcomes = await Promise.all(
+      (
+        [reader.get('k'), reader.list(), reader.set('k', bytes('overwrite'))] as Promise<unknown>[]
+      ).map((attempt) =>
+        attempt.then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+      ),
+    )
+    for (const error of outcomes) {
       expect(KeywardError.isInstance(error), String(error)).toBe(true)
       expect((error as KeywardError).code).toBe('KEYWARD_KEY_MISSING')
       expect((error as KeywardError).message).toContain(`"store-key" of service "${service}"`)
