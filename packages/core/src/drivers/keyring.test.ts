@@ -130,12 +130,13 @@ describe.skipIf(!env.available)('keyringDriver on the real Secret Service', () =
     const driver = open(service)
     const foreign = bytes(`not-keyward ${CANARY}`)
     await writeRawEntry(service, 'k', foreign)
-    for (const attempt of [
-      driver.get('k'),
-      driver.set('k', bytes('x')),
-      driver.delete('k'),
-    ] as Promise<unknown>[]) {
-      const error = await codeOf(attempt)
+    // All three run concurrently; codeOf attaches each one's handler at once (no unhandled rejection).
+    const errors = await Promise.all(
+      (
+        [driver.get('k'), driver.set('k', bytes('x')), driver.delete('k')] as Promise<unknown>[]
+      ).map(codeOf),
+    )
+    for (const error of errors) {
       expect(error.code).toBe('KEYWARD_STORE_CORRUPT')
       expect(error.details).toMatchObject({ key: 'k', service })
       expectNoCanary(error)
