@@ -11,11 +11,25 @@ import { AuthStore } from '@keyward/authstore'
 import { envKey } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { defineProvider, fetchAccount, loginWithDeviceCode, oauthRefresher } from '@keyward/oauth'
-import Provider from 'oidc-provider'
 
 export const title = 'oauth: device sign-in, tokens in the AuthStore, refresh with rotation'
 
+/**
+ * Mutes oidc-provider's development-mode warnings (meant for operators of a real server, which
+ * this throwaway one is not) until the returned function is called.
+ */
+function muteProviderWarnings() {
+  const warn = console.warn
+  console.warn = (...args) => {
+    if (!String(args[0]).includes('oidc-provider WARNING')) warn(...args)
+  }
+  return () => {
+    console.warn = warn
+  }
+}
+
 async function startServer(client) {
+  const { default: Provider } = await import('oidc-provider')
   const server = createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
@@ -114,6 +128,7 @@ export async function run(narrate) {
     client_secret: randomBytes(16).toString('hex'),
     token_endpoint_auth_method: 'client_secret_basic',
   }
+  const unmute = muteProviderWarnings()
   const server = await startServer(client)
   const dir = await mkdtemp(join(tmpdir(), 'keyward-demo-oauth-'))
   try {
@@ -163,6 +178,7 @@ export async function run(narrate) {
     )
   } finally {
     server.close()
+    unmute()
     await rm(dir, { recursive: true, force: true })
   }
 }
