@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run docs:check: every ```ts block in README.md and docs/**/*.md compiles against the
+// npm run docs:check: every ```ts block in README.md, docs/**/*.md and packages/*/README.md compiles against the
 // built packages, as a user would write it. Each block becomes its own module in a scratch
 // directory inside the repo (so `@keyward/*` resolves through node_modules to dist), and one
 // `tsc --noEmit` checks them all. A block fenced as ```ts nocheck is skipped (say why beside it).
@@ -21,7 +21,14 @@ function markdownFiles(dir) {
   return out
 }
 
-const files = [join(root, 'README.md'), ...markdownFiles(join(root, 'docs'))]
+const packageReadmes = readdirSync(join(root, 'packages')).map((p) =>
+  join(root, 'packages', p, 'README.md'),
+)
+const files = [
+  join(root, 'README.md'),
+  ...markdownFiles(join(root, 'docs')),
+  ...packageReadmes.filter((f) => statSync(f, { throwIfNoEntry: false })),
+]
 rmSync(scratch, { recursive: true, force: true })
 mkdirSync(scratch)
 const origins = new Map()
