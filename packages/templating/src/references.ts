@@ -123,7 +123,9 @@ const BACKSLASH = 92
 const DQUOTE = 34
 const SQUOTE = 39
 const HASH_SEED = 0x811c9dc5 | 0
-const HASH_K = 0x01000193
+const HASH_K = 0x9e3779b1 | 0
+// Words of a packed name part: two segments, a `.` and a `}`, four characters a word.
+const _KEY_WORDS = Math.ceil((2 * MAX_SEGMENT_LENGTH + 2) / 4) + 1
 
 /**
  * The scanner's result for one string. `edits` are flat triples `(start, end, ref)` in order of
@@ -131,7 +133,8 @@ const HASH_K = 0x01000193
  * `registry.refs[ref]`; or, with `ref === -1`, an escape: the `$` at `start` is dropped.
  */
 export interface _Scan {
-  readonly edits: number[]
+  /** Exactly as long as its triples (a view of the scanner's growable buffer). */
+  readonly edits: Int32Array
   readonly problems: { message: string; start: number; end: number }[]
 }
 
@@ -150,6 +153,8 @@ export class _Registry {
   readonly #texts: string[] = []
   /** Each reference's namespace, as an index into {@link namespaces}. */
   readonly #ns: number[] = []
+  /** Each reference's name part length (after `${<namespace>.`, through `}`). */
+  readonly #lengths: number[] = []
   #slot = 0
   #hash = 0
 
@@ -158,9 +163,67 @@ export class _Registry {
   }
 
   /**
+   * The name part of the occurrence the fast path of {@link _scan} is parsing, packed four
+   * 7-bit characters to a word (an exact key: with equal lengths, equal words mean equal
+   * text), so that a repeated reference is recognised by comparing a few words rather than
+   * re-reading its characters.
+   */
+  readonly key = new Int32Array(_KEY_WORDS)
+  /** Packed name parts of the references the fast path inserted, back to back. */
+  #pool = new Int32Array(1024)
+  #poolLength = 0
+  /** Per reference: offset of its packed name part in {@link #pool}, or -1 (general path). */
+  readonly #keyAt: number[] = []
+
+  /**
+   * Index of the reference in namespace `ns` whose name part is the `words` words of
+   * {@link key} (`length` characters, hashing to `h`), or -1 (then {@link insertKey} adds it).
+   */
+  findKey(words: number, length: number, ns: number, h: number): number {
+    const slots = this.#slots
+    const mask = slots.length - 1
+    const key = this.key
+    const pool = this.#pool
+    let s = h & mask
+    for (;;) {
+      const v = slots[s]!
+      if (v === 0) break
+      if (this.#hashes[s] === h && this.#ns[v - 1] === ns && this.#lengths[v - 1] === length) {
+        const at = this.#keyAt[v - 1]!
+        if (at >= 0) {
+          let w = 0
+          while (w < words && pool[at + w] === key[w]) w++
+          if (w === words) return v - 1
+        }
+      }
+      s = (s + 1) & mask
+    }
+    this.#slot = s
+    this.#hash = h
+    return -1
+  }
+
+  /**
+   * Adds `ref` (in `text`, namespace `ns`), which the last {@link findKey} did not find, with
+   * its packed name part (the first `words` words of {@link key}).
+   */
+  insertKey(ref: Reference, text: string, ns: number, words: number): number {
+    let pool = this.#pool
+    if (this.#poolLength + words > pool.length) {
+      pool = new Int32Array(Math.max(pool.length * 2, this.#poolLength + words))
+      pool.set(this.#pool)
+      this.#pool = pool
+    }
+    this.#keyAt.push(this.#poolLength)
+    for (let w = 0; w < words; w++) pool[this.#poolLength++] = this.key[w]!
+    return this.#add(ref, text, ns)
+  }
+
+  /**
    * Index of the reference written `text[start, end)` in namespace `ns` (an index into
    * {@link namespaces}), whose name part `text[body, end)` hashes to `h` ({@link _hash}), or
-   * -1 (then {@link insert} adds it).
+   * -1 (then {@link insert} adds it). For references the general path of {@link _scan}
+   * parses (quoted names), which the fast path never produces.
    */
   find(text: string, start: number, body: number, end: number, ns: number, h: number): number {
     const slots = this.#slots
@@ -169,14 +232,11 @@ export class _Registry {
     for (;;) {
       const v = slots[s]!
       if (v === 0) break
-      if (this.#hashes[s] === h && this.#ns[v - 1] === ns) {
+      if (this.#hashes[s] === h && this.#ns[v - 1] === ns && this.#lengths[v - 1] === end - body) {
         // Same namespace: compare the name parts, with the first occurrence in its own string
         // (a flat string reads faster than the sliced `raw`).
         const ref = this.refs[v - 1]!
-        if (
-          ref.end - ref.start === end - start &&
-          _same(this.#texts[v - 1]!, ref.start + (body - start), text, body, end)
-        ) {
+        if (_same(this.#texts[v - 1]!, ref.start + (body - start), text, body, end)) {
           return v - 1
         }
       }
@@ -189,10 +249,16 @@ export class _Registry {
 
   /** Adds `ref` (in `text`, namespace `ns`), which the last {@link find} did not find. */
   insert(ref: Reference, text: string, ns: number): number {
+    this.#keyAt.push(-1)
+    return this.#add(ref, text, ns)
+  }
+
+  #add(ref: Reference, text: string, ns: number): number {
     const index = this.refs.length
     this.refs.push(ref)
     this.#texts.push(text)
     this.#ns.push(ns)
+    this.#lengths.push(ref.end - ref.start - ref.namespace.length - 3)
     this.#slots[this.#slot] = index + 1
     this.#hashes[this.#slot] = this.#hash
     if (2 * this.refs.length > this.#slots.length) this.#grow()
@@ -230,8 +296,23 @@ function _same(other: string, from: number, text: string, start: number, end: nu
  */
 function _hash(text: string, start: number, end: number): number {
   let h = HASH_SEED
-  for (let p = start; p < end; p++) h = Math.imul(h ^ text.charCodeAt(p), HASH_K)
-  return h
+  let word = 0
+  let chars = 0
+  for (let p = start; p < end - 1; p++) {
+    word = (word << 7) | text.charCodeAt(p)
+    if (++chars === 4) {
+      h = _mix(h, word)
+      word = 0
+      chars = 0
+    }
+  }
+  return _mix(h, (word << 7) | text.charCodeAt(end - 1))
+}
+
+/** One step of the hash of a packed name part: multiply, then fold the high bits down. */
+function _mix(h: number, word: number): number {
+  const m = Math.imul(h ^ word, HASH_K)
+  return m ^ (m >>> 15)
 }
 
 /** @internal Validates `options.namespaces` eagerly and returns them. */
@@ -328,9 +409,12 @@ function _namespaceAt(namespaces: readonly string[], text: string, from: number,
  */
 export function _scan(text: string, registry: _Registry): _Scan {
   const namespaces = registry.namespaces
-  // Built up front: code after the loop runs once per call and gathers no type feedback.
-  const scan: _Scan = { edits: [], problems: [] }
-  const { edits, problems } = scan
+  // Edits go to a growable typed array (an array of numbers that grows by `push` costs more
+  // in copies and garbage collection than the parsing itself).
+  let edits: Int32Array = new Int32Array(48)
+  let n = 0
+  const problems: _Scan['problems'] = []
+  const key = registry.key
   const len = text.length
   // With one namespace, search for `${<namespace>.` itself: other `${…}` cost nothing. (The
   // general search resumes two characters after a `${` that starts no reference, so it
@@ -358,44 +442,70 @@ export function _scan(text: string, registry: _Registry): _Scan {
         continue
       }
     }
+    if (n + 3 > edits.length) edits = _grow(edits)
     if (i > 0 && text.charCodeAt(i - 1) === DOLLAR) {
-      edits.push(i - 1, i, -1)
+      edits[n++] = i - 1
+      edits[n++] = i
+      edits[n++] = -1
       i = text.indexOf(needle, j + 1)
       continue
     }
-    // Fast path: `<bare id>}` or `<bare id>.<bare field>}`, parsed and hashed (as _hash does)
-    // in one loop.
+    // Fast path: `<bare id>}` or `<bare id>.<bare field>}`, parsed, hashed (as _hash does)
+    // and packed into `key` (7 bits a character, four to a word) in one loop.
     let h = HASH_SEED
     let stop = Math.min(len, j + 2 + MAX_SEGMENT_LENGTH)
     let a = j + 1
     let c = 0
+    let word = 0
+    let words = 0
+    let chars = 0
     for (; a < stop; a++) {
       c = text.charCodeAt(a)
       if (c >= 128 || BARE[c] !== 1) break
-      h = Math.imul(h ^ c, HASH_K)
+      word = (word << 7) | c
+      if (++chars === 4) {
+        h = _mix(h, word)
+        key[words++] = word
+        word = 0
+        chars = 0
+      }
     }
     let b = a
     let end = -1
     if (a > j + 1 && a < stop) {
       if (c === CLOSE) end = a + 1
       else if (c === DOT) {
-        h = Math.imul(h ^ c, HASH_K)
+        word = (word << 7) | c
+        if (++chars === 4) {
+          h = _mix(h, word)
+          key[words++] = word
+          word = 0
+          chars = 0
+        }
         stop = Math.min(len, a + 2 + MAX_SEGMENT_LENGTH)
         for (b = a + 1; b < stop; b++) {
           c = text.charCodeAt(b)
           if (c >= 128 || BARE[c] !== 1) break
-          h = Math.imul(h ^ c, HASH_K)
+          word = (word << 7) | c
+          if (++chars === 4) {
+            h = _mix(h, word)
+            key[words++] = word
+            word = 0
+            chars = 0
+          }
         }
         if (b > a + 1 && b < stop && c === CLOSE) end = b + 1
       }
     }
     if (end !== -1) {
-      h = Math.imul(h ^ CLOSE, HASH_K)
-      let r = registry.find(text, i, j + 1, end, ns, h)
+      word = (word << 7) | CLOSE
+      h = _mix(h, word)
+      key[words++] = word
+      let r = registry.findKey(words, end - j - 1, ns, h)
       if (r === -1) {
         const namespace = text.slice(i + 2, j)
         const raw = text.slice(i, end)
-        r = registry.insert(
+        r = registry.insertKey(
           b === a
             ? { namespace, id: text.slice(j + 1, a), raw, start: i, end }
             : {
@@ -408,9 +518,12 @@ export function _scan(text: string, registry: _Registry): _Scan {
               },
           text,
           ns,
+          words,
         )
       }
-      edits.push(i, end, r)
+      edits[n++] = i
+      edits[n++] = end
+      edits[n++] = r
       i = text.indexOf(needle, end)
       continue
     }
@@ -462,10 +575,18 @@ export function _scan(text: string, registry: _Registry): _Scan {
         ns,
       )
     }
-    edits.push(i, end, r)
+    edits[n++] = i
+    edits[n++] = end
+    edits[n++] = r
     i = text.indexOf(needle, end)
   }
-  return scan
+  return { edits: edits.subarray(0, n), problems }
+}
+
+function _grow(edits: Int32Array): Int32Array {
+  const grown = new Int32Array(edits.length * 4)
+  grown.set(edits)
+  return grown
 }
 
 /** @internal The occurrence of `ref` (its first one, from the registry) at `[start, end)`. */

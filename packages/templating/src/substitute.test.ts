@@ -293,6 +293,55 @@ describe('substitute: properties', () => {
     .string({ unit: fc.constantFrom(...alnum), minLength: 12, maxLength: 30 })
     .filter((s) => new Set(s).size > 3)
 
+  it('tells apart references whose hashes collide', async () => {
+    // These two names (same length) hash alike in the scanner's registry (as of this writing):
+    // only the exact comparison of their characters tells them apart.
+    const a = '${secret.11d1qix.f}'
+    const b = '${secret.0isqjh5.f}'
+    const resolver = _table({ [a]: 'value-of-a', [b]: 'value-of-b' })
+    expect(await substitute(`${a} ${b} ${a} ${b}`, resolver)).toBe(
+      'value-of-a value-of-b value-of-a value-of-b',
+    )
+    expect(resolver.calls[0]?.map((r) => r.raw)).toEqual([a, b])
+  })
+
+  it('gives every occurrence the value of its own reference, among look-alike names', async () => {
+    // Names from a tiny alphabet, of lengths around the scanner's 4-character key words, so
+    // that references share prefixes, lengths and hashes: each must still get its own value.
+    const name = fc.string({ unit: fc.constantFrom('a', 'b', '-'), minLength: 1, maxLength: 9 })
+    const quoted = fc.boolean()
+    const reference = fc
+      .tuple(name, fc.option(name, { nil: undefined }), quoted)
+      .map(([id, field, q]) =>
+        q
+          ? `\${secret."${id}"${field === undefined ? '' : `.${field}`}}`
+          : `\${secret.${id}${field === undefined ? '' : `.${field}`}}`,
+      )
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(reference, fc.constantFrom('', ' ', '.', '}')), { maxLength: 40 }),
+        async (parts) => {
+          const template = parts.map(([raw, lit]) => raw + lit).join('|')
+          const seen: string[] = []
+          const resolver: Resolver = async (refs) => {
+            for (const ref of refs) {
+              expect(template.slice(ref.start, ref.end)).toBe(ref.raw)
+              seen.push(ref.raw)
+            }
+            return new Map(refs.map((ref) => [ref.raw, `<${ref.raw.length}:${ref.raw.slice(9)}>`]))
+          }
+          const out = await substitute(template, resolver)
+          const unique = [...new Set(parts.map(([raw]) => raw))]
+          expect(seen).toEqual(unique)
+          expect(out).toBe(
+            parts.map(([raw, lit]) => `<${raw.length}:${raw.slice(9)}>${lit}`).join('|'),
+          )
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
   it('substitute then redact gives back the template where values are unique', async () => {
     await fc.assert(
       fc.asyncProperty(

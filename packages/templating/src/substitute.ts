@@ -214,7 +214,7 @@ function _encode(encoding: SubstituteEncoding, value: string, ref: Reference): s
 // `parts.join('')`, which copies eagerly: substitution itself then costs little more than the
 // scan. Flattening costs one copy of the text, whoever does it. `values[r]` is the text that
 // replaces reference `r`.
-function _apply(text: string, edits: readonly number[], values: readonly string[]): string {
+function _apply(text: string, edits: Int32Array, values: readonly string[]): string {
   if (edits.length === 0) return text
   let out = ''
   let last = 0
