@@ -1,20 +1,13 @@
-import { defineConfig } from 'tsup'
+import { packageConfig } from '../../tsup.shared.js'
 
-export default defineConfig({
-  entry: {
+export default packageConfig(
+  {
     index: 'src/index.ts',
     'drivers/memory': 'src/drivers/memory.ts',
     'drivers/file': 'src/drivers/file.ts',
     'drivers/keyring': 'src/drivers/keyring.ts',
     testing: 'src/testing.ts',
   },
-  format: ['esm'],
-  target: 'node20',
-  platform: 'node',
-  dts: { compilerOptions: { ignoreDeprecations: '6.0' } },
-  sourcemap: true,
-  clean: true,
-  splitting: true,
-  treeshake: true,
-  external: ['@napi-rs/keyring', 'vitest'],
-})
+  // Subpath entries share chunks; optional native and test dependencies stay imports.
+  { splitting: true, external: ['@napi-rs/keyring', 'vitest'] },
+)

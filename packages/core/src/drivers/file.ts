@@ -47,10 +47,10 @@ import {
 import { isAlive, withFileLock } from '../internal/lock.js'
 import { compareKeys, storedValue } from '../internal/stored.js'
 import {
-  assertBytes,
+  assertDeleteArguments,
   assertKey,
-  assertOptionalVersion,
   assertPrefix,
+  assertSetArguments,
   assertVersion,
 } from '../internal/validate.js'
 
@@ -437,9 +437,7 @@ export function fileDriver(options: FileDriverOptions) {
       value: Uint8Array,
       setOptions?: SetOptions,
     ): Promise<{ version: number }> {
-      assertKey(key)
-      assertBytes(value)
-      assertOptionalVersion(setOptions?.ifVersion)
+      assertSetArguments(key, value, setOptions?.ifVersion)
       if (value.byteLength > maxValueBytes)
         throw new KeywardError(
           KEYWARD_VALUE_TOO_LARGE,
@@ -468,8 +466,7 @@ export function fileDriver(options: FileDriverOptions) {
     },
 
     async delete(key: string, deleteOptions?: DeleteOptions): Promise<boolean> {
-      assertKey(key)
-      assertOptionalVersion(deleteOptions?.ifVersion)
+      assertDeleteArguments(key, deleteOptions?.ifVersion)
       const ifVersion = deleteOptions?.ifVersion
       return mutate((store) => {
         const currentVersion = store?.records.get(key)?.version ?? 0

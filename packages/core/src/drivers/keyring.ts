@@ -36,10 +36,10 @@ import {
 } from '../internal/native-keyring.js'
 import { compareKeys, storedValue } from '../internal/stored.js'
 import {
-  assertBytes,
+  assertDeleteArguments,
   assertKey,
-  assertOptionalVersion,
   assertPrefix,
+  assertSetArguments,
   assertVersion,
 } from '../internal/validate.js'
 
@@ -435,9 +435,7 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
       value: Uint8Array,
       setOptions?: SetOptions,
     ): Promise<{ version: number }> {
-      assertKey(key)
-      assertBytes(value)
-      assertOptionalVersion(setOptions?.ifVersion)
+      assertSetArguments(key, value, setOptions?.ifVersion)
       if (value.byteLength > maxValueBytes) {
         throw new KeywardError(
           KEYWARD_VALUE_TOO_LARGE,
@@ -468,8 +466,7 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
       )
     },
     async delete(key: string, deleteOptions?: DeleteOptions): Promise<boolean> {
-      assertKey(key)
-      assertOptionalVersion(deleteOptions?.ifVersion)
+      assertDeleteArguments(key, deleteOptions?.ifVersion)
       return locked(
         'write',
         [key],

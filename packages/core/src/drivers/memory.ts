@@ -3,9 +3,10 @@ import { KeyedMutex } from '../internal/lock.js'
 import { compareKeys, storedValue } from '../internal/stored.js'
 import {
   assertBytes,
+  assertDeleteArguments,
   assertKey,
-  assertOptionalVersion,
   assertPrefix,
+  assertSetArguments,
   assertVersion,
 } from '../internal/validate.js'
 
@@ -51,9 +52,7 @@ export function memoryDriver(options: MemoryDriverOptions = {}) {
       value: Uint8Array,
       setOptions?: SetOptions,
     ): Promise<{ version: number }> {
-      assertKey(key)
-      assertBytes(value)
-      assertOptionalVersion(setOptions?.ifVersion)
+      assertSetArguments(key, value, setOptions?.ifVersion)
       const current = entries.get(key)?.version ?? 0
       assertVersion(key, setOptions?.ifVersion, current)
       const version = current + 1
@@ -61,8 +60,7 @@ export function memoryDriver(options: MemoryDriverOptions = {}) {
       return { version }
     },
     async delete(key: string, deleteOptions?: DeleteOptions): Promise<boolean> {
-      assertKey(key)
-      assertOptionalVersion(deleteOptions?.ifVersion)
+      assertDeleteArguments(key, deleteOptions?.ifVersion)
       const current = entries.get(key)?.version ?? 0
       assertVersion(key, deleteOptions?.ifVersion, current)
       return entries.delete(key)

@@ -36,6 +36,23 @@ export function assertOptionalVersion(version: unknown, what = 'ifVersion'): voi
   }
 }
 
+/** The argument checks of `Driver.set`: a valid key, bytes, and an optional valid `ifVersion`. */
+export function assertSetArguments(
+  key: unknown,
+  value: unknown,
+  ifVersion: unknown,
+): asserts key is string {
+  assertKey(key)
+  assertBytes(value)
+  assertOptionalVersion(ifVersion)
+}
+
+/** The argument checks of `Driver.delete`: a valid key and an optional valid `ifVersion`. */
+export function assertDeleteArguments(key: unknown, ifVersion: unknown): asserts key is string {
+  assertKey(key)
+  assertOptionalVersion(ifVersion)
+}
+
 /** Throws `KEYWARD_INVALID_ARGUMENT` unless `prefix` is a string. */
 export function assertPrefix(prefix: unknown): asserts prefix is string {
   if (typeof prefix !== 'string') {
