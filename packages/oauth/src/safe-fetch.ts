@@ -213,17 +213,22 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
 /** Connects with node:http(s) to the checked addresses only: the `lookup` hook never asks DNS again. */
 export const _nodeTransport: _Transport = (target, request, limits) =>
   new Promise<Response>((resolve, reject) => {
+    // Answers asynchronously, as dns.lookup does: a synchronous answer makes the socket connect
+    // (and fail, e.g. ENETUNREACH) before the request has attached its error listener, and the
+    // socket's 'error' then goes unhandled and crashes the host process.
     const pinned: LookupFunction = (_host, opts, callback) => {
       const all = (opts as { all?: boolean }).all === true
-      if (all) {
-        ;(callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(
-          null,
-          target.addresses,
-        )
-      } else {
-        const first = target.addresses[0]
-        callback(null, first?.address ?? '', first?.family ?? 4)
-      }
+      setImmediate(() => {
+        if (all) {
+          ;(callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(
+            null,
+            target.addresses,
+          )
+        } else {
+          const first = target.addresses[0]
+          callback(null, first?.address ?? '', first?.family ?? 4)
+        }
+      })
     }
     const mod = target.url.protocol === 'https:' ? https : http
     const req = mod.request(target.url, {
