@@ -4,6 +4,9 @@
 // With CI=true a test that needs a real component (OS keyring, PostgreSQL, OAuth server) fails
 // when the component is missing; locally it skips with a printed reason.
 import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { canStartKeyring, keyringSessionCommand } from './keyring-session.mjs'
 
 const root = new URL('..', import.meta.url).pathname
@@ -27,9 +30,32 @@ if (!canStartKeyring()) {
   else console.warn(`note: keyring tests will skip: ${why}`)
 }
 const vitest = new URL('../node_modules/vitest/vitest.mjs', import.meta.url).pathname
+// Besides the usual output, a JSON report, from which a plain closing line is printed:
+// "tests: N passed, N failed, N skipped".
+const userArgs = process.argv.slice(2)
+const ownReporter = userArgs.some((a) => a.startsWith('--reporter'))
+const reportDir = mkdtempSync(join(tmpdir(), 'keyward-test-'))
+const report = join(reportDir, 'report.json')
+const reporterArgs = ownReporter
+  ? []
+  : ['--reporter=default', '--reporter=json', `--outputFile.json=${report}`]
 const { command, args } = keyringSessionCommand(process.execPath, [
   vitest,
   'run',
-  ...process.argv.slice(2),
+  ...reporterArgs,
+  ...userArgs,
 ])
-process.exit(run(command, args))
+const status = run(command, args)
+if (!ownReporter) {
+  try {
+    const totals = JSON.parse(readFileSync(report, 'utf8'))
+    const skipped = totals.numPendingTests + totals.numTodoTests
+    console.log(
+      `tests: ${totals.numPassedTests} passed, ${totals.numFailedTests} failed, ${skipped} skipped`,
+    )
+  } catch {
+    console.log('tests: no report was written')
+  }
+}
+rmSync(reportDir, { recursive: true, force: true })
+process.exit(status)
