@@ -1,6 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,14 +7,12 @@ import { fileURLToPath } from 'node:url'
 import { envKey } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { assertBuilt, nextMessage } from '../../../test/_built.js'
 import { _startTokenServer, type TokenServer } from './_token-server.js'
 import { AuthStore } from './index.js'
 
 const PROCESSES = 8
 const CALLS = 50
-const dists = ['../dist/index.js', '../../core/dist/drivers/file.js'].map((p) =>
-  fileURLToPath(new URL(p, import.meta.url)),
-)
 const child = fileURLToPath(new URL('./_cross-process-child.mjs', import.meta.url))
 
 let dir: string
@@ -24,12 +21,7 @@ const children: ChildProcess[] = []
 const key = randomBytes(32).toString('base64')
 
 beforeAll(async () => {
-  for (const dist of dists) {
-    if (!existsSync(dist))
-      throw new Error(
-        `${dist} is missing: the child processes of this test import the built packages; run \`npx turbo run build\` first (npm test does)`,
-      )
-  }
+  assertBuilt(['core', 'authstore'])
   dir = await mkdtemp(join(tmpdir(), 'keyward-authstore-xproc-'))
   server = await _startTokenServer({ delayMs: 30 })
 })
@@ -39,17 +31,6 @@ afterAll(async () => {
   await server?.close()
   if (dir) await rm(dir, { recursive: true, force: true })
 })
-
-function nextMessage<T>(c: ChildProcess): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`child exited with ${code}`))
-    c.once('exit', onExit)
-    c.once('message', (m) => {
-      c.off('exit', onExit)
-      resolve(m as T)
-    })
-  })
-}
 
 describe('refresh across processes on one file store', () => {
   it(`${PROCESSES} processes × ${CALLS} concurrent getToken: one refresh per expiry, no invalid_grant, every caller gets the current token`, async () => {

@@ -3,7 +3,6 @@
 // recover, and 8 processes on one file store never spend a refresh token twice.
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, statSync } from 'node:fs'
 import { cp, mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +12,7 @@ import { envKey, type KeywardError } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { assertBuilt, nextMessage } from '../../../test/_built.js'
 import { _Browser } from './_browser.js'
 import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
 import { loginWithBrowser } from './browser.js'
@@ -220,26 +220,6 @@ const CALLS = 50
 const root = fileURLToPath(new URL('../../../', import.meta.url))
 const PACKAGES = ['core', 'authstore', 'oauth']
 
-/** Fails early, naming the fix, when the dist the children import is missing or older than its sources. */
-function assertBuilt(): void {
-  for (const name of PACKAGES) {
-    const built = join(root, 'packages', name, 'dist', 'index.js')
-    if (!existsSync(built))
-      throw new Error(
-        `${built} is missing: the child processes import the built packages; run \`npx turbo run build\` first (npm test does)`,
-      )
-    const builtAt = statSync(built).mtimeMs
-    const src = join(root, 'packages', name, 'src')
-    for (const file of readdirSync(src, { recursive: true }) as string[]) {
-      if (!file.endsWith('.ts') || file.includes('.test') || file.startsWith('_')) continue
-      if (statSync(join(src, file)).mtimeMs > builtAt)
-        throw new Error(
-          `packages/${name}/dist is older than src/${file}: rebuild with \`npx turbo run build\` and re-run`,
-        )
-    }
-  }
-}
-
 /**
  * A snapshot of the built packages in a temp dir (immune to a rebuild while the test runs), with
  * the rest of node_modules linked in, and the child script beside it.
@@ -262,23 +242,12 @@ async function snapshot(dir: string): Promise<string> {
   return child
 }
 
-function nextMessage<T>(c: ChildProcess): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`child exited with ${code}`))
-    c.once('exit', onExit)
-    c.once('message', (m) => {
-      c.off('exit', onExit)
-      resolve(m as T)
-    })
-  })
-}
-
 describe('refresh across processes against oidc-provider (rotating refresh tokens)', () => {
   let dir = ''
   let child = ''
   const children: ChildProcess[] = []
   beforeAll(async () => {
-    assertBuilt()
+    assertBuilt(PACKAGES)
     dir = await mkdtemp(join(tmpdir(), 'keyward-oauth-xproc-'))
     child = await snapshot(dir)
   })

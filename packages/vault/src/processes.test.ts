@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { assertBuilt } from '../../../test/_built.js'
 import { _assertNoLeak, type _TempVault, _tempVault, CANARY } from './_helpers.js'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -14,13 +15,7 @@ const CHILD = join(here, '_child.mjs')
 const GIT_HELPER = join(here, '_git-helper.mjs')
 const execFileAsync = promisify(execFile)
 
-beforeAll(() => {
-  const dist = join(here, '..', 'dist', 'index.js')
-  if (!existsSync(dist))
-    throw new Error(
-      `${dist} is missing: these tests run child processes against the built package; run \`npx turbo run build\` first`,
-    )
-})
+beforeAll(() => assertBuilt(['core', 'templating', 'vault']))
 
 let t: _TempVault
 beforeEach(async () => {

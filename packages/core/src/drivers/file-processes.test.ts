@@ -2,32 +2,16 @@
 // with SIGKILL mid-write. The children run _file-worker.mjs, which imports the BUILT driver
 // from packages/core/dist (build it with `npx turbo run build --filter=@keyward/core`).
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, statSync } from 'node:fs'
 import { cp, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { assertBuilt } from '../../../../test/_built.js'
 import { newEnvKeyText, tempDir, testEnvKey } from './_file-kit.js'
 import { fileDriver } from './file.js'
 
 const worker = fileURLToPath(new URL('./_file-worker.mjs', import.meta.url))
-const builtDriver = fileURLToPath(new URL('../../dist/drivers/file.js', import.meta.url))
 const text = (value: Uint8Array) => new TextDecoder().decode(value)
-
-function assertBuilt(): void {
-  if (!existsSync(builtDriver))
-    throw new Error(
-      `${builtDriver} is missing: child processes import the built driver. Run \`npx turbo run build --filter=@keyward/core\` (npm test does it) and re-run.`,
-    )
-  const built = statSync(builtDriver).mtimeMs
-  for (const source of ['./file.ts', '../internal/file-format.ts', '../internal/envelope.ts']) {
-    const path = fileURLToPath(new URL(source, import.meta.url))
-    if (statSync(path).mtimeMs > built)
-      throw new Error(
-        `${builtDriver} is older than ${path}: rebuild with \`npx turbo run build --filter=@keyward/core\` and re-run.`,
-      )
-  }
-}
 
 /** Where the workers import the built package from: a snapshot taken before the tests. */
 let distSnapshot = ''
@@ -77,7 +61,7 @@ function prng(seed: number): () => number {
 describe('file driver with real processes', () => {
   const dirs: (() => Promise<void>)[] = []
   beforeAll(async () => {
-    assertBuilt()
+    assertBuilt(['core'])
     // Snapshot dist, so that a rebuild while this file runs cannot pull it from under the workers.
     const { dir, cleanup } = await tempDir()
     dirs.push(cleanup)
