@@ -11,3 +11,21 @@ export const keywardAliases = [
   { find: /^@keyward\/([a-z-]+)$/, replacement: `${packagesDir}$1/src/index.ts` },
   { find: /^@keyward\/([a-z-]+)\/(.+)$/, replacement: `${packagesDir}$1/src/$2.ts` },
 ]
+
+/**
+ * The vitest project of one package: its name, colocated `src/**\/*.test.ts`, generous
+ * timeouts for tests that start real components, and type tests (`src/**\/*.test-d.ts`)
+ * checked against the package's own tsconfig.
+ */
+export function projectConfig(name: string) {
+  return {
+    resolve: { alias: keywardAliases },
+    test: {
+      name,
+      include: ['src/**/*.test.ts'],
+      testTimeout: 60_000,
+      hookTimeout: 60_000,
+      typecheck: { enabled: true, include: ['src/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
+    },
+  }
+}
