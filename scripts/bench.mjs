@@ -5,20 +5,13 @@
 import { spawnSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { buildPackages } from './build.mjs'
 import { keyringSessionCommand } from './keyring-session.mjs'
 
 const root = new URL('..', import.meta.url).pathname
 const filter = process.argv[2] ?? ''
 
-const build = spawnSync(
-  new URL('../node_modules/.bin/turbo', import.meta.url).pathname,
-  ['run', 'build', '--output-logs=errors-only'],
-  {
-    cwd: root,
-    stdio: 'inherit',
-  },
-)
-if (build.status !== 0) process.exit(build.status ?? 1)
+buildPackages()
 
 const files = []
 for (const pkg of readdirSync(join(root, 'packages'))) {

@@ -2,19 +2,10 @@
 // npm run demo: a short narrated tour of keyward on its embedded defaults. Each step lives in
 // scripts/demo/NN-name.mjs and exports `run(narrate)`; steps run in file order against the
 // built packages (the demo builds them first).
-import { spawnSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
+import { buildPackages } from './build.mjs'
 
-const root = new URL('..', import.meta.url).pathname
-const built = spawnSync(
-  new URL('../node_modules/.bin/turbo', import.meta.url).pathname,
-  ['run', 'build', '--output-logs=errors-only'],
-  {
-    cwd: root,
-    stdio: 'inherit',
-  },
-)
-if (built.status !== 0) process.exit(built.status ?? 1)
+buildPackages()
 
 const dir = new URL('./demo/', import.meta.url)
 const steps = readdirSync(dir)

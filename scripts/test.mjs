@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { buildPackages } from './build.mjs'
 import { canStartKeyring, keyringSessionCommand } from './keyring-session.mjs'
 
 const root = new URL('..', import.meta.url).pathname
@@ -16,12 +17,7 @@ const run = (command, args, env = process.env) => {
   return result.status ?? 1
 }
 
-const built = run(new URL('../node_modules/.bin/turbo', import.meta.url).pathname, [
-  'run',
-  'build',
-  '--output-logs=errors-only',
-])
-if (built !== 0) process.exit(built)
+buildPackages()
 
 if (!canStartKeyring()) {
   const why =

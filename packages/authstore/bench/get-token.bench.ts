@@ -13,8 +13,8 @@ import { envKey } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { keyringDriver, probeKeyring } from '@keyward/core/drivers/keyring'
 import { memoryDriver } from '@keyward/core/drivers/memory'
-import { opsPerSecond, report } from '../../../scripts/bench-kit.ts'
-import { _httpRefresher, _startTokenServer } from '../src/_token-server.ts'
+import { opsPerSecond, report } from '../../../scripts/bench-kit.js'
+import { _httpRefresher, _startTokenServer } from '../src/_token-server.js'
 
 const GROUP = 'authstore'
 const tokenValue = `tok_${randomBytes(20).toString('hex')}`

@@ -4,7 +4,7 @@
 // extrapolated from the slice): one
 // RegExp alternation of every pattern, and a replaceAll loop over every pattern.
 import { createRedactor } from '@keyward/templating'
-import { medianMs, report } from '../../../scripts/bench-kit.ts'
+import { medianMs, report } from '../../../scripts/bench-kit.js'
 
 const MiB = 1024 * 1024
 let seed = 42

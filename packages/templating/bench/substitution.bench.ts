@@ -2,7 +2,7 @@
 // `indexOf('${')` scan of the same text; and batch resolution: 1,000 distinct references
 // resolved with a resolver that counts its calls (baseline: one call per reference).
 import { type Resolver, substitute } from '@keyward/templating'
-import { medianMs, report } from '../../../scripts/bench-kit.ts'
+import { medianMs, report } from '../../../scripts/bench-kit.js'
 
 const MiB = 1024 * 1024
 const filler = 'lorem ipsum dolor sit amet, consectetur adipiscing elit '

@@ -14,7 +14,7 @@ import { probeKeyring } from '@keyward/core/drivers/keyring'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { substitute } from '@keyward/templating'
 import { openVault } from '@keyward/vault'
-import { medianMs, report } from '../../../scripts/bench-kit.ts'
+import { medianMs, report } from '../../../scripts/bench-kit.js'
 
 const GROUP = 'vault'
 const dir = await mkdtemp(join(tmpdir(), 'keyward-vault-bench-'))
