@@ -55,7 +55,8 @@ export function _clockifyFiles(manifestKey = 'keyward'): Record<string, string |
         upload: { auth: 'registry', scope: 'registry:write', approval: 'always' },
       },
     },
-    'index.js': 'export default function main(env, ctx) { return { async ping() { return "pong" } } }\n',
+    'index.js':
+      'export default function main(env, ctx) { return { async ping() { return "pong" } } }\n',
     'command.js': 'export async function login() { return { CLOCKIFY_WORKSPACE: "ws-1" } }\n',
   }
 }

@@ -4,10 +4,7 @@ import { KeywardError } from '@keyward/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { _clockifyFiles, _tempDir, _writePlugin } from './_fixtures.js'
-import {
-  KEYWARD_MANIFEST_INVALID,
-  KEYWARD_MANIFEST_NOT_FOUND,
-} from './errors.js'
+import { KEYWARD_MANIFEST_INVALID, KEYWARD_MANIFEST_NOT_FOUND } from './errors.js'
 import { parseBoundedJson } from './internal/files.js'
 import { loadManifest, parseManifest } from './manifest.js'
 
@@ -16,7 +13,8 @@ async function rejection(promise: Promise<unknown>): Promise<KeywardError> {
     () => undefined,
     (e: unknown) => e,
   )
-  if (!KeywardError.isInstance(error)) throw new Error(`expected a KeywardError, got ${String(error)}`)
+  if (!KeywardError.isInstance(error))
+    throw new Error(`expected a KeywardError, got ${String(error)}`)
   return error
 }
 
@@ -65,7 +63,11 @@ describe('loadManifest', () => {
   it('reads a Kazibee plugin unchanged under its own manifest key, and nothing under the default key', async () => {
     const dir = await _writePlugin(await _tempDir(), _clockifyFiles('kazibee'))
     const kazibee = await loadManifest(dir, { manifestKey: 'kazibee' })
-    expect(Object.keys(kazibee.manifest.env)).toEqual(['CLOCKIFY_API_KEY', 'WORKSPACE', 'API_TOKEN'])
+    expect(Object.keys(kazibee.manifest.env)).toEqual([
+      'CLOCKIFY_API_KEY',
+      'WORKSPACE',
+      'API_TOKEN',
+    ])
     const plain = await loadManifest(dir)
     expect(plain.manifest.env).toEqual({})
     expect(plain.manifestFile).toBeUndefined()
@@ -147,9 +149,9 @@ describe('loadManifest', () => {
 
 describe('parseManifest', () => {
   it('refuses a tool whose auth or scope was not declared', () => {
-    expect(
-      thrown(() => parseManifest({ tools: { up: { auth: 'registry' } } })).details.path,
-    ).toBe('tools.up.auth')
+    expect(thrown(() => parseManifest({ tools: { up: { auth: 'registry' } } })).details.path).toBe(
+      'tools.up.auth',
+    )
     expect(
       thrown(() =>
         parseManifest({
@@ -206,7 +208,9 @@ describe('hostile manifests (property tests)', () => {
 
   it('any JSON value parses or fails with KEYWARD_MANIFEST_INVALID, never a crash', () => {
     fc.assert(
-      fc.property(fc.jsonValue({ maxDepth: 6 }), (value) => onlyManifestErrors(() => parseManifest(value))),
+      fc.property(fc.jsonValue({ maxDepth: 6 }), (value) =>
+        onlyManifestErrors(() => parseManifest(value)),
+      ),
       { numRuns: 500 },
     )
   })
@@ -230,7 +234,9 @@ describe('hostile manifests (property tests)', () => {
       {
         env: fc.dictionary(fc.string(), entry, { maxKeys: 4 }),
         network: fc.array(leaf, { maxLength: 3 }),
-        auth: fc.dictionary(fc.string(), fc.record({ scopes: leaf, origins: leaf }), { maxKeys: 2 }),
+        auth: fc.dictionary(fc.string(), fc.record({ scopes: leaf, origins: leaf }), {
+          maxKeys: 2,
+        }),
         tools: fc.dictionary(
           fc.string(),
           fc.record({ auth: leaf, scope: leaf, approval: leaf }, { requiredKeys: [] }),
@@ -239,9 +245,12 @@ describe('hostile manifests (property tests)', () => {
       },
       { requiredKeys: [] },
     )
-    fc.assert(fc.property(manifest, (value) => onlyManifestErrors(() => parseManifest(value))), {
-      numRuns: 500,
-    })
+    fc.assert(
+      fc.property(manifest, (value) => onlyManifestErrors(() => parseManifest(value))),
+      {
+        numRuns: 500,
+      },
+    )
   })
 
   it('any text parses as bounded JSON or fails with KEYWARD_MANIFEST_INVALID', () => {

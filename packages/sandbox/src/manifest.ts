@@ -74,10 +74,13 @@ function firstIssue(
   issues: readonly v.BaseIssue<unknown>[],
   prefix = '',
 ): KeywardError {
-  const listed = issues.slice(0, 10).map(deepest).map((issue) => ({
-    path: [prefix, issuePath(issue)].filter((part) => part !== '').join('.'),
-    message: issue.message.slice(0, 300),
-  }))
+  const listed = issues
+    .slice(0, 10)
+    .map(deepest)
+    .map((issue) => ({
+      path: [prefix, issuePath(issue)].filter((part) => part !== '').join('.'),
+      message: issue.message.slice(0, 300),
+    }))
   const first = listed[0] ?? { path: '', message: 'is invalid' }
   return manifestError(file, first.path, first.message, { issues: listed })
 }
