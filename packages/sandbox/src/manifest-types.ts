@@ -97,8 +97,6 @@ export interface Manifest {
   readonly tools: Readonly<Record<string, Tool>>
 }
 
-type IsOptional<E> = E extends { readonly optional: true } ? true : false
-
 /**
  * The `env` object a plugin's `main` receives for manifest `M`: required variables are
  * strings, optional ones may be absent.
@@ -117,8 +115,8 @@ export type EnvOf<M extends ManifestInput> = M extends {
   readonly env: infer E extends Readonly<Record<string, unknown>>
 }
   ? {
-      readonly [K in keyof E as IsOptional<E[K]> extends true ? never : K]: string
+      readonly [K in keyof E as E[K] extends { readonly optional: true } ? never : K]: string
     } & {
-      readonly [K in keyof E as IsOptional<E[K]> extends true ? K : never]?: string
+      readonly [K in keyof E as E[K] extends { readonly optional: true } ? K : never]?: string
     }
   : Readonly<Record<never, never>>
