@@ -42,8 +42,34 @@ export const KEYWARD_REFERENCE_UNRESOLVED = 'KEYWARD_REFERENCE_UNRESOLVED'
  */
 export const KEYWARD_RESOLVER_FAILED = 'KEYWARD_RESOLVER_FAILED'
 
+/**
+ * A JSON input to `substitute` or `lintTemplate` nests arrays and objects deeper than
+ * `MAX_JSON_DEPTH`. Refused before anything is resolved; `details.maxDepth` is the limit.
+ */
+export const KEYWARD_TEMPLATE_TOO_DEEP = 'KEYWARD_TEMPLATE_TOO_DEEP'
+
+/**
+ * A resolved value cannot be written in the encoding `substitute` was asked for (with
+ * `encoding: 'url'`, a value that is not well-formed Unicode: a lone surrogate).
+ * `details.reference` names the reference; never the value.
+ */
+export const KEYWARD_VALUE_UNENCODABLE = 'KEYWARD_VALUE_UNENCODABLE'
+
+/**
+ * `substitute` was given a `redactor`, and a value it would substitute is one the redactor
+ * cannot mask (shorter than its `minLength`, or too common), so echoes of it would reach the
+ * output unmasked. Nothing was substituted or registered. `details.references` lists each
+ * such reference with the reason (`too_short` or `common`), the value's length and the
+ * redactor's `minLength`; never the value. Allow a reference explicitly with
+ * `substitute`'s `allowUnmasked` option.
+ */
+export const KEYWARD_VALUE_UNMASKABLE = 'KEYWARD_VALUE_UNMASKABLE'
+
 /** Every code `@keyward/templating` defines. */
 export type TemplatingErrorCode =
   | typeof KEYWARD_TEMPLATE_SYNTAX
   | typeof KEYWARD_REFERENCE_UNRESOLVED
   | typeof KEYWARD_RESOLVER_FAILED
+  | typeof KEYWARD_TEMPLATE_TOO_DEEP
+  | typeof KEYWARD_VALUE_UNENCODABLE
+  | typeof KEYWARD_VALUE_UNMASKABLE

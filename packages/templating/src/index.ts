@@ -19,6 +19,7 @@
  * @module
  */
 export * from './errors.js'
+export { MAX_JSON_DEPTH, MAX_SEGMENT_LENGTH } from './limits.js'
 export {
   createRedactor,
   ENCODERS,
@@ -32,7 +33,6 @@ export {
   type JsonPath,
   type LocatedReference,
   lintTemplate,
-  MAX_SEGMENT_LENGTH,
   parseReferences,
   type Reference,
   type ReferenceOptions,

@@ -60,7 +60,7 @@ export interface RedactorOptions {
    * Values (and encoded forms) shorter than this many UTF-16 code units are not masked: they
    * would turn a log into noise. Default 8, at least 4.
    */
-  readonly minLength?: number
+  readonly minLength?: number | undefined
   /**
    * Which encoded forms are masked besides the value itself (default all of {@link ENCODERS}):
    * `base64` and `base64url` (the three byte alignments, padding and partial characters
@@ -68,17 +68,17 @@ export interface RedactorOptions {
    * JSON string, also with non-ASCII escaped as `\uXXXX`), `hex` (lower and upper case, of the
    * UTF-8 bytes). Pass `[]` to mask the values only.
    */
-  readonly encoders?: readonly Encoder[]
+  readonly encoders?: readonly Encoder[] | undefined
   /**
    * More values never to mask, besides the built-in list (`true`, `false`, `null`, small
    * numbers, a character repeated…). Compared case-insensitively after trimming.
    */
-  readonly denylist?: readonly string[]
+  readonly denylist?: readonly string[] | undefined
   /**
    * Receives a warning (never the value: its label, length and the reason) when a value is
    * too short or too common to mask. Default `silentLogger`.
    */
-  readonly logger?: Logger
+  readonly logger?: Logger | undefined
 }
 
 /**
@@ -117,6 +117,15 @@ export interface Redactor {
    * Buffers (UTF-8, split anywhere), reads UTF-8 Buffers. For `child.stdout.pipe(...)`.
    */
   nodeTransform(): Transform
+  /**
+   * Why {@link Redactor.add} would not mask `value` — `'too_short'` (fewer than
+   * {@link Redactor.minLength} UTF-16 code units) or `'common'` (`true`, `null`, a small
+   * number, a repeated character, the `denylist`…) — or `undefined` when it would.
+   * `substitute` asks before it substitutes, and fails closed.
+   */
+  check(value: string): 'too_short' | 'common' | undefined
+  /** The shortest value (and encoded form) this redactor masks, in UTF-16 code units. */
+  readonly minLength: number
   /** How many patterns (values and encoded forms) are registered. */
   readonly patterns: number
 }
@@ -299,6 +308,17 @@ class _Redactor implements Redactor {
 
   get patterns(): number {
     return this.#matcher.size
+  }
+
+  get minLength(): number {
+    return this.#minLength
+  }
+
+  check(value: string): 'too_short' | 'common' | undefined {
+    if (typeof value !== 'string') {
+      throw new KeywardError(KEYWARD_INVALID_ARGUMENT, '`value` must be a string')
+    }
+    return this.#maskable(value) ?? undefined
   }
 
   #maskable(value: string): 'too_short' | 'common' | null {
@@ -636,7 +656,7 @@ function _groupStartContaining(matches: _Matches, p: number): number {
  */
 export function createRedactor(
   entries: readonly RedactionEntry[] = [],
-  options: RedactorOptions = {},
+  options: RedactorOptions | undefined = {},
 ): Redactor {
-  return new _Redactor(entries, options)
+  return new _Redactor(entries, options ?? {})
 }

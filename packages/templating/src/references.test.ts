@@ -2,7 +2,8 @@ import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { KEYWARD_TEMPLATE_SYNTAX } from './errors.js'
-import { lintTemplate, MAX_SEGMENT_LENGTH, parseReferences } from './references.js'
+import { MAX_SEGMENT_LENGTH } from './limits.js'
+import { lintTemplate, parseReferences } from './references.js'
 
 function _syntaxError(fn: () => unknown): KeywardError {
   try {

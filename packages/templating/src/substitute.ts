@@ -1,17 +1,18 @@
 import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
-import { KEYWARD_REFERENCE_UNRESOLVED, KEYWARD_RESOLVER_FAILED } from './errors.js'
+import { Composition } from './internal/compose.js'
+import { rebuild } from './internal/json.js'
 import {
-  _formatPath,
-  _isPlainObject,
-  _namespaces,
-  _Registry,
-  type _Scan,
-  _scan,
-  _walkStrings,
-  type JsonPath,
-  type Reference,
-  type ReferenceOptions,
-} from './references.js'
+  apply,
+  checkMaskable,
+  encode,
+  resolveRounds,
+  scanInput,
+  unresolved,
+} from './internal/phases.js'
+import { Registry } from './internal/registry.js'
+import { namespacesOf } from './internal/scanner.js'
+import type { RedactionEntry } from './redact.js'
+import type { JsonPath, Reference, ReferenceOptions } from './references.js'
 
 /**
  * What a {@link Resolver} answers for one reference: the value; a value that is itself a
@@ -90,7 +91,9 @@ export interface ReferenceFailure {
   readonly path: JsonPath
   /**
    * For failures reached through template values: the references from the one in the input
-   * to the one that failed (for `cycle`, ending with the repeated one).
+   * to the one that failed (for `cycle`, ending with the repeated one; for `depth`, with the
+   * first one nested too deep). At most 16 references: a longer chain is cut and its last
+   * element is `'…'`.
    */
   readonly chain?: readonly string[]
   /** A sentence for people; names references and offsets, never a value. */
@@ -124,49 +127,42 @@ export interface SubstituteOptions extends ReferenceOptions {
    * `encodeURIComponent` (a URL component), or a function of the value and its reference.
    * Template values are composed first and the result is encoded once.
    */
-  readonly encoding?: SubstituteEncoding
+  readonly encoding?: SubstituteEncoding | undefined
   /**
-   * How many levels of template values are resolved (default 8, at most 64). A reference
-   * deeper than that fails with reason `depth`. The resolver is called at most
-   * `maxDepth + 1` times.
+   * How deep template values may nest (default 8, at most 64): a reference whose value is a
+   * template holding references whose values are templates… more than `maxDepth` levels
+   * down fails with reason `depth` (wherever the references were found: in the input or in
+   * values). The resolver is called at most `maxDepth + 1` times.
    */
-  readonly maxDepth?: number
+  readonly maxDepth?: number | undefined
   /**
    * A redactor (or anything with `add`) that every resolved value is registered with, under
    * the reference it came from, once everything resolved: so that output echoing a value is
    * masked from then on. Composed template values and their parts are both registered.
+   *
+   * When the redactor can tell what it masks (it has `check`, as every
+   * {@link createRedactor | redactor} does), substitution fails closed: a value for a
+   * reference of the input that it would not mask (shorter than its `minLength`, or too
+   * common) fails with `KEYWARD_VALUE_UNMASKABLE` and nothing is substituted, unless that
+   * reference is in {@link SubstituteOptions.allowUnmasked | allowUnmasked}.
    */
-  readonly redactor?: { add(entry: { value: string; label: string }): void }
+  readonly redactor?:
+    | {
+        add(entry: RedactionEntry): void
+        check?(value: string): 'too_short' | 'common' | undefined
+        readonly minLength?: number
+      }
+    | undefined
+  /**
+   * References (their `raw` text, or a predicate) whose values may be substituted although
+   * the `redactor` cannot mask them: say a 6-digit PIN that the host knows is never echoed,
+   * or accepts to see echoed. Every other unmaskable value fails closed.
+   */
+  readonly allowUnmasked?: readonly string[] | ((reference: Reference) => boolean) | undefined
 }
 
-type _Final =
-  | { readonly ok: true; readonly value: string }
-  | {
-      readonly ok: false
-      readonly reason: FailureReason
-      readonly chain: readonly string[]
-      readonly cyclic: boolean
-      readonly detail?: string
-    }
-
-type _Resolved =
-  | { readonly kind: 'value'; readonly value: string }
-  | { readonly kind: 'template'; readonly value: string; readonly scan: _Scan }
-  | { readonly kind: 'error'; readonly reason: FailureReason; readonly detail?: string }
-
-const ERRORS = new Set(['not_found', 'no_field', 'denied'])
-const REASON_TEXT: Record<FailureReason, string> = {
-  not_found: 'not found',
-  no_field: 'no such field',
-  denied: 'access denied',
-  syntax: 'syntax error',
-  cycle: 'reference cycle',
-  depth: 'nested too deep',
-  invalid: 'the resolver returned an invalid resolution',
-}
-
-function _validateOptions(options: SubstituteOptions | undefined) {
-  const namespaces = _namespaces(options)
+function validateOptions(options: SubstituteOptions | undefined) {
+  const namespaces = namespacesOf(options)
   const encoding = options?.encoding ?? 'none'
   if (
     encoding !== 'none' &&
@@ -193,69 +189,19 @@ function _validateOptions(options: SubstituteOptions | undefined) {
       'option `redactor` must have an `add` method (see createRedactor)',
     )
   }
-  return { namespaces, encoding, maxDepth, redactor }
-}
-
-function _encode(encoding: SubstituteEncoding, value: string, ref: Reference): string {
-  if (encoding === 'none') return value
-  if (encoding === 'json') return JSON.stringify(value).slice(1, -1)
-  if (encoding === 'url') return encodeURIComponent(value)
-  const out = encoding(value, ref)
-  if (typeof out !== 'string') {
+  const allow = options?.allowUnmasked ?? []
+  let allowed: (ref: Reference) => boolean
+  if (typeof allow === 'function') allowed = (ref) => allow(ref) === true
+  else if (Array.isArray(allow) && allow.every((a) => typeof a === 'string')) {
+    const set = new Set(allow)
+    allowed = (ref) => set.has(ref.raw)
+  } else {
     throw new KeywardError(
       KEYWARD_INVALID_ARGUMENT,
-      `option \`encoding\` returned a ${typeof out} for ${ref.raw}: it must return a string`,
+      'option `allowUnmasked` must be an array of reference texts or a function',
     )
   }
-  return out
-}
-
-// Builds the result with `+=` (a rope V8 flattens lazily, on first use) rather than
-// `parts.join('')`, which copies eagerly: substitution itself then costs little more than the
-// scan. Flattening costs one copy of the text, whoever does it. `values[r]` is the text that
-// replaces reference `r`.
-function _apply(text: string, edits: Int32Array, values: readonly string[]): string {
-  if (edits.length === 0) return text
-  let out = ''
-  let last = 0
-  for (let k = 0; k < edits.length; k += 3) {
-    const start = edits[k]!
-    const r = edits[k + 2]!
-    out += text.slice(last, start)
-    if (r >= 0) {
-      out += values[r]!
-      last = edits[k + 1]!
-    } else last = start + 1
-  }
-  return out + text.slice(last)
-}
-
-async function _callResolver(
-  resolver: Resolver,
-  refs: readonly Reference[],
-): Promise<ReadonlyMap<string, Resolution>> {
-  let result: unknown
-  try {
-    result = await resolver(refs)
-  } catch (error) {
-    if (KeywardError.isInstance(error)) throw error
-    throw new KeywardError(
-      KEYWARD_RESOLVER_FAILED,
-      `the resolver failed while resolving ${refs.length} reference(s); see \`cause\``,
-      { cause: error },
-    )
-  }
-  if (
-    typeof result !== 'object' ||
-    result === null ||
-    typeof (result as Map<string, unknown>).get !== 'function'
-  ) {
-    throw new KeywardError(
-      KEYWARD_RESOLVER_FAILED,
-      'the resolver must return a Map from each reference’s `raw` text to its resolution',
-    )
-  }
-  return result as ReadonlyMap<string, Resolution>
+  return { namespaces, encoding, maxDepth, redactor, allowed }
 }
 
 /**
@@ -296,218 +242,55 @@ async function _callResolver(
 export async function substitute<T>(
   input: T,
   resolver: Resolver,
-  options?: SubstituteOptions,
+  options?: SubstituteOptions | undefined,
 ): Promise<T> {
   if (typeof resolver !== 'function') {
     throw new KeywardError(KEYWARD_INVALID_ARGUMENT, '`resolver` must be a function')
   }
-  const { namespaces, encoding, maxDepth, redactor } = _validateOptions(options)
-
-  // 1. Scan every string of the input, in walk order, into one registry of unique references
-  //    (index = order of first occurrence).
-  const registry = new _Registry(namespaces)
-  const refs = registry.refs
-  const scans: (_Scan | null)[] = []
-  const paths: (JsonPath | null)[] = []
-  let problemCount = 0
-  _walkStrings(input, (text, path) => {
-    if (text.indexOf('${') === -1) {
-      scans.push(null)
-      paths.push(null)
-      return
-    }
-    const scan = _scan(text, registry)
-    scans.push(scan)
-    paths.push(path.slice())
-    problemCount += scan.problems.length
-  })
-  const inputRefs = refs.length
-  if (inputRefs === 0 && problemCount === 0) {
-    return (typeof input === 'string' ? input : _rebuild(input, (text) => text)) as T
+  const { namespaces, encoding, maxDepth, redactor, allowed } = validateOptions(options)
+  const registry = new Registry(namespaces)
+  const scanned = scanInput(input, registry)
+  const inputRefs = registry.refs.length
+  if (inputRefs === 0 && scanned.problems === 0) {
+    // Nothing to resolve; escapes still unescape, exactly as beside a reference.
+    if (scanned.escapes === 0)
+      return (typeof input === 'string' ? input : rebuild(input, (t) => t)) as T
+    return output(input, scanned.scans, [])
   }
-
-  // 2. Resolve in rounds: the input's unique references, then each level of template values
-  //    (whose new references join the registry in order of first occurrence).
-  const resolved: (_Resolved | undefined)[] = []
-  let from = 0
-  for (let depth = 0; from < refs.length && depth <= maxDepth; depth++) {
-    const to = refs.length
-    const answers = await _callResolver(resolver, refs.slice(from, to))
-    for (let r = from; r < to; r++) {
-      const answer = answers.get(refs[r]!.raw) as unknown
-      let entry: _Resolved
-      if (typeof answer === 'string') entry = { kind: 'value', value: answer }
-      else if (answer === undefined) entry = { kind: 'error', reason: 'not_found' }
-      else if (
-        typeof answer === 'object' &&
-        answer !== null &&
-        (answer as { template?: unknown }).template === true &&
-        typeof (answer as { value?: unknown }).value === 'string'
-      ) {
-        const value = (answer as { value: string }).value
-        entry = { kind: 'template', value, scan: _scan(value, registry) }
-      } else if (
-        typeof answer === 'object' &&
-        answer !== null &&
-        ERRORS.has((answer as { error?: string }).error as string)
-      ) {
-        entry = { kind: 'error', reason: (answer as { error: FailureReason }).error }
-      } else entry = { kind: 'error', reason: 'invalid' }
-      resolved[r] = entry
-    }
-    from = to
+  const resolved = await resolveRounds(resolver, registry, maxDepth)
+  const composition = new Composition(registry, resolved, maxDepth)
+  let failed = scanned.problems > 0
+  for (let r = 0; r < inputRefs; r++) {
+    composition.run(r)
+    if (composition.failed(r)) failed = true
   }
-
-  // 3. Compose values (cycle-checked), memoising successes and stack-independent failures.
-  const finals: (_Final | undefined)[] = []
-  const memoOrder: number[] = []
-  const stack: number[] = []
-  const final = (r: number): _Final => {
-    const memo = finals[r]
-    if (memo) return memo
-    const raw = refs[r]!.raw
-    if (stack.includes(r)) return { ok: false, reason: 'cycle', chain: [raw], cyclic: true }
-    const entry = resolved[r]
-    let result: _Final
-    if (entry === undefined) result = { ok: false, reason: 'depth', chain: [raw], cyclic: false }
-    else if (entry.kind === 'value') result = { ok: true, value: entry.value }
-    else if (entry.kind === 'error') {
-      result = { ok: false, reason: entry.reason, chain: [raw], cyclic: false }
-    } else if (entry.scan.problems.length > 0) {
-      const p = entry.scan.problems[0]!
-      result = {
-        ok: false,
-        reason: 'syntax',
-        chain: [raw],
-        cyclic: false,
-        detail: `its template value has a syntax error: ${p.message}`,
-      }
-    } else {
-      stack.push(r)
-      let failure: _Final | undefined
-      const { value: text, scan } = entry
-      let value = ''
-      let last = 0
-      for (let k = 0; k < scan.edits.length && !failure; k += 3) {
-        const start = scan.edits[k]!
-        const c = scan.edits[k + 2]!
-        value += text.slice(last, start)
-        if (c < 0) {
-          last = start + 1
-          continue
-        }
-        const child = final(c)
-        if (child.ok) value += child.value
-        else failure = { ...child, chain: [raw, ...child.chain] }
-        last = scan.edits[k + 1]!
-      }
-      stack.pop()
-      result = failure ?? { ok: true, value: last === 0 ? text : value + text.slice(last) }
-    }
-    if (result.ok || !result.cyclic) {
-      finals[r] = result
-      memoOrder.push(r)
-    }
-    return result
-  }
-  let failed = problemCount > 0
-  for (let r = 0; r < inputRefs; r++) if (!final(r).ok) failed = true
-
-  if (failed) {
-    const failures: ReferenceFailure[] = []
-    for (let k = 0; k < scans.length; k++) {
-      const scan = scans[k]
-      if (!scan) continue
-      const path = paths[k]!
-      const here: ReferenceFailure[] = []
-      const where = path.length > 0 ? ` in ${_formatPath(path)}` : ''
-      for (const p of scan.problems) {
-        here.push({
-          reason: 'syntax',
-          start: p.start,
-          end: p.end,
-          path,
-          message: `reference${where} at offset ${p.start}: ${p.message}`,
-        })
-      }
-      const edits = scan.edits
-      for (let e = 0; e < edits.length; e += 3) {
-        const r = edits[e + 2]!
-        if (r < 0) continue
-        // Every input reference has a memoised result, or a cycle through itself.
-        const f = final(r)
-        if (f.ok) continue
-        here.push(_failure({ ...refs[r]!, start: edits[e]!, end: edits[e + 1]! }, path, f))
-      }
-      if (scan.problems.length > 0) here.sort((a, b) => a.start - b.start)
-      failures.push(...here)
-    }
-    throw _unresolvedError(failures)
-  }
-
-  // 4. Everything resolved: register values, encode once per reference, build the output.
+  if (failed) throw unresolved(scanned, registry, composition)
   if (redactor) {
-    for (const r of memoOrder) {
-      const f = finals[r]!
-      if (f.ok) redactor.add({ value: f.value, label: refs[r]!.raw })
+    checkMaskable(redactor, registry, composition, inputRefs, allowed)
+    for (const r of composition.order) {
+      redactor.add({ value: composition.values[r]!, label: registry.refs[r]!.raw })
     }
   }
   const values: string[] = new Array(inputRefs)
   for (let r = 0; r < inputRefs; r++) {
-    values[r] = _encode(encoding, (finals[r] as { value: string }).value, refs[r]!)
+    values[r] = encode(encoding, composition.values[r]!, registry.refs[r]!)
   }
-  if (typeof input === 'string')
-    return (scans[0] ? _apply(input, scans[0].edits, values) : input) as T
+  return output(input, scanned.scans, values)
+}
+
+/** The input with every scanned string's edits applied, in the shape of the input. */
+function output<T>(
+  input: T,
+  scans: readonly ReturnType<typeof scanInput>['scans'][number][],
+  values: readonly string[],
+): T {
+  if (typeof input === 'string') {
+    const found = scans[0]
+    return (found ? apply(input, found.edits, values) : input) as T
+  }
   let index = 0
-  return _rebuild(input, (text) => {
-    const scan = scans[index++]
-    return scan ? _apply(text, scan.edits, values) : text
+  return rebuild(input, (text) => {
+    const found = scans[index++]
+    return found ? apply(text, found.edits, values) : text
   }) as T
-}
-
-function _failure(ref: Reference, path: JsonPath, r: _Final & { ok: false }): ReferenceFailure {
-  // For a cycle the chain ends with the reference that repeats: [a, b, a].
-  const cycleChain = r.chain
-  const nested = cycleChain.length > 1
-  const where = path.length > 0 ? ` in ${_formatPath(path)}` : ''
-  const via = nested ? ` (via ${cycleChain.join(' → ')})` : ''
-  const message = `${ref.raw}${where} at offset ${ref.start}: ${REASON_TEXT[r.reason]}${via}${
-    r.detail ? `; ${r.detail}` : ''
-  }`
-  return {
-    reason: r.reason,
-    namespace: ref.namespace,
-    id: ref.id,
-    ...(ref.field === undefined ? {} : { field: ref.field }),
-    raw: ref.raw,
-    start: ref.start,
-    end: ref.end,
-    path,
-    ...(nested || r.reason === 'cycle' ? { chain: cycleChain } : {}),
-    message,
-  }
-}
-
-function _unresolvedError(failures: readonly ReferenceFailure[]): KeywardError {
-  const shown = failures.slice(0, 5).map((f) => f.message)
-  const more = failures.length > 5 ? `; and ${failures.length - 5} more` : ''
-  return new KeywardError(
-    KEYWARD_REFERENCE_UNRESOLVED,
-    `${failures.length} reference(s) could not be resolved, so nothing was substituted: ${shown.join('; ')}${more}`,
-    { details: { failures } },
-  )
-}
-
-function _rebuild(input: unknown, map: (text: string) => string): unknown {
-  const walk = (value: unknown): unknown => {
-    if (typeof value === 'string') return map(value)
-    if (typeof value !== 'object' || value === null) return value
-    if (Array.isArray(value)) return value.map(walk)
-    if (!_isPlainObject(value)) return value
-    const out: Record<string, unknown> =
-      Object.getPrototypeOf(value) === null ? Object.create(null) : {}
-    for (const key of Object.keys(value)) out[key] = walk((value as Record<string, unknown>)[key])
-    return out
-  }
-  return walk(input)
 }
