@@ -43,6 +43,28 @@ try {
     const outcome = await vault.run(args.run)
     await vault.close()
     result(outcome)
+  } else if (op === 'crash-create') {
+    // Dies (SIGKILL) right after the secret's record is written, before the head is: the
+    // crash window of a driver without an atomic setMany.
+    const { fileDriver } = await import('@keyward/core/drivers/file')
+    const inner = fileDriver({ path: args.path, key: envKey('KEYWARD_KEY') })
+    const driver = {
+      name: inner.name,
+      durability: inner.durability,
+      get: (key) => inner.get(key),
+      list: (prefix) => inner.list(prefix),
+      delete: (key, options) => inner.delete(key, options),
+      withLock: (key, fn, options) => inner.withLock(key, fn, options),
+      close: () => inner.close?.(),
+      async set(key, value, options) {
+        const out = await inner.set(key, value, options)
+        if (key.startsWith('vault/s/')) process.kill(process.pid, 'SIGKILL')
+        return out
+      },
+    }
+    const vault = await openVault({ driver })
+    await vault.secrets.create({ collection: 'app', name: args.name, value: args.value })
+    result({ ok: true, survived: true })
   } else if (op === 'open-default') {
     const vault = await openVault()
     await vault.collections.create({ slug: 'first' })

@@ -49,6 +49,11 @@ export const KEYWARD_VAULT_UNREPRESENTABLE = 'KEYWARD_VAULT_UNREPRESENTABLE'
 export const KEYWARD_VAULT_TOTP = 'KEYWARD_VAULT_TOTP'
 /** `run` could not start the command (not found, not executable). */
 export const KEYWARD_VAULT_SPAWN_FAILED = 'KEYWARD_VAULT_SPAWN_FAILED'
+/**
+ * `run` refused to inject a secret whose name changes which program runs or what code it loads
+ * (`PATH`, `NODE_OPTIONS`, `LD_*`…); allow it by name with `allowUnsafeNames`. Nothing ran.
+ */
+export const KEYWARD_VAULT_UNSAFE_NAME = 'KEYWARD_VAULT_UNSAFE_NAME'
 
 /** Every code `@keyward/vault` defines. */
 export type VaultErrorCode =
@@ -64,3 +69,4 @@ export type VaultErrorCode =
   | typeof KEYWARD_VAULT_UNREPRESENTABLE
   | typeof KEYWARD_VAULT_TOTP
   | typeof KEYWARD_VAULT_SPAWN_FAILED
+  | typeof KEYWARD_VAULT_UNSAFE_NAME

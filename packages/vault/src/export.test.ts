@@ -1,14 +1,30 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${secret.…} references are the subject of these tests
+import { readdirSync } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseEnv } from 'node:util'
+import dotenv from 'dotenv'
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { _failure, type _TempVault, _tempVault } from './_helpers.js'
-import { _quoteDotenv } from './dotenv.js'
+import { _assertNoLeak, _failure, type _TempVault, _tempVault, CANARY } from './_helpers.js'
+import { quoteDotenvOrNull as _quoteDotenv } from './internal/formats.js'
+
+/** The documented dotenv rule, stated independently of the implementation. */
+function dotenvRefuses(value: string): boolean {
+  return (
+    /[\r\0]/.test(value) ||
+    value.endsWith('\\') ||
+    !isWellFormed(value) ||
+    (value.includes("'") && /["$`]|\\[nr]/.test(value))
+  )
+}
+
+function isWellFormed(value: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value)
+}
 
 describe('dotenv quoting', () => {
-  it('reads back exactly through Node’s dotenv parser, or refuses (property)', () => {
+  it('reads back exactly through Node’s dotenv parser and both of dotenv’s, or refuses (property)', () => {
     let refused = 0
     fc.assert(
       fc.property(
@@ -38,12 +54,17 @@ describe('dotenv quoting', () => {
           const quoted = _quoteDotenv(value)
           if (quoted === null) {
             refused++
-            // Refused only for a CR, or quote characters that rule out every quote style.
-            expect(/[\r`"]|\\n/.test(value)).toBe(true)
+            // Refused only where the documented rule says so.
+            expect(dotenvRefuses(value)).toBe(true)
             return
           }
-          const parsed = parseEnv(`BEFORE='x'\nVALUE=${quoted}\nAFTER='y'\n`)
-          expect(parsed).toEqual({ BEFORE: 'x', VALUE: value, AFTER: 'y' })
+          expect(dotenvRefuses(value)).toBe(false)
+          expect(quoted).not.toMatch(/^`/)
+          const text = `BEFORE='x'\nVALUE=${quoted}\nAFTER="y"\n`
+          const expected = { BEFORE: 'x', VALUE: value, AFTER: 'y' }
+          expect(parseEnv(text)).toEqual(expected)
+          expect(dotenv.parse(text)).toEqual(expected)
+          expect(dotenv.parse(text, { fast: true } as never)).toEqual(expected)
         },
       ),
       { numRuns: 3000 },
@@ -51,13 +72,12 @@ describe('dotenv quoting', () => {
     expect(refused).toBeLessThan(3000)
   })
 
-  it('never refuses a value without CR, backtick, double quote or backslash-n (property)', () => {
+  it('never refuses a value the documented rule allows (property)', () => {
     fc.assert(
       fc.property(
-        fc.string({ unit: fc.constantFrom('a', ' ', '\n', "'", '\\', '#', '$', '\t') }),
+        fc.string({ unit: fc.constantFrom('a', ' ', '\n', "'", '\\', '#', '$', '\t', '"', '`') }),
         (value) => {
-          const quoted = _quoteDotenv(value.replace(/\\n/g, ''))
-          expect(quoted).not.toBeNull()
+          expect(_quoteDotenv(value) === null).toBe(dotenvRefuses(value))
         },
       ),
     )
@@ -67,7 +87,9 @@ describe('dotenv quoting', () => {
     expect(_quoteDotenv('-----BEGIN KEY-----\nabc\n-----END KEY-----')).toBe(
       '"-----BEGIN KEY-----\\nabc\\n-----END KEY-----"',
     )
-    expect(_quoteDotenv("it's")).toBe("`it's`")
+    // Never backticks (a shell sourcing the file would run what is inside them).
+    expect(_quoteDotenv("it's")).toBe(`"it's"`)
+    expect(_quoteDotenv("it's $(id)")).toBeNull()
     expect(_quoteDotenv('plain # not a comment')).toBe("'plain # not a comment'")
   })
 })
@@ -171,5 +193,52 @@ describe('vault.export', () => {
       (await _failure(t.vault.export({ collection: 'web', format: 'env', publicPrefix: 'X Y' })))
         .message,
     ).toContain('`publicPrefix`')
+  })
+})
+
+describe('vault.export hardening', () => {
+  let t: _TempVault
+  beforeEach(async () => {
+    t = await _tempVault()
+    await t.vault.collections.create({ slug: 'web' })
+  })
+  afterEach(async () => {
+    await t.cleanup()
+  })
+
+  it('refuses a value with a NUL in every text format (regression: process.loadEnvFile truncated it)', async () => {
+    await t.vault.secrets.create({ collection: 'web', name: 'NUL_VALUE', value: `${CANARY}\0tail` })
+    for (const format of ['dotenv', 'env', 'shell', 'compose'] as const) {
+      const error = await _failure(t.vault.export({ collection: 'web', format }))
+      expect([error.code, error.details.name, error.details.format]).toEqual([
+        'KEYWARD_VAULT_UNREPRESENTABLE',
+        'NUL_VALUE',
+        format,
+      ])
+      _assertNoLeak([error])
+    }
+    expect(JSON.parse(await t.vault.export({ collection: 'web', format: 'json' })).NUL_VALUE).toBe(
+      `${CANARY}\0tail`,
+    )
+  })
+
+  it('a file that cannot be written is a KeywardError naming the file (regression: raw ENOENT/EISDIR escaped)', async () => {
+    await t.vault.secrets.create({ collection: 'web', name: 'A', value: CANARY })
+    const missing = join(t.dir, 'no-such-dir', 'out.env')
+    const enoent = await _failure(
+      t.vault.export({ collection: 'web', format: 'dotenv', file: missing }),
+    )
+    expect([enoent.code, enoent.details.errno, enoent.details.file]).toEqual([
+      'KEYWARD_STORE_IO',
+      'ENOENT',
+      missing,
+    ])
+    const eisdir = await _failure(
+      t.vault.export({ collection: 'web', format: 'dotenv', file: t.dir }),
+    )
+    expect(eisdir.code).toBe('KEYWARD_STORE_IO')
+    expect(typeof eisdir.details.errno).toBe('string')
+    _assertNoLeak([enoent, eisdir])
+    expect(readdirSync(t.dir).filter((f) => f.includes('.tmp-'))).toEqual([])
   })
 })

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream'
 import { KEYWARD_INVALID_ARGUMENT, KeywardError, type Logger, silentLogger } from '@keyward/core'
-import { checkSlug } from './records.js'
-import type { Vault } from './vault.js'
+import { checkSlug } from './internal/records.js'
+import type { Vault } from './types.js'
 
 /**
  * Options of {@link gitCredentialHelper}.

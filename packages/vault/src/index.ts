@@ -21,8 +21,9 @@ export {
   gitCredentialHelper,
   parseCredentialInput,
 } from './git.js'
+export { KEPT_VERSIONS, type SecretType, VAULT_FORMAT } from './internal/records.js'
+export { openVault } from './open.js'
 export { type DefaultVaultPathOptions, defaultVaultPath } from './paths.js'
-export { KEPT_VERSIONS, type SecretType, VAULT_FORMAT } from './records.js'
 export type { RunOptions, RunResult } from './run.js'
 export {
   decodeBase32,
@@ -33,18 +34,18 @@ export {
   type TotpAlgorithm,
   type TotpParameters,
 } from './totp.js'
-export {
-  type CollectionInfo,
-  type CreateSecretInput,
-  type EnvironmentInfo,
-  type EnvironmentSelector,
-  type ExportOptions,
-  type OpenVaultOptions,
-  openVault,
-  type ResolverOptions,
-  type Secret,
-  type SecretInfo,
-  type UpdateSecretInput,
-  type Vault,
-  type WriteOptions,
-} from './vault.js'
+export type {
+  CollectionInfo,
+  CreateSecretInput,
+  EnvironmentInfo,
+  EnvironmentSelector,
+  ExportFormat,
+  ExportOptions,
+  OpenVaultOptions,
+  ResolverOptions,
+  Secret,
+  SecretInfo,
+  UpdateSecretInput,
+  Vault,
+  WriteOptions,
+} from './types.js'

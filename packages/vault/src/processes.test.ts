@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { assertBuilt } from '../../../test/_built.js'
-import { _assertNoLeak, type _TempVault, _tempVault, CANARY } from './_helpers.js'
+import { _assertNoLeak, _failure, type _TempVault, _tempVault, CANARY } from './_helpers.js'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const CHILD = join(here, '_child.mjs')
@@ -92,6 +92,31 @@ describe('across processes (built package)', () => {
     const secret = await t.vault.secrets.get(id)
     expect(secret.version).toBe(2)
     expect(secret.value).toBe(winner === children[0] ? 'from-a-process' : 'from-b-process')
+  })
+
+  it('a crash between the record write and the head write does not let a cached process create a second secret of that name (regression)', async () => {
+    await t.vault.collections.create({ slug: 'app' })
+    expect(await t.vault.secrets.list({ collection: 'app' })).toEqual([]) // a cached snapshot
+    const crashed = start('crash-create', { path: t.path, name: 'TOKEN', value: 'crashed-writer' })
+    await crashed.exited
+    expect(crashed.child.signalCode).toBe('SIGKILL')
+    expect(crashed.results()).toEqual([])
+    const error = await _failure(
+      t.vault.secrets.create({ collection: 'app', name: 'TOKEN', value: 'second-writer' }),
+    )
+    expect(error.code).toBe('KEYWARD_VAULT_DUPLICATE')
+    expect((await t.vault.secrets.list({ collection: 'app' })).map((s) => s.name)).toEqual([
+      'TOKEN',
+    ])
+    expect(await t.vault.resolveEnvironment({ collection: 'app' })).toEqual({
+      TOKEN: 'crashed-writer',
+    })
+    // The next completed write leaves a clean head again; a fresh process sees the same.
+    await t.vault.secrets.create({ collection: 'app', name: 'OTHER', value: 'other-value' })
+    expect(await (await t.reopen()).resolveEnvironment({ collection: 'app' })).toEqual({
+      OTHER: 'other-value',
+      TOKEN: 'crashed-writer',
+    })
   })
 
   it('two processes creating the same collection: one gets KEYWARD_VAULT_DUPLICATE', async () => {

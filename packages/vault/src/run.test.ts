@@ -1,4 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${secret.…} references are the subject of these tests
+import { existsSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { _assertNoLeak, _failure, type _TempVault, _tempVault, CANARY } from './_helpers.js'
@@ -135,5 +138,67 @@ describe('vault.run', () => {
       (await _failure(t.vault.run({ collection: 'app', command: 'x', args: 'a' as never })))
         .message,
     ).toContain('`args`')
+  })
+})
+
+describe('vault.run hardening', () => {
+  it('a NUL in a secret value fails before spawning, never quoting it (regression: spawn’s ERR_INVALID_ARG_VALUE quoted the secret)', async () => {
+    await t.vault.secrets.create({ collection: 'app', name: 'WITH_NUL', value: `${CANARY}\0tail` })
+    const error = await _failure(
+      t.vault.run({ collection: 'app', command: process.execPath, args: ['-e', ''] }),
+    )
+    expect(error.code).toBe('KEYWARD_VAULT_UNREPRESENTABLE')
+    expect(error.details.name).toBe('WITH_NUL')
+    _assertNoLeak([error, error.message, error.cause])
+  })
+
+  it('an argument with a NUL is an argument error that never quotes it', async () => {
+    const error = await _failure(
+      t.vault.run({ collection: 'app', command: process.execPath, args: [`${CANARY}\0`] }),
+    )
+    expect(error.code).toBe('KEYWARD_INVALID_ARGUMENT')
+    expect(error.message).toContain('`args`')
+    _assertNoLeak([error])
+  })
+
+  it('refuses to inject NODE_OPTIONS, PATH, LD_*, DYLD_*, BASH_FUNC_* unless allowed by name (regression: a stored NODE_OPTIONS ran code)', async () => {
+    const marker = join(t.dir, 'evil-ran')
+    const evil = join(t.dir, 'evil.cjs')
+    await writeFile(evil, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'x')`)
+    const { id } = await t.vault.secrets.create({
+      collection: 'app',
+      name: 'NODE_OPTIONS',
+      value: `--require ${evil}`,
+    })
+    const run = (extra: object = {}) =>
+      t.vault.run({
+        collection: 'app',
+        command: process.execPath,
+        args: ['-e', ''],
+        stdout: sink().stream,
+        stderr: sink().stream,
+        ...extra,
+      })
+    const error = await _failure(run())
+    expect(error.code).toBe('KEYWARD_VAULT_UNSAFE_NAME')
+    expect(error.details.name).toBe('NODE_OPTIONS')
+    expect(error.message).toContain('allowUnsafeNames')
+    expect(existsSync(marker)).toBe(false)
+    // Allowed by name, it is injected as asked.
+    expect((await run({ allowUnsafeNames: ['NODE_OPTIONS'] })).exitCode).toBe(0)
+    expect(existsSync(marker)).toBe(true)
+    await t.vault.secrets.delete(id)
+    for (const name of [
+      'PATH',
+      'LD_PRELOAD',
+      'DYLD_INSERT_LIBRARIES',
+      'BASH_FUNC_ls',
+      'BASH_ENV',
+    ]) {
+      const created = await t.vault.secrets.create({ collection: 'app', name, value: 'x' })
+      const refused = await _failure(run())
+      expect([refused.code, refused.details.name]).toEqual(['KEYWARD_VAULT_UNSAFE_NAME', name])
+      await t.vault.secrets.delete(created.id)
+    }
   })
 })

@@ -4,8 +4,8 @@ import {
   KEYWARD_VAULT_CORRUPT,
   KEYWARD_VAULT_INVALID,
   KEYWARD_VAULT_UNSUPPORTED_FORMAT,
-} from './errors.js'
-import { encodeBase32, parseTotp } from './totp.js'
+} from '../errors.js'
+import { encodeBase32, parseTotp } from '../totp.js'
 
 /** The record format this release writes and reads. */
 export const VAULT_FORMAT = 1
@@ -28,29 +28,29 @@ export const SECRET_TYPES: readonly SecretType[] = [
   'custom',
 ]
 
-/** @internal */
-export interface _CollectionRec {
+/** A stored record (internal). */
+export interface CollectionRec {
   readonly kind: 'collection'
   readonly id: string
   readonly slug: string
   readonly createdAt: string
 }
-/** @internal */
-export interface _EnvironmentRec {
+/** A stored record (internal). */
+export interface EnvironmentRec {
   readonly kind: 'environment'
   readonly id: string
   readonly collectionId: string
   readonly slug: string
   readonly createdAt: string
 }
-/** @internal */
-export interface _VersionRec {
+/** A stored record (internal). */
+export interface VersionRec {
   readonly version: number
   readonly updatedAt: string
   readonly fields: Readonly<Record<string, string>>
 }
-/** @internal */
-export interface _SecretRec {
+/** A stored record (internal). */
+export interface SecretRec {
   readonly kind: 'secret'
   readonly id: string
   readonly collectionId: string
@@ -62,10 +62,10 @@ export interface _SecretRec {
   readonly createdAt: string
   readonly updatedAt: string
   /** Earlier versions, newest first, at most KEPT_VERSIONS - 1. */
-  readonly history: readonly _VersionRec[]
+  readonly history: readonly VersionRec[]
 }
-/** @internal */
-export type _Rec = _CollectionRec | _EnvironmentRec | _SecretRec
+/** A stored record (internal). */
+export type Rec = CollectionRec | EnvironmentRec | SecretRec
 
 export const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/
 export const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/
@@ -188,7 +188,7 @@ export function checkType(value: unknown): SecretType {
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
-export function encodeRec(rec: _Rec | { kind: 'head' }): Uint8Array {
+export function encodeRec(rec: Rec | { kind: 'head'; pending?: true }): Uint8Array {
   return encoder.encode(JSON.stringify({ format: VAULT_FORMAT, ...rec }))
 }
 
@@ -209,7 +209,7 @@ function isFieldMap(v: unknown): v is Record<string, string> {
 }
 
 /** Decodes and checks one stored record. */
-export function decodeRec(key: string, bytes: Uint8Array): _Rec | { kind: 'head' } {
+export function decodeRec(key: string, bytes: Uint8Array): Rec | { kind: 'head' } {
   let data: Record<string, unknown>
   try {
     data = JSON.parse(decoder.decode(bytes)) as Record<string, unknown>
@@ -260,5 +260,5 @@ export function decodeRec(key: string, bytes: Uint8Array): _Rec | { kind: 'head'
   })()
   if (!ok) throw corrupt(key)
   const { format: _format, ...rest } = data
-  return rest as unknown as _Rec
+  return rest as unknown as Rec
 }

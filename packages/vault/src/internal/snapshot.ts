@@ -1,17 +1,15 @@
-import type { _CollectionRec, _EnvironmentRec, _Rec, _SecretRec } from './records.js'
+import type { CollectionRec, EnvironmentRec, Rec, SecretRec } from './records.js'
 
 /** One consistent, decrypted view of a vault, indexed for lookups. @internal */
-export class _Snapshot {
-  readonly collections = new Map<string, { rec: _CollectionRec; dv: number }>()
-  readonly collectionsBySlug = new Map<string, _CollectionRec>()
-  readonly environments = new Map<string, { rec: _EnvironmentRec; dv: number }>()
+export class Snapshot {
+  readonly collections = new Map<string, { rec: CollectionRec; dv: number }>()
+  readonly collectionsBySlug = new Map<string, CollectionRec>()
+  readonly environments = new Map<string, { rec: EnvironmentRec; dv: number }>()
   /** `<collectionId>/<slug>` → environment. */
-  readonly environmentsBySlug = new Map<string, _EnvironmentRec>()
-  readonly secrets = new Map<string, { rec: _SecretRec; dv: number }>()
+  readonly environmentsBySlug = new Map<string, EnvironmentRec>()
+  readonly secrets = new Map<string, { rec: SecretRec; dv: number }>()
   /** `<collectionId>\0<environmentId or ''>\0<name>` → secret. */
-  readonly secretsByName = new Map<string, _SecretRec>()
-  /** Memoised template rewrites, keyed by `<secretId>\0<context>`. */
-  readonly rewrites = new Map<string, string>()
+  readonly secretsByName = new Map<string, SecretRec>()
 
   constructor(
     /** Driver version of the head record this view was read at (0: empty vault). */
@@ -22,8 +20,7 @@ export class _Snapshot {
     return `${collectionId}\0${environmentId ?? ''}\0${name}`
   }
 
-  put(rec: _Rec, dv: number): void {
-    this.rewrites.clear()
+  put(rec: Rec, dv: number): void {
     if (rec.kind === 'collection') {
       this.collections.set(rec.id, { rec, dv })
       this.collectionsBySlug.set(rec.slug, rec)
@@ -34,24 +31,23 @@ export class _Snapshot {
       const previous = this.secrets.get(rec.id)?.rec
       if (previous)
         this.secretsByName.delete(
-          _Snapshot.nameKey(previous.collectionId, previous.environmentId, previous.name),
+          Snapshot.nameKey(previous.collectionId, previous.environmentId, previous.name),
         )
       this.secrets.set(rec.id, { rec, dv })
-      this.secretsByName.set(_Snapshot.nameKey(rec.collectionId, rec.environmentId, rec.name), rec)
+      this.secretsByName.set(Snapshot.nameKey(rec.collectionId, rec.environmentId, rec.name), rec)
     }
   }
 
   removeSecret(id: string): void {
-    this.rewrites.clear()
     const previous = this.secrets.get(id)?.rec
     if (!previous) return
     this.secrets.delete(id)
     this.secretsByName.delete(
-      _Snapshot.nameKey(previous.collectionId, previous.environmentId, previous.name),
+      Snapshot.nameKey(previous.collectionId, previous.environmentId, previous.name),
     )
   }
 
-  environment(collectionId: string, slug: string): _EnvironmentRec | undefined {
+  environment(collectionId: string, slug: string): EnvironmentRec | undefined {
     return this.environmentsBySlug.get(`${collectionId}/${slug}`)
   }
 
@@ -60,19 +56,19 @@ export class _Snapshot {
    * own secret of that name, else the untagged one. An environment the collection does not
    * have sees only untagged secrets; `null` sees only untagged secrets.
    */
-  lookup(collectionId: string, envSlug: string | null, name: string): _SecretRec | undefined {
+  lookup(collectionId: string, envSlug: string | null, name: string): SecretRec | undefined {
     if (envSlug !== null) {
       const env = this.environment(collectionId, envSlug)
-      const own = env && this.secretsByName.get(_Snapshot.nameKey(collectionId, env.id, name))
+      const own = env && this.secretsByName.get(Snapshot.nameKey(collectionId, env.id, name))
       if (own) return own
     }
-    return this.secretsByName.get(_Snapshot.nameKey(collectionId, null, name))
+    return this.secretsByName.get(Snapshot.nameKey(collectionId, null, name))
   }
 
   /** Every secret visible in an environment of a collection, by name (sorted). */
-  visible(collectionId: string, environmentId: string | null): Map<string, _SecretRec> {
-    const untagged = new Map<string, _SecretRec>()
-    const own = new Map<string, _SecretRec>()
+  visible(collectionId: string, environmentId: string | null): Map<string, SecretRec> {
+    const untagged = new Map<string, SecretRec>()
+    const own = new Map<string, SecretRec>()
     for (const { rec } of this.secrets.values()) {
       if (rec.collectionId !== collectionId) continue
       if (rec.environmentId === null) untagged.set(rec.name, rec)
