@@ -1,4 +1,8 @@
-import { KeywardError } from '@keyward/core'
+import { KeywardError, type RefreshError } from '@keyward/core'
+
+// RefreshError and its code are contracts that live in @keyward/core (a refresher in
+// @keyward/oauth throws it without importing authstore); re-exported so no import breaks.
+export { KEYWARD_REFRESH_FAILED, RefreshError, type RefreshErrorOptions } from '@keyward/core'
 
 /**
  * No usable token: none is stored, it expired and cannot be refreshed, it lacks a scope the
@@ -15,20 +19,6 @@ import { KeywardError } from '@keyward/core'
  * ```
  */
 export const KEYWARD_AUTH_REQUIRED = 'KEYWARD_AUTH_REQUIRED'
-
-/**
- * A refresher could not refresh a token. `error.transient` says whether retrying later may
- * help (network errors, 5xx, 429) or not (`invalid_grant`: the refresh token is dead).
- *
- * @example
- * ```ts
- * import { KEYWARD_REFRESH_FAILED, RefreshError } from '@keyward/authstore'
- *
- * const error = new RefreshError('token endpoint answered 503', { transient: true })
- * error.code === KEYWARD_REFRESH_FAILED // true
- * ```
- */
-export const KEYWARD_REFRESH_FAILED = 'KEYWARD_REFRESH_FAILED'
 
 /**
  * A stored token record cannot be read (it is not JSON, or not an authstore record). The record
@@ -86,6 +76,8 @@ export interface AuthenticationRequiredErrorOptions {
  * ```
  */
 export class AuthenticationRequiredError extends KeywardError {
+  static override readonly marker: symbol = Symbol.for('keyward.error.AuthenticationRequiredError')
+
   /** Why no token was handed out. */
   readonly reason: AuthenticationRequiredReason
   /** The service the token is for. */
@@ -110,72 +102,5 @@ export class AuthenticationRequiredError extends KeywardError {
     this.service = options.service
     this.account = options.account
     this.missingScopes = missingScopes
-  }
-}
-
-/** Options of {@link RefreshError}. */
-export interface RefreshErrorOptions {
-  /** True when retrying later may succeed (network error, 5xx, 429); false for `invalid_grant`. */
-  readonly transient: boolean
-  /** The OAuth `error` code the token endpoint returned (`invalid_grant`, `temporarily_unavailable`…). */
-  readonly oauthError?: string
-  /** When to try again at the earliest (from a `Retry-After` header, for example). */
-  readonly retryAt?: Date
-  /** The underlying failure. Never an error whose message quotes a token or a response body. */
-  readonly cause?: unknown
-}
-
-/**
- * What a {@link Refresher} throws when it cannot refresh. Any other error a refresher throws
- * counts as transient. `AuthStore` reacts to it: a permanent failure moves the record to
- * `reauth_required`, a transient one to `degraded` with backoff while the unexpired token keeps
- * being served.
- *
- * @example
- * ```ts
- * import { RefreshError } from '@keyward/authstore'
- *
- * // in a refresher, after the token endpoint answered 400 {"error":"invalid_grant"}:
- * const error = new RefreshError('the provider refused the refresh token', {
- *   transient: false,
- *   oauthError: 'invalid_grant',
- * })
- * ```
- */
-export class RefreshError extends KeywardError {
-  /** True when retrying later may succeed. */
-  readonly transient: boolean
-  /** The OAuth `error` code, when the token endpoint sent one. */
-  readonly oauthError: string | undefined
-  /** The earliest time to try again, when known. */
-  readonly retryAt: Date | undefined
-
-  constructor(message: string, options: RefreshErrorOptions) {
-    if (typeof options?.transient !== 'boolean') {
-      throw new KeywardError(
-        'KEYWARD_INVALID_ARGUMENT',
-        'RefreshError option `transient` must be a boolean',
-      )
-    }
-    super(KEYWARD_REFRESH_FAILED, message, {
-      cause: options.cause,
-      details: {
-        transient: options.transient,
-        ...(options.oauthError === undefined ? {} : { oauthError: options.oauthError }),
-        ...(options.retryAt === undefined ? {} : { retryAt: options.retryAt.toISOString() }),
-      },
-    })
-    this.transient = options.transient
-    this.oauthError = options.oauthError
-    this.retryAt = options.retryAt
-  }
-
-  /** True for a `RefreshError` from any copy of `@keyward/authstore`. */
-  static isRefreshError(value: unknown): value is RefreshError {
-    return (
-      KeywardError.isInstance(value) &&
-      value.code === KEYWARD_REFRESH_FAILED &&
-      typeof (value as RefreshError).transient === 'boolean'
-    )
   }
 }

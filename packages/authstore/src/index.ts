@@ -5,7 +5,14 @@
  *
  * @module
  */
-export { KeywardError } from '@keyward/core'
+export {
+  type ClearContext,
+  type ClearHook,
+  KeywardError,
+  type RefreshContext,
+  type Refresher,
+  type TokenSet,
+} from '@keyward/core'
 export {
   AuthenticationRequiredError,
   type AuthenticationRequiredErrorOptions,
@@ -29,11 +36,7 @@ export {
   AuthStore,
   type AuthStoreEvents,
   type AuthStoreOptions,
-  type ClearContext,
-  type ClearHook,
   type GetTokenOptions,
-  type Refresher,
   type SetTokenInput,
   type TokenMetadata,
-  type TokenSet,
 } from './store.js'

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import {
+  type ClearHook,
   type Clock,
   type Driver,
   type Durability,
@@ -7,10 +8,13 @@ import {
   KEYWARD_VERSION_CONFLICT,
   KeywardError,
   type Logger,
+  RefreshError,
+  type Refresher,
   silentLogger,
   systemClock,
+  type TokenSet,
 } from '@keyward/core'
-import { AuthenticationRequiredError, RefreshError } from './errors.js'
+import { AuthenticationRequiredError } from './errors.js'
 import {
   decodeRecord,
   type ExpirySource,
@@ -19,20 +23,6 @@ import {
   type TokenState,
 } from './record.js'
 import { parseScopes, type ScopeMatcher } from './scopes.js'
-
-/**
- * Tokens as a provider hands them out (and as a {@link Refresher} returns them). `expiresIn` is
- * in seconds; `scopes` may be an array or a space- or comma-separated string.
- */
-export interface TokenSet {
-  readonly accessToken: string
-  readonly refreshToken?: string
-  /** Lifetime of the access token in seconds from now. */
-  readonly expiresIn?: number
-  readonly scopes?: readonly string[] | string
-  /** Default `Bearer`. */
-  readonly tokenType?: string
-}
 
 /** What {@link AuthStore.setToken} stores: a {@link TokenSet}, optionally with an absolute expiry and an account. */
 export interface SetTokenInput extends TokenSet {
@@ -44,38 +34,6 @@ export interface SetTokenInput extends TokenSet {
    */
   readonly account?: string
 }
-
-/**
- * Exchanges a refresh token for new tokens, usually at an OAuth token endpoint
- * (`@keyward/oauth` provides one). Throw a {@link RefreshError} to say whether the failure is
- * transient; any other error counts as transient. Return no `refreshToken` to keep the old one.
- *
- * @example
- * ```ts
- * import { type Refresher, RefreshError } from '@keyward/authstore'
- *
- * const refresher: Refresher = async ({ refreshToken }) => {
- *   const response = await fetch('https://auth.example.com/token', {
- *     method: 'POST',
- *     body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
- *   })
- *   if (!response.ok) {
- *     const body = (await response.json().catch(() => ({}))) as { error?: string }
- *     throw new RefreshError(`token endpoint answered ${response.status}`, {
- *       transient: response.status >= 500 || response.status === 429,
- *       oauthError: body.error,
- *     })
- *   }
- *   const body = (await response.json()) as { access_token: string; refresh_token?: string; expires_in?: number }
- *   return { accessToken: body.access_token, refreshToken: body.refresh_token, expiresIn: body.expires_in }
- * }
- * ```
- */
-export type Refresher = (current: {
-  service: string
-  refreshToken: string
-  scopes: string[]
-}) => Promise<TokenSet>
 
 /** Options of {@link AuthStore.getToken}. */
 export interface GetTokenOptions {
@@ -144,38 +102,6 @@ export interface AuthStoreEvents {
   /** `clearToken` removed a record. */
   cleared: { service: string; account: string }
 }
-
-/**
- * What a {@link ClearHook} receives when `clearToken` removes a record: the service, the
- * account and the tokens that were stored. This is the only place the store hands a refresh
- * token out; events never carry tokens.
- */
-export interface ClearContext {
-  readonly service: string
-  readonly account: string
-  readonly tokens: {
-    readonly accessToken: string
-    readonly refreshToken?: string
-    readonly tokenType: string
-  }
-}
-
-/**
- * Runs after `clearToken` deleted a record — typically to revoke its tokens at the provider
- * (`revokeOnClear` of `@keyward/oauth`). The local delete has already happened and is never
- * undone: a hook that throws (or rejects) is logged, without its message, and `clearToken`
- * still resolves.
- *
- * @example
- * ```ts
- * import type { ClearHook } from '@keyward/authstore'
- *
- * const audit: ClearHook = async ({ service, account, tokens }) => {
- *   console.error(`signed out of ${service} (${account}); refresh token held: ${tokens.refreshToken !== undefined}`)
- * }
- * ```
- */
-export type ClearHook = (context: ClearContext) => Promise<void> | void
 
 /** Options of {@link AuthStore}. */
 export interface AuthStoreOptions {
@@ -1018,7 +944,7 @@ export class AuthStore {
   async #refreshFailed(key: string, entry: Entry, error: unknown): Promise<Entry> {
     const { record } = entry
     const { service, account } = record
-    const failure = RefreshError.isRefreshError(error)
+    const failure = RefreshError.isInstance(error)
       ? error
       : new RefreshError(`refresher for ${service} failed`, { transient: true, cause: error })
     const now = this.#clock()

@@ -134,3 +134,181 @@ export interface KeyProvider {
    */
   deriveKey(params: KeyParams, mode: 'open' | 'create'): Promise<Uint8Array>
 }
+
+/**
+ * Tokens as a provider hands them out, as a {@link Refresher} returns them and as
+ * `AuthStore.setToken` takes them. `expiresIn` is in seconds; `scopes` may be an array or a
+ * space- or comma-separated string.
+ *
+ * @example
+ * ```ts
+ * import type { TokenSet } from '@keyward/core'
+ *
+ * const tokens: TokenSet = { accessToken: 'gho_example', expiresIn: 3600, scopes: 'repo gist' }
+ * ```
+ */
+export interface TokenSet {
+  readonly accessToken: string
+  readonly refreshToken?: string | undefined
+  /** Lifetime of the access token in seconds from now. */
+  readonly expiresIn?: number | undefined
+  readonly scopes?: readonly string[] | string | undefined
+  /** Default `Bearer`. */
+  readonly tokenType?: string | undefined
+}
+
+/**
+ * What a {@link Refresher} receives: the record's service, its refresh token and the scopes
+ * granted so far, and a signal that aborts when the caller stops waiting.
+ *
+ * @example
+ * ```ts
+ * import type { RefreshContext } from '@keyward/core'
+ *
+ * const describe = ({ service, scopes }: RefreshContext) => `${service}: ${scopes.join(' ')}`
+ * ```
+ */
+export interface RefreshContext {
+  service: string
+  refreshToken: string
+  scopes: string[]
+  /** Aborts when the store stops waiting for this refresh; pass it to `fetch`. */
+  signal?: AbortSignal | undefined
+}
+
+/**
+ * Exchanges a refresh token for new tokens, usually at an OAuth token endpoint
+ * (`@keyward/oauth` provides one, `@keyward/authstore` calls it). Throw a `RefreshError` to say
+ * whether the failure is transient; any other error counts as transient. Return no
+ * `refreshToken` to keep the old one.
+ *
+ * @example
+ * ```ts
+ * import { type Refresher, RefreshError } from '@keyward/core'
+ *
+ * const refresher: Refresher = async ({ refreshToken, signal }) => {
+ *   const response = await fetch('https://auth.example.com/token', {
+ *     method: 'POST',
+ *     body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
+ *     signal,
+ *   })
+ *   if (!response.ok) {
+ *     throw new RefreshError(`token endpoint answered ${response.status}`, {
+ *       transient: response.status >= 500 || response.status === 429,
+ *     })
+ *   }
+ *   const body = (await response.json()) as { access_token: string; refresh_token?: string; expires_in?: number }
+ *   return { accessToken: body.access_token, refreshToken: body.refresh_token, expiresIn: body.expires_in }
+ * }
+ * ```
+ */
+export type Refresher = (current: RefreshContext) => Promise<TokenSet>
+
+/**
+ * What a {@link ClearHook} receives when a token store removes a record: the service, the
+ * account and the tokens that were stored. This is the only place a store hands a refresh
+ * token out; events never carry tokens.
+ *
+ * @example
+ * ```ts
+ * import type { ClearContext } from '@keyward/core'
+ *
+ * const held = (context: ClearContext) => context.tokens.refreshToken !== undefined
+ * ```
+ */
+export interface ClearContext {
+  readonly service: string
+  readonly account: string
+  readonly tokens: {
+    readonly accessToken: string
+    readonly refreshToken?: string | undefined
+    readonly tokenType: string
+  }
+}
+
+/**
+ * Runs after a token store deleted a record — typically to revoke its tokens at the provider
+ * (`revokeOnClear` of `@keyward/oauth`). The local delete has already happened and is never
+ * undone: a hook that throws (or rejects) is logged, without its message, and the delete still
+ * succeeds.
+ *
+ * @example
+ * ```ts
+ * import type { ClearHook } from '@keyward/core'
+ *
+ * const audit: ClearHook = async ({ service, account, tokens }) => {
+ *   console.error(`signed out of ${service} (${account}); refresh token held: ${tokens.refreshToken !== undefined}`)
+ * }
+ * ```
+ */
+export type ClearHook = (context: ClearContext) => Promise<void> | void
+
+/**
+ * What a {@link TokenProvider} is asked for: the scope(s) the token must carry (an array, or a
+ * space- or comma-separated string), the account, and a signal to stop waiting.
+ *
+ * @example
+ * ```ts
+ * import type { TokenRequest } from '@keyward/core'
+ *
+ * const request: TokenRequest = { scopes: ['repo', 'gist'], account: 'octocat' }
+ * ```
+ */
+export interface TokenRequest {
+  /** A scope the token must carry. */
+  scope?: string | readonly string[] | undefined
+  /** Scopes the token must all carry. */
+  scopes?: string | readonly string[] | undefined
+  /** The account; default: the provider's choice (the service's only or active account). */
+  account?: string | undefined
+  /** Stop waiting (for a refresh, a lock) when it aborts. */
+  signal?: AbortSignal | undefined
+}
+
+/**
+ * Anything that hands out a usable access token for a service: `AuthStore` from
+ * `@keyward/authstore` satisfies it. Packages that only need tokens (the sandbox broker, the
+ * MCP provider) depend on this contract, not on a store. A provider that cannot hand one out
+ * throws a `KeywardError` (`KEYWARD_AUTH_REQUIRED` when the user must sign in).
+ *
+ * @example
+ * ```ts
+ * import type { TokenProvider } from '@keyward/core'
+ *
+ * async function listRepos(tokens: TokenProvider): Promise<Response> {
+ *   const token = await tokens.getToken('github', { scope: 'repo' })
+ *   return fetch('https://api.github.com/user/repos', { headers: { authorization: `Bearer ${token}` } })
+ * }
+ * ```
+ */
+export interface TokenProvider {
+  getToken(service: string, options?: TokenRequest): Promise<string>
+}
+
+/**
+ * Resolves named secrets from one place (a vault, the environment, the OS keyring, a plugin's
+ * own store). The returned map holds the names that exist; absent names are absent from it,
+ * never empty strings. Used by the sandbox for its `ENV`/`GLOBAL`/`SYSTEM`/`LOCAL` sources.
+ *
+ * @example
+ * ```ts
+ * import type { SecretSource } from '@keyward/core'
+ *
+ * const fromEnv: SecretSource = {
+ *   async resolve(keys) {
+ *     const found = new Map<string, string>()
+ *     for (const key of keys) {
+ *       const value = process.env[key]
+ *       if (value !== undefined) found.set(key, value)
+ *     }
+ *     return found
+ *   },
+ * }
+ * ```
+ */
+export interface SecretSource {
+  resolve(
+    keys: readonly string[],
+    options?: { signal?: AbortSignal | undefined },
+  ): Promise<ReadonlyMap<string, string>>
+}

@@ -57,6 +57,12 @@ export const KEYWARD_KEYRING_UNAVAILABLE = 'KEYWARD_KEYRING_UNAVAILABLE'
 export const KEYWARD_KEYRING_LOCKED = 'KEYWARD_KEYRING_LOCKED'
 /** The OS keyring failed in a way keyward does not recognise; `cause` holds the platform error. */
 export const KEYWARD_KEYRING_ERROR = 'KEYWARD_KEYRING_ERROR'
+/**
+ * A refresher could not refresh a token (a {@link RefreshError}). `error.transient` says whether
+ * retrying later may help (network errors, 5xx, 429) or not (`invalid_grant`: the refresh token
+ * is dead).
+ */
+export const KEYWARD_REFRESH_FAILED = 'KEYWARD_REFRESH_FAILED'
 
 /** Every code `@keyward/core` itself throws. */
 export type CoreErrorCode =
@@ -80,6 +86,7 @@ export type CoreErrorCode =
   | typeof KEYWARD_KEYRING_UNAVAILABLE
   | typeof KEYWARD_KEYRING_LOCKED
   | typeof KEYWARD_KEYRING_ERROR
+  | typeof KEYWARD_REFRESH_FAILED
 
 /** A keyward error code: one of core's, or a `KEYWARD_*` code another keyward package defines. */
 export type KeywardErrorCode = CoreErrorCode | `KEYWARD_${string}`
@@ -95,7 +102,14 @@ export interface KeywardErrorOptions {
   details?: Readonly<Record<string, unknown>>
 }
 
-const TAG = Symbol.for('keyward.error')
+/**
+ * The static side of an error class that {@link KeywardError.isInstance} recognises: its own
+ * `Symbol.for` marker, and the instances it makes.
+ */
+export interface KeywardErrorClass<E extends KeywardError = KeywardError> {
+  readonly marker: symbol
+  readonly prototype: E
+}
 
 /**
  * The one error class of keyward. Every failure keyward reports is a `KeywardError` (or a
@@ -104,6 +118,11 @@ const TAG = Symbol.for('keyward.error')
  *
  * Recognise it with {@link KeywardError.isInstance} rather than `instanceof`: separately
  * published packages can be installed twice, and `isInstance` works across copies.
+ *
+ * A subclass declares its own marker, `static override readonly marker =
+ * Symbol.for('keyward.error.<ClassName>')`; every instance carries the markers of its class and
+ * of each class above it, so `Subclass.isInstance` accepts that subclass (and its own
+ * subclasses) and never the base class or a sibling.
  *
  * @example
  * ```ts
@@ -115,6 +134,9 @@ const TAG = Symbol.for('keyward.error')
  * ```
  */
 export class KeywardError extends Error {
+  /** The `Symbol.for` marker every keyward error carries. Each subclass declares its own. */
+  static readonly marker: symbol = Symbol.for('keyward.error')
+
   /** The stable code to branch on. */
   readonly code: KeywardErrorCode
   /** Facts about the failure (paths, keys, versions); never a secret value. */
@@ -125,15 +147,39 @@ export class KeywardError extends Error {
     this.code = code
     this.details = Object.freeze({ ...options.details })
     this.name = new.target.name
-    Object.defineProperty(this, TAG, { value: true, enumerable: false })
+    // Mark the instance with the marker of every class from new.target up to KeywardError, so
+    // each class's isInstance recognises it across copies of the package.
+    for (
+      let cls: unknown = new.target;
+      typeof cls === 'function' && cls !== Error;
+      cls = Object.getPrototypeOf(cls)
+    ) {
+      if (Object.hasOwn(cls, 'marker')) {
+        const marker = (cls as unknown as KeywardErrorClass).marker
+        if (typeof marker === 'symbol')
+          Object.defineProperty(this, marker, { value: true, enumerable: false })
+      }
+    }
   }
 
-  /** True for a `KeywardError` from any copy of `@keyward/core`, subclasses included. */
-  static isInstance(value: unknown): value is KeywardError {
+  /**
+   * True for an instance of this class from any copy of its package (subclasses of it
+   * included), and narrows to it: `KeywardError.isInstance` accepts every keyward error,
+   * `RefreshError.isInstance` only refresh errors. A class without its own `marker` recognises
+   * nothing.
+   */
+  static isInstance<E extends KeywardError>(
+    this: KeywardErrorClass<E> | undefined,
+    value: unknown,
+  ): value is E {
+    // Called unbound (`errors.some(KeywardError.isInstance)`), `this` is undefined: act as the base.
+    // biome-ignore lint/complexity/noThisInStatic: isInstance recognises the class it is called on
+    const cls = this ?? KeywardError
+    if (!Object.hasOwn(cls, 'marker') || typeof cls.marker !== 'symbol') return false
     return (
       typeof value === 'object' &&
       value !== null &&
-      (value as Record<symbol, unknown>)[TAG] === true
+      (value as Record<symbol, unknown>)[cls.marker] === true
     )
   }
 
@@ -151,4 +197,80 @@ export class KeywardError extends Error {
 /** True when `value` is a `KeywardError` with the given code. */
 export function isKeywardError(value: unknown, code?: KeywardErrorCode): value is KeywardError {
   return KeywardError.isInstance(value) && (code === undefined || value.code === code)
+}
+
+/** Options of {@link RefreshError}. */
+export interface RefreshErrorOptions {
+  /** True when retrying later may succeed (network error, 5xx, 429); false for `invalid_grant`. */
+  readonly transient: boolean
+  /** The OAuth `error` code the token endpoint returned (`invalid_grant`, `temporarily_unavailable`…). */
+  readonly oauthError?: string | undefined
+  /** When to try again at the earliest (from a `Retry-After` header, for example). */
+  readonly retryAt?: Date | undefined
+  /** The underlying failure. Never an error whose message quotes a token or a response body. */
+  readonly cause?: unknown
+}
+
+/**
+ * What a `Refresher` throws when it cannot refresh (code `KEYWARD_REFRESH_FAILED`). Any other
+ * error a refresher throws counts as transient. `AuthStore` reacts to it: a permanent failure
+ * moves the record to `reauth_required`, a transient one to `degraded` with backoff while the
+ * unexpired token keeps being served.
+ *
+ * @example
+ * ```ts
+ * import { RefreshError } from '@keyward/core'
+ *
+ * // in a refresher, after the token endpoint answered 400 {"error":"invalid_grant"}:
+ * const error = new RefreshError('the provider refused the refresh token', {
+ *   transient: false,
+ *   oauthError: 'invalid_grant',
+ * })
+ * RefreshError.isInstance(error) // true
+ * ```
+ */
+export class RefreshError extends KeywardError {
+  static override readonly marker: symbol = Symbol.for('keyward.error.RefreshError')
+
+  /** True when retrying later may succeed. */
+  readonly transient: boolean
+  /** The OAuth `error` code, when the token endpoint sent one. */
+  readonly oauthError: string | undefined
+  /** The earliest time to try again, when known. */
+  readonly retryAt: Date | undefined
+
+  constructor(message: string, options: RefreshErrorOptions) {
+    if (typeof options?.transient !== 'boolean') {
+      throw new KeywardError(
+        KEYWARD_INVALID_ARGUMENT,
+        'RefreshError option `transient` must be a boolean',
+      )
+    }
+    super(KEYWARD_REFRESH_FAILED, message, {
+      cause: options.cause,
+      details: {
+        transient: options.transient,
+        ...(options.oauthError === undefined ? {} : { oauthError: options.oauthError }),
+        ...(options.retryAt === undefined ? {} : { retryAt: options.retryAt.toISOString() }),
+      },
+    })
+    this.transient = options.transient
+    this.oauthError = options.oauthError
+    this.retryAt = options.retryAt
+  }
+
+  /**
+   * True for a `RefreshError` from any copy of keyward, including copies of
+   * `@keyward/authstore` 0.1 that predate the class's marker.
+   *
+   * @deprecated Use {@link RefreshError.isInstance}.
+   */
+  static isRefreshError(value: unknown): value is RefreshError {
+    return (
+      RefreshError.isInstance(value) ||
+      (KeywardError.isInstance(value) &&
+        value.code === KEYWARD_REFRESH_FAILED &&
+        typeof (value as { transient?: unknown }).transient === 'boolean')
+    )
+  }
 }

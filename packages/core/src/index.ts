@@ -9,6 +9,8 @@
  */
 export * from './contracts.js'
 export * from './errors.js'
+export { assertOptions, isDriver, type OptionCheck, type OptionKind } from './guards.js'
+export { type DefaultKeyOptions, defaultKey } from './keys/default.js'
 export { type EnvKeyOptions, envKey } from './keys/env.js'
 export { type KeyringKeyOptions, keyringKey } from './keys/keyring.js'
 export { type PassphraseKeyOptions, passphraseKey } from './keys/passphrase.js'

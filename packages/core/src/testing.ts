@@ -15,7 +15,10 @@
 import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import type { Driver } from './contracts.js'
-import { KeywardError } from './errors.js'
+import type { KeywardError, KeywardErrorCode } from './errors.js'
+import { expectKeywardError, expectNoLeak } from './test-kit.js'
+
+export * from './test-kit.js'
 
 /** Options of {@link testDriver}. */
 export interface TestDriverOptions {
@@ -42,18 +45,9 @@ const text = (value: Uint8Array) => new TextDecoder().decode(value)
 const CANARY = 'canary-7f3e9b1c-do-not-leak'
 
 async function expectCode(promise: Promise<unknown>, code: string): Promise<KeywardError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(
-    KeywardError.isInstance(error),
-    `expected a KeywardError ${code}, got ${String(error)}`,
-  ).toBe(true)
-  expect((error as KeywardError).code).toBe(code)
-  expect(String((error as Error).message)).not.toContain(CANARY)
-  expect(JSON.stringify(error)).not.toContain(CANARY)
-  return error as KeywardError
+  const error = await expectKeywardError(promise, code as KeywardErrorCode)
+  expectNoLeak(error, CANARY)
+  return error
 }
 
 /**

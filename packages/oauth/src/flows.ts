@@ -1,5 +1,10 @@
-import { type ClearHook, RefreshError, type Refresher, type TokenSet } from '@keyward/authstore'
-import { KeywardError } from '@keyward/core'
+import {
+  type ClearHook,
+  KeywardError,
+  RefreshError,
+  type Refresher,
+  type TokenSet,
+} from '@keyward/core'
 import * as oauth from 'oauth4webapi'
 import {
   KEYWARD_FETCH_ABORTED,

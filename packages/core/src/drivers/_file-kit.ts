@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { inspect } from 'node:util'
 import { expect } from 'vitest'
 import type { KeyProvider } from '../contracts.js'
-import { KeywardError } from '../errors.js'
+import type { KeywardError, KeywardErrorCode } from '../errors.js'
 import { envKey } from '../keys/env.js'
 import { passphraseKey } from '../keys/passphrase.js'
+import { expectKeywardError, expectNoLeak } from '../test-kit.js'
 
 /** Secret values and passphrases that must never show up in any output of the suite. */
 export const CANARY_VALUE = 'canary-value-4b1d9e0a-never-print'
@@ -47,33 +47,12 @@ export function expectNoSecret(text: string): void {
 
 /** Awaits `promise`, expects a KeywardError with `code`, and checks it leaks no secret. */
 export async function expectCode(promise: Promise<unknown>, code: string): Promise<KeywardError> {
-  const error = await promise.then(
-    (value) => {
-      throw new Error(`expected ${code}, but it resolved (${typeof value})`)
-    },
-    (e: unknown) => e,
-  )
-  expect(
-    KeywardError.isInstance(error),
-    `expected KeywardError ${code}, got ${String(error)}`,
-  ).toBe(true)
-  const keyward = error as KeywardError
-  expect(keyward.code).toBe(code)
-  expectErrorClean(keyward)
-  return keyward
+  const error = await expectKeywardError(promise, code as KeywardErrorCode)
+  expectErrorClean(error)
+  return error
 }
 
 /** Checks message, details, JSON, inspect and the cause chain of an error for secrets. */
 export function expectErrorClean(error: unknown): void {
-  const seen = new Set<unknown>()
-  let current: unknown = error
-  while (current instanceof Error && !seen.has(current)) {
-    seen.add(current)
-    expectNoSecret(current.message)
-    expectNoSecret(String(current.stack))
-    expectNoSecret(JSON.stringify(current))
-    expectNoSecret(inspect(current, { depth: 10 }))
-    if (KeywardError.isInstance(current)) expectNoSecret(JSON.stringify(current.details))
-    current = current.cause
-  }
+  expectNoLeak(error, secrets)
 }

@@ -26,6 +26,7 @@ import {
   KEYWARD_VALUE_TOO_LARGE,
   KeywardError,
 } from '../errors.js'
+import { assertOptions } from '../guards.js'
 import {
   deriveSubkeys,
   newDataKey,
@@ -115,8 +116,7 @@ const pins = new FinalizationRegistry<{ fd: number | null }>((pin) => {
 })
 
 function checkOptions(options: FileDriverOptions): void {
-  if (typeof options !== 'object' || options === null)
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'fileDriver needs an options object')
+  assertOptions(options, 'fileDriver')
   if (typeof options.path !== 'string' || options.path.length === 0 || options.path.includes('\0'))
     throw new KeywardError(
       KEYWARD_INVALID_ARGUMENT,

@@ -20,6 +20,7 @@ import {
   KEYWARD_VALUE_TOO_LARGE,
   KeywardError,
 } from '../errors.js'
+import { assertOptions } from '../guards.js'
 import { withFileLock } from '../internal/lock.js'
 import {
   assertSupported,
@@ -240,9 +241,7 @@ function resolveMaxValueBytes(backend: KeyringBackend, option: number | undefine
  * ```
  */
 export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
-  if (typeof options !== 'object' || options === null) {
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'keyringDriver needs an options object')
-  }
+  assertOptions(options, 'keyringDriver')
   const { service } = options
   checkService(service)
   const backend = keyringBackend(options.store)

@@ -1,17 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { KeywardError } from '../errors.js'
+import { expectKeywardError } from '../test-kit.js'
 import { envKey } from './env.js'
-
-async function failure(promise: Promise<unknown>): Promise<KeywardError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  )
-  expect(KeywardError.isInstance(error)).toBe(true)
-  return error as KeywardError
-}
 
 describe('envKey', () => {
   const raw = randomBytes(32)
@@ -48,7 +39,10 @@ describe('envKey', () => {
 
   it('unset or empty → KEYWARD_KEY_MISSING naming the variable and the fix', async () => {
     for (const env of [{}, { MY_KEY: '' }, { MY_KEY: '  ' }]) {
-      const error = await failure(envKey('MY_KEY', { env }).deriveKey({}, 'open'))
+      const error = await expectKeywardError(
+        envKey('MY_KEY', { env }).deriveKey({}, 'open'),
+        'KEYWARD_KEY_MISSING',
+      )
       expect(error.code).toBe('KEYWARD_KEY_MISSING')
       expect(error.message).toContain('MY_KEY')
       expect(error.message).toContain('openssl rand -base64 32')
@@ -66,8 +60,9 @@ describe('envKey', () => {
       `${raw.toString('base64')}===`,
     ]
     for (const value of values) {
-      const error = await failure(
+      const error = await expectKeywardError(
         envKey('MY_KEY', { env: { MY_KEY: value } }).deriveKey({}, 'open'),
+        'KEYWARD_KEY_INVALID',
       )
       expect(error.code).toBe('KEYWARD_KEY_INVALID')
       for (const output of [error.message, JSON.stringify(error), inspect(error)])

@@ -5,6 +5,7 @@ import {
   KEYWARD_KEY_MISSING,
   KeywardError,
 } from '../errors.js'
+import { assertOptions } from '../guards.js'
 
 /** Options of {@link envKey}. */
 export interface EnvKeyOptions {
@@ -56,10 +57,7 @@ export function envKey(variable = 'KEYWARD_KEY', options: EnvKeyOptions = {}): K
       KEYWARD_INVALID_ARGUMENT,
       'variable must be an environment variable name such as KEYWARD_KEY',
     )
-  if (typeof options !== 'object' || options === null)
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'envKey options must be an object')
-  if (options.env !== undefined && (typeof options.env !== 'object' || options.env === null))
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `env` must be an object')
+  assertOptions(options, 'envKey', { env: 'object' })
   const env = options.env
 
   const provider: KeyProvider & { readonly description: string } = {

@@ -9,21 +9,13 @@ import {
   tempLockDir,
   uniqueService,
 } from '../drivers/_keyring-helpers.js'
-import { KeywardError } from '../errors.js'
+import type { KeywardError } from '../errors.js'
 import { loadKeyring } from '../internal/native-keyring.js'
+import { expectKeywardError } from '../test-kit.js'
 import { keyringKey } from './keyring.js'
 
 const env = await keyringTestEnv({ what: 'keyringKey' })
 const CANARY = 'canary-keyringkey-41aa-do-not-leak'
-
-async function codeOf(promise: Promise<unknown>): Promise<KeywardError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(KeywardError.isInstance(error), `expected a KeywardError, got ${String(error)}`).toBe(true)
-  return error as KeywardError
-}
 
 async function setPassword(service: string, account: string, password: string): Promise<void> {
   const native = await loadKeyring()
@@ -77,7 +69,10 @@ describe.skipIf(!env.available)('keyringKey on the real Secret Service', () => {
 
   it('never creates a key on open: a missing entry is KEYWARD_KEY_MISSING naming where to look', async () => {
     const key = provider('missing-key')
-    const error = await codeOf(key.deriveKey(key.createParams(), 'open'))
+    const error = await expectKeywardError(
+      key.deriveKey(key.createParams(), 'open'),
+      'KEYWARD_KEY_MISSING',
+    )
     expect(error.code).toBe('KEYWARD_KEY_MISSING')
     expect(error.message).toContain(`"missing-key" of service "${key.service}"`)
     expect(error.message).toContain('not in the OS keyring')
@@ -90,7 +85,10 @@ describe.skipIf(!env.available)('keyringKey on the real Secret Service', () => {
       const key = provider()
       await setPassword(key.service, 'store-key', bad)
       for (const mode of ['open', 'create'] as const) {
-        const error = await codeOf(key.deriveKey(key.createParams(), mode))
+        const error = await expectKeywardError(
+          key.deriveKey(key.createParams(), mode),
+          'KEYWARD_KEY_INVALID',
+        )
         expect(error.code).toBe('KEYWARD_KEY_INVALID')
         expect(error.message).not.toContain(bad)
         expect(JSON.stringify(error)).not.toContain(bad)
@@ -102,8 +100,9 @@ describe.skipIf(!env.available)('keyringKey on the real Secret Service', () => {
 
   it('refuses a store header that names another entry (KEYWARD_WRONG_KEY)', async () => {
     const key = provider()
-    const error = await codeOf(
+    const error = await expectKeywardError(
       key.deriveKey({ service: 'someone-else', account: 'their-key' }, 'open'),
+      'KEYWARD_WRONG_KEY',
     )
     expect(error.code).toBe('KEYWARD_WRONG_KEY')
     expect(error.message).toContain('"their-key" of service "someone-else"')

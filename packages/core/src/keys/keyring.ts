@@ -8,6 +8,7 @@ import {
   KEYWARD_WRONG_KEY,
   KeywardError,
 } from '../errors.js'
+import { assertOptions } from '../guards.js'
 import { withFileLock } from '../internal/lock.js'
 import {
   assertSupported,
@@ -88,17 +89,12 @@ function checkName(value: unknown, option: string): asserts value is string {
  * ```
  */
 export function keyringKey(options: KeyringKeyOptions = {}): KeyringKeyProvider {
-  if (typeof options !== 'object' || options === null) {
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'keyringKey takes an options object')
-  }
+  assertOptions(options, 'keyringKey', { lockDir: 'non-empty string' })
   const service = options.service ?? 'keyward'
   const account = options.account ?? 'store-key'
   checkName(service, 'service')
   checkName(account, 'account')
   const backend = keyringBackend(options.store)
-  if (options.lockDir !== undefined && (typeof options.lockDir !== 'string' || !options.lockDir)) {
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `lockDir` must be a non-empty path')
-  }
   const lockDir = options.lockDir ?? defaultLockDir()
   const where = `keyring entry "${account}" of service "${service}" (${backend.name})`
 

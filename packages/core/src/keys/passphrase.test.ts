@@ -1,20 +1,11 @@
 import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import type { KeyParams } from '../contracts.js'
-import { KeywardError } from '../errors.js'
+import { expectKeywardError } from '../test-kit.js'
 import { DEFAULT_SCRYPT_COST, passphraseKey } from './passphrase.js'
 
 const PASSPHRASE = 'canary-passphrase-91ac-never-print'
 const fast = { insecureLowCostForTests: true } as const
-
-async function failure(promise: Promise<unknown>): Promise<KeywardError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  )
-  expect(KeywardError.isInstance(error)).toBe(true)
-  return error as KeywardError
-}
 
 describe('passphraseKey', () => {
   it('defaults to scrypt N=2^17, r=8, p=1 with a random salt', () => {
@@ -82,7 +73,9 @@ describe('passphraseKey', () => {
       { ...good, kdf: 'argon2' },
       {},
     ]) {
-      expect((await failure(provider.deriveKey(bad, 'open'))).code).toBe('KEYWARD_STORE_CORRUPT')
+      expect(
+        (await expectKeywardError(provider.deriveKey(bad, 'open'), 'KEYWARD_STORE_CORRUPT')).code,
+      ).toBe('KEYWARD_STORE_CORRUPT')
     }
   })
 
@@ -113,7 +106,10 @@ describe('passphraseKey', () => {
     const params = provider.createParams()
     await provider.deriveKey(params, 'create')
     expect(calls).toBe(1)
-    const error = await failure(provider.deriveKey(params, 'open'))
+    const error = await expectKeywardError(
+      provider.deriveKey(params, 'open'),
+      'KEYWARD_INVALID_ARGUMENT',
+    )
     expect(error.code).toBe('KEYWARD_INVALID_ARGUMENT')
   })
 

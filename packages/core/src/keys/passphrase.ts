@@ -1,6 +1,7 @@
 import { randomBytes, scrypt } from 'node:crypto'
 import type { KeyParams, KeyProvider } from '../contracts.js'
 import { KEYWARD_INVALID_ARGUMENT, KEYWARD_STORE_CORRUPT, KeywardError } from '../errors.js'
+import { assertOptions } from '../guards.js'
 
 /** scrypt cost parameters. */
 export interface ScryptCost {
@@ -144,8 +145,7 @@ export function passphraseKey(
       'passphrase must be a string or a function returning one',
     )
   }
-  if (typeof options !== 'object' || options === null)
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'passphraseKey options must be an object')
+  assertOptions(options, 'passphraseKey')
   const cost = checkCost(options)
   const getPassphrase = async (): Promise<string> => {
     const value = typeof passphrase === 'string' ? passphrase : await passphrase()
