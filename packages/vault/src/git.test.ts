@@ -1,7 +1,14 @@
 import { PassThrough } from 'node:stream'
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { _assertNoLeak, type _TempVault, _tempVault, CANARY } from './_helpers.js'
+import {
+  _assertNoLeak,
+  _failure,
+  _recordingLogger,
+  type _TempVault,
+  _tempVault,
+  CANARY,
+} from './_helpers.js'
 import { gitCredentialHelper, parseCredentialInput } from './index.js'
 
 describe('parseCredentialInput', () => {
@@ -83,6 +90,49 @@ describe('gitCredentialHelper', () => {
   it('never answers with a value that would break the protocol (a newline)', async () => {
     expect(await ask('get', 'protocol=https\nhost=bad.test\n\n')).toBe('')
     _assertNoLeak(t.logs)
+  })
+
+  it('a stored login with a malformed % in its userinfo is skipped with a KeywardError code, and the others still answer (regression: URIError)', async () => {
+    // A vault double: such a login can no longer be created (see below), but one stored by an
+    // earlier release can still be there.
+    const logins = [
+      { id: 'bad', url: 'https://u%zz:x@host.test', password: 'bad-password' },
+      { id: 'good', url: 'https://host.test', password: CANARY },
+    ]
+    const vault = {
+      secrets: {
+        list: async () =>
+          logins.map((l) => ({ id: l.id, type: 'login', fieldNames: ['password', 'url'] })),
+        get: async (id: string) => {
+          const l = logins.find((x) => x.id === id)!
+          return { fields: { password: l.password, url: l.url } }
+        },
+      },
+    } as never
+    const lines: string[] = []
+    const out = new PassThrough()
+    let text = ''
+    out.on('data', (c: Buffer) => {
+      text += c.toString()
+    })
+    await gitCredentialHelper({ vault, collection: 'git', logger: _recordingLogger(lines) })(
+      'get',
+      'protocol=https\nhost=host.test\n\n',
+      out,
+    )
+    expect(text).toBe(`protocol=https\nhost=host.test\npassword=${CANARY}\n`)
+    expect(
+      lines.some((l) => l.includes('"secret":"bad"') && l.includes('KEYWARD_VAULT_INVALID')),
+    ).toBe(true)
+    const refused = await _failure(
+      t.vault.secrets.create({
+        collection: 'git',
+        name: 'MALFORMED',
+        type: 'login',
+        fields: { password: 'p', url: 'https://u%zz@host.test/a' },
+      }),
+    )
+    expect([refused.code, refused.details.field]).toEqual(['KEYWARD_VAULT_INVALID', 'url'])
   })
 
   it('validates options eagerly', () => {

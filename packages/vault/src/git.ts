@@ -1,5 +1,6 @@
 import type { Readable, Writable } from 'node:stream'
 import { KEYWARD_INVALID_ARGUMENT, KeywardError, type Logger, silentLogger } from '@keyward/core'
+import { type LoginTarget, loginTarget, normalHost } from './internal/login-url.js'
 import { checkSlug } from './internal/records.js'
 import type { Vault } from './types.js'
 
@@ -28,7 +29,10 @@ export interface GitCredentialHelperOptions {
  * protocol. For `get` it reads git's `key=value` lines and answers with the `username` and
  * `password` of the `login` secret whose `url` field matches the requested protocol and host
  * (and path, when the secret's URL has one: the longest such path wins); when none matches it
- * answers nothing and git goes on to its next helper or prompt. `store` and `erase` are read
+ * answers nothing and git goes on to its next helper or prompt. Paths are compared decoded
+ * (git sends `My Org` for `/My%20Org`), hosts without the protocol's default port (a login for
+ * `https://host:443/` matches `host` and `host:443`); a login whose URL has a malformed
+ * %-escape is skipped with a warning. `store` and `erase` are read
  * and ignored: the vault is changed through its own API, not by git.
  *
  * @example
@@ -64,8 +68,11 @@ export function gitCredentialHelper(
     const request = parseCredentialInput(typeof input === 'string' ? input : await readAll(input))
     if (operation !== 'get') return
     const protocol = request.get('protocol')
-    const host = request.get('host')?.toLowerCase()
-    if (!protocol || !host) return
+    const rawHost = request.get('host')
+    if (!protocol || !rawHost) return
+    // git sends the path decoded and the host as written (with an explicit default port if the
+    // remote has one); logins are compared in the same form.
+    const host = normalHost(protocol, rawHost)
     const path = (request.get('path') ?? '').replace(/^\/+|\/+$/g, '')
     const wantUser = request.get('username')
     const infos = await options.vault.secrets.list({
@@ -76,16 +83,22 @@ export function gitCredentialHelper(
     for (const info of infos) {
       if (info.type !== 'login' || !info.fieldNames.includes('url')) continue
       const secret = await options.vault.secrets.get(info.id)
-      let url: URL
+      let target: LoginTarget | undefined
       try {
-        url = new URL(secret.fields.url ?? '')
-      } catch {
+        target = loginTarget(secret.fields.url ?? '')
+      } catch (error) {
+        // One malformed login never stops the helper answering with the others.
+        logger.warn('vault git helper: a login has a malformed url; skipped', {
+          secret: info.id,
+          code: KeywardError.isInstance(error) ? error.code : 'error',
+        })
         continue
       }
-      if (url.protocol.replace(/:$/, '') !== protocol || url.host.toLowerCase() !== host) continue
-      const wanted = url.pathname.replace(/^\/+|\/+$/g, '')
+      if (!target || target.protocol !== protocol || normalHost(protocol, target.host) !== host)
+        continue
+      const wanted = target.path
       if (wanted && path !== wanted && !path.startsWith(`${wanted}/`)) continue
-      const username = secret.fields.username ?? decodeURIComponent(url.username)
+      const username = secret.fields.username ?? target.username
       if (wantUser && username && username !== wantUser) continue
       const password = secret.fields.password ?? ''
       if (/[\n\0]/.test(username) || /[\n\0]/.test(password)) {

@@ -208,14 +208,18 @@ describe('across processes (built package)', () => {
 })
 
 describe('git credential helper with the real git', () => {
-  function fill(input: string, home: string): Promise<{ stdout: string; code: number | null }> {
+  function fill(
+    input: string,
+    home: string,
+    helper = `!"${process.execPath}" "${GIT_HELPER}"`,
+  ): Promise<{ stdout: string; code: number | null }> {
     const child = spawn(
       'git',
       [
         '-c',
         'credential.useHttpPath=true',
         '-c',
-        `credential.helper=!"${process.execPath}" "${GIT_HELPER}"`,
+        `credential.helper=${helper}`,
         'credential',
         'fill',
       ],
@@ -285,5 +289,43 @@ describe('git credential helper with the real git', () => {
     expect(none.stdout).not.toContain('password=')
     expect(none.code).not.toBe(0)
     expect(host.code).toBe(0)
+  })
+
+  it('matches percent-encoded paths and an explicit default port as git sends them, like git credential-store (regression)', async () => {
+    const home = join(t.dir, 'home')
+    await mkdir(home)
+    await t.vault.collections.create({ slug: 'git' })
+    const logins = [
+      ['ORG', 'https://git.acme.test/My%20Org', 'org-password-1'],
+      ['CAFE', 'https://git.acme.test/caf%C3%A9', 'cafe-password-2'],
+      ['PORT', 'https://port.acme.test:443/team', 'port-password-3'],
+    ] as const
+    for (const [name, url, password] of logins)
+      await t.vault.secrets.create({
+        collection: 'git',
+        name,
+        type: 'login',
+        fields: { username: 'bot', password, url },
+      })
+    const store = join(t.dir, 'git-credentials')
+    await writeFile(
+      store,
+      logins
+        .map(([, url, password]) => url.replace('https://', `https://bot:${password}@`))
+        .join('\n'),
+    )
+    const password = (out: { stdout: string }) => /^password=(.*)$/m.exec(out.stdout)?.[1]
+    for (const [, url, expected] of logins) {
+      const ours = await fill(`url=${url}\n\n`, home)
+      const gits = await fill(`url=${url}\n\n`, home, `store --file=${store}`)
+      expect([password(ours), password(gits)]).toEqual([expected, expected])
+    }
+    // git's store compares hosts as written; the vault treats the default port as the same origin.
+    expect(password(await fill('url=https://port.acme.test/team/repo.git\n\n', home))).toBe(
+      'port-password-3',
+    )
+    expect(password(await fill('url=https://git.acme.test/My%20Org/repo.git\n\n', home))).toBe(
+      'org-password-1',
+    )
   })
 })

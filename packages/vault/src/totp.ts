@@ -176,7 +176,9 @@ export function parseTotp(input: string): TotpParameters {
     const eq = pair.indexOf('=')
     const rawName = eq === -1 ? pair : pair.slice(0, eq)
     const name = decodeLabelPart(rawName).toLowerCase()
-    const value = decodeLabelPart((eq === -1 ? '' : pair.slice(eq + 1)).replace(/\+/g, ' '))
+    // RFC 3986, as the Key Uri Format says: `+` is a plus sign (a space is `%20`), in the
+    // parameters as in the label.
+    const value = decodeLabelPart(eq === -1 ? '' : pair.slice(eq + 1))
     if (params.has(name))
       throw totpError(`otpauth URI parameter \`${name}\` appears twice`, { parameter: name })
     params.set(name, value)

@@ -6,6 +6,7 @@ import {
   KEYWARD_VAULT_UNSUPPORTED_FORMAT,
 } from '../errors.js'
 import { encodeBase32, parseTotp } from '../totp.js'
+import { loginTarget } from './login-url.js'
 
 /** The record format this release writes and reads. */
 export const VAULT_FORMAT = 1
@@ -170,8 +171,16 @@ export function buildFields(
   const need = required[type]
   if (need !== undefined && fields[need] === undefined)
     throw invalid(`a \`${type}\` secret needs the field \`${need}\``, { ...where, field: need })
-  if (type === 'login' && fields.url !== undefined && !URL.canParse(fields.url))
-    throw invalid('field `url` of a login must be an absolute URL', { ...where, field: 'url' })
+  if (type === 'login' && fields.url !== undefined) {
+    let target: ReturnType<typeof loginTarget>
+    try {
+      target = loginTarget(fields.url)
+    } catch (error) {
+      throw invalid((error as KeywardError).message, { ...where, field: 'url' })
+    }
+    if (!target)
+      throw invalid('field `url` of a login must be an absolute URL', { ...where, field: 'url' })
+  }
   return fields
 }
 
