@@ -7,6 +7,7 @@
  *
  * @module
  */
+export * from './audit.js'
 export * from './contracts.js'
 export * from './errors.js'
 export { assertOptions, isDriver, type OptionCheck, type OptionKind } from './guards.js'

@@ -6,6 +6,7 @@
  *
  * @module
  */
+export { type AuditVerification, verifyAuditLog } from '@keyward/core'
 export * from './errors.js'
 export {
   DEFAULT_MANIFEST_KEY,
