@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { inspect } from 'node:util'
 import { envKey, KeywardError, type Logger } from '@keyward/core'
+import { expectNoLeak } from '@keyward/core/testing'
 import { expect } from 'vitest'
 import { openVault, type Vault } from './index.js'
 
@@ -69,21 +69,7 @@ export async function _failure(promise: Promise<unknown>): Promise<KeywardError>
   return error as KeywardError
 }
 
-/** Asserts that nothing printable about `error` contains `secret`. */
-export function _assertNoLeak(texts: readonly unknown[], secret: string = CANARY): void {
-  for (const text of texts) {
-    const shown =
-      typeof text === 'string'
-        ? text
-        : `${inspect(text, { depth: 8, showHidden: true })} ${safeJson(text)}`
-    expect(shown.includes(secret), `leaked into: ${shown.slice(0, 200)}`).toBe(false)
-  }
-}
-
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? ''
-  } catch {
-    return ''
-  }
+/** Asserts that nothing printable about each value (message, stack, cause chain, inspect, JSON) contains `secret`. */
+export function _assertNoLeak(values: readonly unknown[], secret: string = CANARY): void {
+  for (const value of values) expectNoLeak(value, secret)
 }

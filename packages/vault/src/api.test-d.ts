@@ -1,3 +1,4 @@
+import type { SecretSource } from '@keyward/core'
 import type { Resolver } from '@keyward/templating'
 import { describe, expectTypeOf, it } from 'vitest'
 import {
@@ -10,6 +11,7 @@ import {
   type Secret,
   type SecretInfo,
   type Vault,
+  vaultSource,
 } from './index.js'
 
 describe('public API types', () => {
@@ -27,6 +29,9 @@ describe('public API types', () => {
       Promise<string>
     >()
     expectTypeOf<SecretInfo>().not.toHaveProperty('value')
+    expectTypeOf(
+      vaultSource(vault, { collection: 'c', environment: undefined }),
+    ).toEqualTypeOf<SecretSource>()
   })
 
   it('names the export formats and accepts undefined for every optional option', () => {

@@ -25,6 +25,7 @@ export { KEPT_VERSIONS, type SecretType, VAULT_FORMAT } from './internal/records
 export { openVault } from './open.js'
 export { type DefaultVaultPathOptions, defaultVaultPath } from './paths.js'
 export type { RunOptions, RunResult } from './run.js'
+export { type VaultSourceOptions, vaultSource } from './source.js'
 export {
   decodeBase32,
   encodeBase32,

@@ -1,11 +1,10 @@
 import {
+  assertOptions,
   type Driver,
-  envKey,
+  defaultKey,
   KEYWARD_INVALID_ARGUMENT,
-  KEYWARD_KEYRING_UNAVAILABLE,
-  KEYWARD_MISSING_DEPENDENCY,
+  KEYWARD_KEY_MISSING,
   KeywardError,
-  keyringKey,
   silentLogger,
 } from '@keyward/core'
 import { KEYWARD_VAULT_NO_KEY } from './errors.js'
@@ -17,20 +16,7 @@ function argument(message: string): KeywardError {
   return new KeywardError(KEYWARD_INVALID_ARGUMENT, message)
 }
 
-function isDriver(value: unknown): value is Driver {
-  const d = value as Driver | null
-  return (
-    typeof d === 'object' &&
-    d !== null &&
-    typeof d.get === 'function' &&
-    typeof d.set === 'function' &&
-    typeof d.list === 'function' &&
-    typeof d.withLock === 'function'
-  )
-}
-
-const NO_KEY_FIX =
-  'set KEYWARD_KEY to a key (`export KEYWARD_KEY="$(openssl rand -base64 32)"`, and keep it safe) or pass `key: passphraseKey(…)` (or envKey(…)) from @keyward/core to openVault'
+const NO_KEY_FIX = 'or pass `key: passphraseKey(…)` (or envKey(…)) from @keyward/core to openVault'
 
 /**
  * Opens (and on first use creates) a vault: collections of environments of secrets, encrypted
@@ -50,28 +36,26 @@ const NO_KEY_FIX =
  * ```
  */
 export async function openVault(options: OpenVaultOptions | undefined = {}): Promise<Vault> {
-  if (typeof options !== 'object' || options === null)
-    throw argument('openVault takes an options object')
-  if (options.driver !== undefined) {
-    if (!isDriver(options.driver)) throw argument('option `driver` must be a @keyward/core Driver')
-    if (options.path !== undefined || options.key !== undefined)
-      throw argument(
-        'option `driver` cannot be combined with `path` or `key` (they configure the default file driver)',
-      )
-  }
-  if (options.path !== undefined && (typeof options.path !== 'string' || options.path === ''))
-    throw argument('option `path` must be a non-empty file path')
+  assertOptions(options, 'openVault', {
+    path: 'non-empty string',
+    driver: 'driver',
+    key: 'object',
+    namespace: 'string',
+    logger: 'logger',
+  })
+  if (options.driver !== undefined && (options.path !== undefined || options.key !== undefined))
+    throw argument(
+      'option `driver` cannot be combined with `path` or `key` (they configure the default file driver)',
+    )
   const namespace = options.namespace ?? 'vault'
-  if (typeof namespace !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(namespace))
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(namespace))
     throw argument('option `namespace` must be 1–64 characters of letters, digits, _ . -')
   const logger = options.logger ?? silentLogger
   let driver: Driver
-  const defaultKey = options.key === undefined && options.driver === undefined
   if (options.driver) driver = options.driver
   else {
-    const key =
-      options.key ??
-      (process.env.KEYWARD_KEY ? envKey('KEYWARD_KEY') : keyringKey({ account: 'vault-key' }))
+    // core's one key policy: KEYWARD_KEY when set, else the OS keyring entry.
+    const key = options.key ?? defaultKey({ account: 'vault-key', fix: NO_KEY_FIX })
     const { fileDriver } = await import('@keyward/core/drivers/file')
     driver = fileDriver({ path: options.path ?? defaultVaultPath(), key })
   }
@@ -81,16 +65,18 @@ export async function openVault(options: OpenVaultOptions | undefined = {}): Pro
   } catch (error) {
     await driver.close?.().catch(() => {})
     if (
-      defaultKey &&
-      !process.env.KEYWARD_KEY &&
+      options.key === undefined &&
+      options.driver === undefined &&
       KeywardError.isInstance(error) &&
-      (error.code === KEYWARD_KEYRING_UNAVAILABLE || error.code === KEYWARD_MISSING_DEPENDENCY)
-    )
+      error.code === KEYWARD_KEY_MISSING
+    ) {
+      const keyring = error.details.keyring
       throw new KeywardError(
         KEYWARD_VAULT_NO_KEY,
-        `no key to open the vault: the OS keyring is not available (${error.code}) and no key was given; ${NO_KEY_FIX}`,
-        { cause: error, details: { keyring: error.code } },
+        `no key to open the vault: the OS keyring is not available (${String(keyring)}) and no key was given; set KEYWARD_KEY to a key (\`export KEYWARD_KEY="$(openssl rand -base64 32)"\`, and keep it safe) ${NO_KEY_FIX}`,
+        { cause: error, details: { keyring } },
       )
+    }
     throw error
   }
   return vault

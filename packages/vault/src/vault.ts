@@ -378,8 +378,13 @@ export class OpenedVault implements Vault {
   // ── resolution ─────────────────────────────────────────────────────────────────────
 
   /** Resolves an environment from one snapshot; also returns what was touched (for redaction). */
+  /**
+   * Resolves the variables of an environment from one snapshot — all of them, or only `names`
+   * (a name not visible there is left out) — and returns what was touched (for redaction).
+   */
   async #resolve(
     selector: EnvironmentSelector,
+    names?: readonly string[],
   ): Promise<{ env: Record<string, string>; touched: readonly Touched[] }> {
     if (typeof selector !== 'object' || selector === null)
       throw argument('expected { collection, environment? }')
@@ -393,9 +398,19 @@ export class OpenedVault implements Vault {
     const resolving = new Resolving(snapshot)
     const result: Record<string, string> = {}
     const visible = snapshot.visible(collection.id, env?.id ?? null)
-    for (const [name, rec] of visible) {
+    const wanted = names === undefined ? visible.keys() : new Set(names)
+    for (const name of wanted) {
+      const rec = visible.get(name)
+      if (!rec) continue
       const value = await resolving.value(rec, context, name, `${name} (secret ${rec.id})`)
-      if (value !== undefined) result[name] = value
+      // An own property whatever the name (`__proto__` is a valid variable name).
+      if (value !== undefined)
+        Object.defineProperty(result, name, {
+          value,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        })
     }
     if (resolving.failures.length > 0)
       throw resolving.error(`${collection.slug}/${context ?? '(untagged)'}`)
@@ -403,6 +418,14 @@ export class OpenedVault implements Vault {
     for (const [name, value] of Object.entries(result))
       touched.push({ value, label: `\${secret.${collection.slug}/${name}}` })
     return { env: result, touched }
+  }
+
+  /** Only `names` of an environment, from one snapshot (for {@link vaultSource}). */
+  async resolveNames(
+    selector: EnvironmentSelector,
+    names: readonly string[],
+  ): Promise<Record<string, string>> {
+    return (await this.#resolve(selector, names)).env
   }
 
   async resolveEnvironment(selector: EnvironmentSelector): Promise<Record<string, string>> {
