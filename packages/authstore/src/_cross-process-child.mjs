@@ -4,6 +4,7 @@
 import { AuthStore, RefreshError } from '@keyward/authstore'
 import { envKey } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
+import { serveParent } from '../../../test/_ipc-child.mjs'
 
 const { path, url, scope } = JSON.parse(process.argv[2])
 let offsetMs = 0
@@ -34,21 +35,18 @@ const store = new AuthStore({
   clock: () => Date.now() + offsetMs,
 })
 
-process.on('message', async (message) => {
-  if (message.type === 'exit') {
-    await driver.close?.()
-    process.disconnect()
-    return
-  }
-  offsetMs = message.offsetSeconds * 1000
-  const results = await Promise.allSettled(
-    Array.from({ length: message.calls }, () => store.getToken('registry', { scope })),
-  )
-  process.send({
-    tokens: results.filter((r) => r.status === 'fulfilled').map((r) => r.value),
-    errors: results
-      .filter((r) => r.status === 'rejected')
-      .map((r) => `${r.reason?.code ?? ''} ${r.reason?.message ?? r.reason}`),
-  })
-})
-process.send({ ready: true })
+serveParent(
+  async (message) => {
+    offsetMs = message.offsetSeconds * 1000
+    const results = await Promise.allSettled(
+      Array.from({ length: message.calls }, () => store.getToken('registry', { scope })),
+    )
+    return {
+      tokens: results.filter((r) => r.status === 'fulfilled').map((r) => r.value),
+      errors: results
+        .filter((r) => r.status === 'rejected')
+        .map((r) => `${r.reason?.code ?? ''} ${r.reason?.message ?? r.reason}`),
+    }
+  },
+  { onExit: () => driver.close?.() },
+)

@@ -5,12 +5,12 @@ import { fileURLToPath } from 'node:url'
 import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { afterAll, describe, expect, it } from 'vitest'
+import { keyringTestEnv } from '../../../test/_keyring.js'
 import { _manualClock } from './_helpers.js'
-import { _keyringAvailable } from './_keyring-gate.js'
 import { _httpRefresher, _startTokenServer } from './_token-server.js'
 import { AuthStore, type StorageFallback, selectDriver } from './index.js'
 
-const keyring = await _keyringAvailable()
+const keyring = (await keyringTestEnv({ what: 'authstore keyring' })).available
 const service = `keyward-authstore-test-${randomUUID()}`
 const stores: AuthStore[] = []
 

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { keyringKey } from '@keyward/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { keyringTestEnv } from '../../../test/_keyring.js'
 import { CANARY } from './_helpers.js'
-import { _keyringAvailable } from './_keyring-gate.js'
 import { openVault } from './index.js'
 
-const available = await _keyringAvailable()
+const { available } = await keyringTestEnv({ what: 'vault keyring' })
 
 describe.skipIf(!available)('a vault keyed in the real OS keyring (Secret Service)', () => {
   const service = `keyward-vault-test-${randomBytes(4).toString('hex')}`

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { keyringTestEnv } from '../_keyring-env.js'
+import { keyringTestEnv } from '../../../../test/_keyring.js'
 import { KeywardError } from '../errors.js'
 import { keyringKey } from '../keys/keyring.js'
 import {

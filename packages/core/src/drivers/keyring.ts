@@ -21,6 +21,13 @@ import {
   KeywardError,
 } from '../errors.js'
 import { assertOptions } from '../guards.js'
+import {
+  decodeEntry,
+  decodeIndex,
+  ENTRY_HEADER_MAX_BYTES,
+  encodeEntry,
+  encodeIndex,
+} from '../internal/keyring-entry.js'
 import { withFileLock } from '../internal/lock.js'
 import {
   assertSupported,
@@ -35,7 +42,7 @@ import {
   type NativeAsyncEntry,
   type NativeKeyring,
 } from '../internal/native-keyring.js'
-import { compareKeys, storedValue } from '../internal/stored.js'
+import { compareKeys } from '../internal/stored.js'
 import {
   assertDeleteArguments,
   assertKey,
@@ -111,66 +118,15 @@ export interface ProbeKeyringOptions {
   readonly store?: LinuxKeyringStore
 }
 
-/** Bytes keyward's entry header can take: `kw1:` + up to 16 version digits + `:`. */
-export const ENTRY_HEADER_MAX_BYTES = 21
 /** Value limit where the platform sets none. */
 export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024
 
 /** How many native keyring entries a driver keeps open. */
 const ENTRY_CACHE_SIZE = 128
-const MAGIC = [0x6b, 0x77, 0x31, 0x3a] // "kw1:"
-const COLON = 0x3a
 const META_SUFFIX = '#keyward-meta'
 const INDEX_ACCOUNT = 'index'
 const MARKER_ACCOUNT = 'marker'
 const encoder = new TextEncoder()
-const decoder = new TextDecoder('utf-8', { fatal: true })
-
-/**
- * Encodes one stored value as a keyring entry: ASCII `kw1:<version>:` then the raw bytes.
- * Raw bytes (through `setSecret`) rather than base64 text keep the most room on Windows, whose
- * 2560-byte blob would hold only ~945 value bytes as base64 stored in UTF-16.
- */
-export function encodeEntry(version: number, value: Uint8Array): Uint8Array {
-  const header = encoder.encode(`kw1:${version}:`)
-  const out = new Uint8Array(header.byteLength + value.byteLength)
-  out.set(header)
-  out.set(value, header.byteLength)
-  return out
-}
-
-/** Decodes an entry written by {@link encodeEntry}; `null` for anything else. Never throws. */
-export function decodeEntry(entry: ArrayLike<number>): StoredValue | null {
-  if (entry.length < MAGIC.length + 2) return null
-  for (let i = 0; i < MAGIC.length; i++) if (entry[i] !== MAGIC[i]) return null
-  let version = 0
-  let i = MAGIC.length
-  for (; i < entry.length && entry[i] !== COLON; i++) {
-    const digit = (entry[i] as number) - 0x30
-    if (digit < 0 || digit > 9 || i - MAGIC.length >= 16) return null
-    if (digit === 0 && i === MAGIC.length) return null // no leading zero, no version 0
-    version = version * 10 + digit
-  }
-  if (i >= entry.length || i === MAGIC.length || !Number.isSafeInteger(version)) return null
-  const value = new Uint8Array(entry.length - i - 1)
-  for (let j = 0; j < value.length; j++) value[j] = entry[i + 1 + j] as number
-  return storedValue(value, version)
-}
-
-function encodeIndex(keys: readonly string[]): Uint8Array {
-  return encoder.encode(`kwi1:${keys.join('\0')}`)
-}
-
-function decodeIndex(entry: ArrayLike<number>): string[] | null {
-  try {
-    const text = decoder.decode(Uint8Array.from(entry as ArrayLike<number>))
-    if (!text.startsWith('kwi1:')) return null
-    const body = text.slice(5)
-    return body.split('\0').filter((key) => key.length > 0)
-  } catch {
-    return null
-  }
-}
 
 function checkService(service: unknown, option = 'service'): asserts service is string {
   if (typeof service !== 'string' || service.length === 0 || service.length > 256) {

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { assertBuilt } from '../../../../test/_built.js'
-import { keyringTestEnv } from '../_keyring-env.js'
+import { keyringTestEnv } from '../../../../test/_keyring.js'
 import { purgeSecretService, uniqueService } from '../drivers/_keyring-helpers.js'
 import {
   KEYWARD_INVALID_ARGUMENT,

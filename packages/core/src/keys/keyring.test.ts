@@ -1,6 +1,6 @@
 import { inspect } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { keyringTestEnv } from '../_keyring-env.js'
+import { keyringTestEnv } from '../../../../test/_keyring.js'
 import {
   deleteRawEntry,
   purgeSecretService,

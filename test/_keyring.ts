@@ -1,15 +1,13 @@
-/**
- * Decides whether the tests that need a real OS keyring run. It probes the keyring for real
- * (write, read back, delete). When the keyring works the tests run; when it does not:
- * - with `CI` set (or `KEYWARD_TEST_KEYRING=1`, which the test runner sets once it has started
- *   a keyring daemon), the probe throws, so the test file fails instead of skipping;
- * - otherwise it prints why on stderr and the caller skips with `describe.skipIf`.
- *
- * Not published (the `_` prefix keeps it out of the package entry points).
- */
+// The one gate of the tests that need a real OS keyring, for every package: it probes the
+// keyring for real (write, read back, delete). When the keyring works the tests run; when it
+// does not:
+// - with `CI` set (or `KEYWARD_TEST_KEYRING=1`, which `npm test` sets once it has started a
+//   keyring daemon), the gate throws, so the test file fails instead of skipping;
+// - otherwise it prints why on stderr and the caller skips with `describe.skipIf`.
+// A daemon that `npm test` has just started may still be registering on the bus: where a keyring
+// was promised, the probe is retried for a few seconds before the gate fails.
 import { execFileSync } from 'node:child_process'
-import { probeKeyring } from './drivers/keyring.js'
-import type { LinuxKeyringStore } from './internal/native-keyring.js'
+import { probeKeyring } from '@keyward/core/drivers/keyring'
 
 /** Whether a keyring-backed test can run here, and if not why. */
 export interface KeyringTestEnv {
@@ -17,19 +15,20 @@ export interface KeyringTestEnv {
   readonly reason: string
 }
 
-/**
- * Probes the keyring `store` (default: the platform's keychain; on Linux the Secret Service).
- * `required` forces failure when it is missing (used by child runs that were promised one).
- */
-export async function keyringTestEnv(
-  options: {
-    store?: LinuxKeyringStore
-    required?: boolean
-    what?: string
-    /** Return an unavailable result without printing (the caller prints why it skips). */
-    quiet?: boolean
-  } = {},
-): Promise<KeyringTestEnv> {
+/** Options of {@link keyringTestEnv}. */
+export interface KeyringTestEnvOptions {
+  /** Linux store to probe (default: the platform's keychain; on Linux the Secret Service). */
+  store?: 'secret-service' | 'keyutils' | undefined
+  /** Fail when it is missing even outside CI (child runs that were promised one). */
+  required?: boolean | undefined
+  /** What needs the keyring, for the printed reason. */
+  what?: string | undefined
+  /** Return an unavailable result without printing (the caller prints why it skips). */
+  quiet?: boolean | undefined
+}
+
+/** Probes the keyring and decides whether its tests run, skip (locally) or fail (CI). */
+export async function keyringTestEnv(options: KeyringTestEnvOptions = {}): Promise<KeyringTestEnv> {
   const promised =
     options.required ||
     Boolean(process.env.CI) ||
@@ -40,8 +39,6 @@ export async function keyringTestEnv(
       ...(options.store === undefined ? {} : { store: options.store }),
     })
   let probe = await probeOnce()
-  // A daemon the runner has just started may still be registering on the bus: where a keyring
-  // was promised, give it a few moments before failing.
   for (let attempt = 0; !probe.available && promised && attempt < 10; attempt++) {
     await new Promise((resolve) => setTimeout(resolve, 300))
     probe = await probeOnce()
@@ -58,7 +55,9 @@ export async function keyringTestEnv(
     )
   }
   if (options.quiet) return { available: false, reason }
-  console.warn(`skipping: ${reason}. Run \`npm test\` to start a private gnome-keyring session.`)
+  process.stderr.write(
+    `skipping: ${reason}. Run \`npm test\` to start a private gnome-keyring session.\n`,
+  )
   return { available: false, reason }
 }
 

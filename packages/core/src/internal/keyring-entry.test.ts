@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { WINDOWS_BLOB_LIMIT } from '../internal/native-keyring.js'
-import { decodeEntry, ENTRY_HEADER_MAX_BYTES, encodeEntry } from './keyring.js'
+import { decodeEntry, ENTRY_HEADER_MAX_BYTES, encodeEntry } from './keyring-entry.js'
+import { WINDOWS_BLOB_LIMIT } from './native-keyring.js'
 
 const version = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })
 
