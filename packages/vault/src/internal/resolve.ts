@@ -369,11 +369,8 @@ async function compose(text: string, deps: readonly Dep[]): Promise<string> {
       target.kind === 'node' ? target.node.value : target.kind === 'value' ? target.value : '',
     )
   }
-  const resolver = async (refs: readonly Reference[]) =>
-    new Map(refs.map((r) => [r.raw, values.get(r.raw) ?? '']))
-  if (deps.length > 0) return substitute(text, resolver)
-  // Escapes only: substitute's no-reference fast path returns its input unchanged, so the text
-  // goes in beside one reference (the escape behaviour is the same, whatever else is there).
-  const [out] = await substitute([text, '${secret.unescape}'], resolver)
-  return out!
+  return substitute(
+    text,
+    async (refs) => new Map(refs.map((r) => [r.raw, values.get(r.raw) ?? ''])),
+  )
 }
