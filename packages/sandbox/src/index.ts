@@ -7,7 +7,28 @@
  * @module
  */
 export { type AuditVerification, verifyAuditLog } from '@keyward/core'
+export { createBroker } from './broker.js'
+export type {
+  Broker,
+  BrokerOptions,
+  BrokerResponse,
+  HttpTool,
+} from './broker-types.js'
 export * from './errors.js'
+export {
+  createPluginHost,
+  type LinkResult,
+  type PluginHost,
+  type PluginSecrets,
+} from './host.js'
+export type {
+  ApprovalRequest,
+  PluginGrants,
+  PluginHostOptions,
+  PluginSources,
+  PromptAnswer,
+  PromptRequest,
+} from './host-types.js'
 export {
   DEFAULT_MANIFEST_KEY,
   defineManifest,
@@ -32,3 +53,12 @@ export {
   type Tool,
   type ToolInput,
 } from './manifest-types.js'
+export {
+  driverSource,
+  envSource,
+  type KeyringSourceOptions,
+  keyringSource,
+  type LocalSource,
+  type LocalSourceOptions,
+  localSource,
+} from './sources.js'

@@ -1,32 +1,13 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { KeywardError } from '@keyward/core'
+import { expectKeywardError } from '@keyward/core/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { _clockifyFiles, _tempDir, _writePlugin } from './_fixtures.js'
 import { KEYWARD_MANIFEST_INVALID, KEYWARD_MANIFEST_NOT_FOUND } from './errors.js'
 import { parseBoundedJson } from './internal/files.js'
 import { loadManifest, parseManifest } from './manifest.js'
-
-async function rejection(promise: Promise<unknown>): Promise<KeywardError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (!KeywardError.isInstance(error))
-    throw new Error(`expected a KeywardError, got ${String(error)}`)
-  return error
-}
-
-function thrown(fn: () => unknown): KeywardError {
-  try {
-    fn()
-  } catch (error) {
-    if (KeywardError.isInstance(error)) return error
-    throw error
-  }
-  throw new Error('expected a throw')
-}
 
 describe('loadManifest', () => {
   it('reads the clockify plugin of the issue and normalises every entry', async () => {
@@ -78,7 +59,7 @@ describe('loadManifest', () => {
     const permissions = files['permissions.json'] as { env: Record<string, unknown> }
     permissions.env.WORKSPACE = { key: 'W', sources: ['LOCAL', 'CLOUD'] }
     const dir = await _writePlugin(await _tempDir(), files)
-    const error = await rejection(loadManifest(dir))
+    const error = await expectKeywardError(loadManifest(dir), KEYWARD_MANIFEST_INVALID)
     expect(error.code).toBe(KEYWARD_MANIFEST_INVALID)
     expect(error.details.path).toBe('env.WORKSPACE.sources[1]')
     expect(String(error.details.file).endsWith('permissions.json')).toBe(true)
@@ -90,18 +71,20 @@ describe('loadManifest', () => {
       'package.json': { name: 'p', keyward: { permissions: 42 } },
       'index.js': '',
     })
-    const error = await rejection(loadManifest(dir))
+    const error = await expectKeywardError(loadManifest(dir), KEYWARD_MANIFEST_INVALID)
     expect(error.code).toBe(KEYWARD_MANIFEST_INVALID)
     expect(error.details.path).toBe('keyward.permissions')
   })
 
   it('refuses a missing package.json and a pointer to a missing file with MANIFEST_NOT_FOUND', async () => {
-    expect((await rejection(loadManifest(await _tempDir()))).code).toBe(KEYWARD_MANIFEST_NOT_FOUND)
+    expect(
+      (await expectKeywardError(loadManifest(await _tempDir()), KEYWARD_MANIFEST_NOT_FOUND)).code,
+    ).toBe(KEYWARD_MANIFEST_NOT_FOUND)
     const dir = await _writePlugin(await _tempDir(), {
       'package.json': { name: 'p', keyward: { permissions: './nope.json' } },
       'index.js': '',
     })
-    const error = await rejection(loadManifest(dir))
+    const error = await expectKeywardError(loadManifest(dir), KEYWARD_MANIFEST_NOT_FOUND)
     expect(error.code).toBe(KEYWARD_MANIFEST_NOT_FOUND)
     expect(error.details.path).toBe('keyward.permissions')
   })
@@ -115,7 +98,7 @@ describe('loadManifest', () => {
     })
     await symlink(outside, join(dir, 'link1'))
     await symlink(join(dir, 'link1'), join(dir, 'link2'))
-    const error = await rejection(loadManifest(dir))
+    const error = await expectKeywardError(loadManifest(dir), KEYWARD_MANIFEST_INVALID)
     expect(error.code).toBe(KEYWARD_MANIFEST_INVALID)
     expect(error.details).toMatchObject({ path: 'keyward.permissions', reason: 'outside' })
   })
@@ -127,7 +110,7 @@ describe('loadManifest', () => {
     const dir = await _writePlugin(join(parent, 'plugin'), {
       'package.json': { name: 'p', main: '../evil.js' },
     })
-    const error = await rejection(loadManifest(dir))
+    const error = await expectKeywardError(loadManifest(dir), KEYWARD_MANIFEST_INVALID)
     expect(error.details).toMatchObject({ path: 'main', reason: 'outside' })
   })
 
@@ -137,35 +120,53 @@ describe('loadManifest', () => {
       'permissions.json': `{"env":{}}${' '.repeat(300 * 1024)}`,
       'index.js': '',
     })
-    expect((await rejection(loadManifest(big))).details.reason).toBe('size')
+    expect(
+      (await expectKeywardError(loadManifest(big), KEYWARD_MANIFEST_INVALID)).details.reason,
+    ).toBe('size')
     const deep = await _writePlugin(await _tempDir(), {
       'package.json': { name: 'p', keyward: { permissions: './permissions.json' } },
       'permissions.json': `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
       'index.js': '',
     })
-    expect((await rejection(loadManifest(deep))).details.reason).toBe('depth')
+    expect(
+      (await expectKeywardError(loadManifest(deep), KEYWARD_MANIFEST_INVALID)).details.reason,
+    ).toBe('depth')
   })
 })
 
 describe('parseManifest', () => {
-  it('refuses a tool whose auth or scope was not declared', () => {
-    expect(thrown(() => parseManifest({ tools: { up: { auth: 'registry' } } })).details.path).toBe(
-      'tools.up.auth',
-    )
+  it('refuses a tool whose auth or scope was not declared', async () => {
     expect(
-      thrown(() =>
-        parseManifest({
-          auth: { registry: { scopes: ['read'], origins: ['https://api.example.com'] } },
-          tools: { up: { auth: 'registry', scope: 'write' } },
-        }),
+      (
+        await expectKeywardError(
+          () => parseManifest({ tools: { up: { auth: 'registry' } } }),
+          KEYWARD_MANIFEST_INVALID,
+        )
+      ).details.path,
+    ).toBe('tools.up.auth')
+    expect(
+      (
+        await expectKeywardError(
+          () =>
+            parseManifest({
+              auth: { registry: { scopes: ['read'], origins: ['https://api.example.com'] } },
+              tools: { up: { auth: 'registry', scope: 'write' } },
+            }),
+          KEYWARD_MANIFEST_INVALID,
+        )
       ).details.path,
     ).toBe('tools.up.scope')
-    expect(thrown(() => parseManifest({ tools: { up: { scope: 'write' } } })).details.path).toBe(
-      'tools.up.scope',
-    )
+    expect(
+      (
+        await expectKeywardError(
+          () => parseManifest({ tools: { up: { scope: 'write' } } }),
+          KEYWARD_MANIFEST_INVALID,
+        )
+      ).details.path,
+    ).toBe('tools.up.scope')
   })
 
-  it('refuses origins with a path, upper case, a trailing slash or another scheme', () => {
+  it('refuses origins with a path, upper case, a trailing slash or another scheme', async () => {
     for (const origin of [
       'https://api.example.com/',
       'https://API.example.com',
@@ -174,24 +175,30 @@ describe('parseManifest', () => {
       'file:///etc/passwd',
       'api.example.com',
     ]) {
-      const error = thrown(() => parseManifest({ network: [origin] }))
+      const error = await expectKeywardError(
+        () => parseManifest({ network: [origin] }),
+        KEYWARD_MANIFEST_INVALID,
+      )
       expect(error.code).toBe(KEYWARD_MANIFEST_INVALID)
       expect(error.details.path).toBe('network[0]')
     }
   })
 
-  it('refuses __proto__, constructor and prototype as names instead of dropping them', () => {
+  it('refuses __proto__, constructor and prototype as names instead of dropping them', async () => {
     for (const name of ['__proto__', 'constructor', 'prototype']) {
       const input = JSON.parse(`{"env":{"${name}":"X","OK":"Y"}}`)
-      const error = thrown(() => parseManifest(input))
+      const error = await expectKeywardError(() => parseManifest(input), KEYWARD_MANIFEST_INVALID)
       expect(error.code).toBe(KEYWARD_MANIFEST_INVALID)
       expect(error.details.path).toBe('env')
     }
     expect(({} as Record<string, unknown>).X).toBeUndefined()
   })
 
-  it('refuses unknown keys, so a typo never silently drops a permission', () => {
-    const error = thrown(() => parseManifest({ env: {}, netwrok: ['https://a.example'] }))
+  it('refuses unknown keys, so a typo never silently drops a permission', async () => {
+    const error = await expectKeywardError(
+      () => parseManifest({ env: {}, netwrok: ['https://a.example'] }),
+      KEYWARD_MANIFEST_INVALID,
+    )
     expect(error.details.path).toBe('netwrok')
   })
 })
