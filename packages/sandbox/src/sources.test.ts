@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { keyringDriver } from '@keyward/core/drivers/keyring'
 import { describe, expect, it } from 'vitest'
-// The one keyring gate (core's), until the root test kit carries it.
-import { keyringTestEnv } from '../../core/src/_keyring-env.js'
+import { keyringTestEnv } from '../../../test/_keyring.js'
 import { envSource, keyringSource } from './sources.js'
 
 describe('envSource', () => {
