@@ -4,10 +4,13 @@ import {
   type AuthenticationRequiredReason,
   AuthStore,
   type AuthStoreEvents,
+  type AuthStoreOptions,
   type ClearContext,
   type ClearHook,
+  type GetTokenOptions,
   RefreshError,
   type Refresher,
+  type SetTokenInput,
   type TokenMetadata,
   type TokenSet,
 } from './index.js'
@@ -58,5 +61,50 @@ describe('public API types', () => {
     new AuthStore({ driver: memoryDriver(), onClear: { github: hook, gitlab: () => {} } })
     expectTypeOf<ClearContext>().toHaveProperty('tokens')
     expectTypeOf<AuthStoreEvents['cleared']>().not.toHaveProperty('tokens')
+  })
+
+  it('accepts undefined for every optional field (this package compiles with exactOptionalPropertyTypes)', () => {
+    const verbose = process.env.DEBUG === '1'
+    const store = new AuthStore({
+      driver: memoryDriver(),
+      logger: verbose ? console : undefined,
+      namespace: undefined,
+      refreshers: undefined,
+      leewaySeconds: undefined,
+      inferredLifetimeSeconds: undefined,
+      scopeMatcher: undefined,
+      clock: undefined,
+      lockTimeoutMs: undefined,
+      onClear: undefined,
+    } satisfies AuthStoreOptions)
+    const account: string | undefined = verbose ? 'octocat' : undefined
+    void store.getToken('svc', { scope: undefined, scopes: undefined, account })
+    void store.getMetadata('svc', { account })
+    void store.setToken('svc', {
+      accessToken: 'a',
+      refreshToken: undefined,
+      expiresIn: undefined,
+      expiresAt: undefined,
+      scopes: undefined,
+      tokenType: undefined,
+      account,
+    } satisfies SetTokenInput)
+    expectTypeOf<GetTokenOptions['account']>().toEqualTypeOf<string | undefined>()
+  })
+
+  it('compiles the refresher pattern of docs/authstore.md (optional fields from a JSON body)', () => {
+    const refresher: Refresher = async ({ refreshToken }) => {
+      const response = await fetch('https://auth.example.com/oauth/token', {
+        method: 'POST',
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
+      })
+      const body = (await response.json().catch(() => ({}))) as Record<string, unknown>
+      return {
+        accessToken: String(body.access_token),
+        refreshToken: typeof body.refresh_token === 'string' ? body.refresh_token : undefined,
+        expiresIn: typeof body.expires_in === 'number' ? body.expires_in : undefined,
+      }
+    }
+    expectTypeOf(refresher).toEqualTypeOf<Refresher>()
   })
 })

@@ -51,9 +51,9 @@ export type AuthenticationRequiredReason =
 export interface AuthenticationRequiredErrorOptions {
   readonly reason: AuthenticationRequiredReason
   readonly service: string
-  readonly account?: string
+  readonly account?: string | undefined
   /** The scopes asked for but not granted, for `insufficient_scope`. */
-  readonly missingScopes?: readonly string[]
+  readonly missingScopes?: readonly string[] | undefined
   /** The underlying failure (a {@link RefreshError}), never an error that may quote a token. */
   readonly cause?: unknown
 }

@@ -23,6 +23,7 @@ export {
   RefreshError,
   type RefreshErrorOptions,
 } from './errors.js'
+export type { AuthStoreOptions } from './options.js'
 export type { ExpirySource, TokenState } from './record.js'
 export {
   parseScopes,
@@ -31,12 +32,11 @@ export {
   scopeMatcher,
 } from './scopes.js'
 export { type SelectDriverOptions, type StorageFallback, selectDriver } from './storage.js'
-export {
-  type AccountOptions,
-  AuthStore,
-  type AuthStoreEvents,
-  type AuthStoreOptions,
-  type GetTokenOptions,
-  type SetTokenInput,
-  type TokenMetadata,
-} from './store.js'
+export { AuthStore } from './store.js'
+export type {
+  AccountOptions,
+  AuthStoreEvents,
+  GetTokenOptions,
+  SetTokenInput,
+  TokenMetadata,
+} from './types.js'

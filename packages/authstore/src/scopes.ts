@@ -53,12 +53,12 @@ export interface ScopeMatcherOptions {
    * Scopes that imply others: `{ 'registry:write': ['registry:read'] }` lets a token granted
    * `registry:write` be used where `registry:read` is asked for. Not transitive.
    */
-  readonly implies?: Readonly<Record<string, readonly string[]>>
+  readonly implies?: Readonly<Record<string, readonly string[]>> | undefined
   /**
    * When true, a granted scope ending in `*` covers every scope with that prefix: `repo:*`
    * covers `repo:read` and `repo:write`. Default false.
    */
-  readonly wildcards?: boolean
+  readonly wildcards?: boolean | undefined
 }
 
 /**

@@ -1,0 +1,95 @@
+import { type Clock, type Driver, type Logger, silentLogger, systemClock } from '@keyward/core'
+import type { AuthStoreOptions } from '../options.js'
+import type { ScopeMatcher } from '../scopes.js'
+import type { ClearHook, Refresher } from '../types.js'
+import { checkName, invalid } from './names.js'
+
+/** {@link AuthStoreOptions} checked once, at construction, with the defaults applied. */
+export interface Settings {
+  readonly driver: Driver
+  readonly namespace: string
+  readonly refreshers: ReadonlyMap<string, Refresher>
+  readonly leewayMs: number
+  readonly inferredMs: number
+  readonly matcher: ScopeMatcher | undefined
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly lockTimeoutMs: number | undefined
+  readonly onClear: ClearHook | ReadonlyMap<string, ClearHook> | undefined
+}
+
+function seconds(value: unknown, fallback: number, name: string, zeroOk = false): number {
+  if (value === undefined) return fallback * 1000
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!zeroOk && value === 0))
+    throw invalid(
+      `option \`${name}\` must be a ${zeroOk ? 'non-negative' : 'positive'} number of seconds`,
+    )
+  return value * 1000
+}
+
+function functionsByService<T>(value: unknown, option: string): Map<string, T> {
+  const out = new Map<string, T>()
+  for (const [service, fn] of Object.entries(value as object)) {
+    if (typeof fn !== 'function')
+      throw invalid(`option \`${option}.${service}\` must be a function`)
+    out.set(service, fn as T)
+  }
+  return out
+}
+
+function isDriver(value: unknown): value is Driver {
+  const driver = value as Driver
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof driver.get === 'function' &&
+    typeof driver.set === 'function' &&
+    typeof driver.delete === 'function' &&
+    typeof driver.list === 'function' &&
+    typeof driver.withLock === 'function'
+  )
+}
+
+/** Checks every option eagerly, naming the one at fault. */
+export function resolveSettings(options: AuthStoreOptions): Settings {
+  if (typeof options !== 'object' || options === null) throw invalid('options must be an object')
+  const { driver } = options
+  if (!isDriver(driver)) throw invalid('option `driver` must be a @keyward/core Driver')
+  const namespace = options.namespace ?? 'authstore'
+  checkName(namespace, 'option `namespace`')
+  let refreshers = new Map<string, Refresher>()
+  if (options.refreshers !== undefined) {
+    if (typeof options.refreshers !== 'object' || options.refreshers === null)
+      throw invalid('option `refreshers` must be an object of service name → function')
+    refreshers = functionsByService(options.refreshers, 'refreshers')
+  }
+  if (options.scopeMatcher !== undefined && typeof options.scopeMatcher !== 'function')
+    throw invalid('option `scopeMatcher` must be a function')
+  if (options.clock !== undefined && typeof options.clock !== 'function')
+    throw invalid('option `clock` must be a function returning epoch milliseconds')
+  if (
+    options.lockTimeoutMs !== undefined &&
+    !(typeof options.lockTimeoutMs === 'number' && options.lockTimeoutMs >= 0)
+  )
+    throw invalid('option `lockTimeoutMs` must be a non-negative number')
+  const { onClear } = options
+  let hooks: ClearHook | ReadonlyMap<string, ClearHook> | undefined
+  if (typeof onClear === 'function') hooks = onClear
+  else if (onClear !== undefined) {
+    if (typeof onClear !== 'object' || onClear === null)
+      throw invalid('option `onClear` must be a function or an object of service name → function')
+    hooks = functionsByService(onClear, 'onClear')
+  }
+  return {
+    driver,
+    namespace,
+    refreshers,
+    leewayMs: seconds(options.leewaySeconds, 300, 'leewaySeconds', true),
+    inferredMs: seconds(options.inferredLifetimeSeconds, 3600, 'inferredLifetimeSeconds'),
+    matcher: options.scopeMatcher,
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? silentLogger,
+    lockTimeoutMs: options.lockTimeoutMs,
+    onClear: hooks,
+  }
+}

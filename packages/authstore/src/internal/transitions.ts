@@ -1,0 +1,152 @@
+// The record's state machine as pure functions: what a record becomes after a sign-in, a
+// successful refresh, a refused refresh token or a transient failure. The store does the I/O.
+import { RefreshError } from '../errors.js'
+import type { ExpirySource, TokenRecord } from '../record.js'
+import { parseScopes } from '../scopes.js'
+import type { TokenSet } from '../types.js'
+
+const MAX_BACKOFF_MS = 60_000
+
+export interface Expiry {
+  readonly expiresAt: number | null
+  readonly expiry: ExpirySource
+}
+
+/**
+ * The expiry of a token obtained at `now`: the absolute one given, else `expiresIn` seconds from
+ * now, else an inferred lifetime when a refresh token exists, else none.
+ */
+export function expiryOf(
+  now: number,
+  expiresIn: number | undefined,
+  expiresAt: number | undefined,
+  hasRefreshToken: boolean,
+  inferredMs: number,
+): Expiry {
+  if (expiresAt !== undefined) return { expiresAt, expiry: 'server' }
+  if (expiresIn !== undefined)
+    return { expiresAt: now + Math.round(expiresIn * 1000), expiry: 'server' }
+  if (hasRefreshToken) return { expiresAt: now + inferredMs, expiry: 'inferred' }
+  return { expiresAt: null, expiry: 'none' }
+}
+
+/** What a sign-in (`setToken`) stores: a new grant `id`, one generation past what it replaces. */
+export function signedIn(fields: {
+  readonly id: string
+  readonly service: string
+  readonly account: string
+  readonly accessToken: string
+  readonly refreshToken: string | null
+  readonly tokenType: string
+  readonly scopes: readonly string[]
+  readonly issuedAt: number
+  readonly expiry: Expiry
+  /** The generation of the record replaced (0 when none). */
+  readonly previousGeneration: number
+}): TokenRecord {
+  return {
+    v: 1,
+    id: fields.id,
+    service: fields.service,
+    account: fields.account,
+    accessToken: fields.accessToken,
+    refreshToken: fields.refreshToken,
+    tokenType: fields.tokenType,
+    scopes: fields.scopes,
+    issuedAt: fields.issuedAt,
+    ...fields.expiry,
+    generation: fields.previousGeneration + 1,
+    state: 'valid',
+    failures: 0,
+    retryAt: null,
+    lastError: null,
+  }
+}
+
+/** The record after a successful refresh at `now`; the old refresh token stays when none came. */
+export function refreshed(
+  record: TokenRecord,
+  tokens: TokenSet,
+  now: number,
+  inferredMs: number,
+): TokenRecord {
+  return {
+    ...record,
+    accessToken: tokens.accessToken,
+    refreshToken: tokens.refreshToken ?? record.refreshToken,
+    tokenType: tokens.tokenType ?? record.tokenType,
+    scopes: tokens.scopes === undefined ? record.scopes : parseScopes(tokens.scopes),
+    issuedAt: now,
+    ...expiryOf(now, tokens.expiresIn, undefined, true, inferredMs),
+    generation: record.generation + 1,
+    state: 'valid',
+    failures: 0,
+    retryAt: null,
+    lastError: null,
+  }
+}
+
+/** The record after the provider refused its refresh token: sign in again. */
+export function refused(record: TokenRecord, oauthError: string | null): TokenRecord {
+  return {
+    ...record,
+    generation: record.generation + 1,
+    state: 'reauth_required',
+    retryAt: null,
+    lastError: oauthError,
+  }
+}
+
+/**
+ * The record after a transient refresh failure at `now`: one more failure, and a retry no
+ * earlier than the provider asked, else after an exponential backoff (1 s, 2 s, 4 s… ≤ 60 s).
+ */
+export function degraded(
+  record: TokenRecord,
+  failure: { readonly retryAt?: Date | undefined },
+  oauthError: string | null,
+  now: number,
+): TokenRecord {
+  const failures = record.failures + 1
+  const retryAt =
+    failure.retryAt?.getTime() ?? now + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1))
+  return {
+    ...record,
+    generation: record.generation + 1,
+    state: 'degraded',
+    failures,
+    retryAt,
+    lastError: oauthError,
+  }
+}
+
+/** A refresher's failure as a {@link RefreshError}; anything else counts as transient. */
+export function asRefreshError(error: unknown, service: string): RefreshError {
+  return RefreshError.isInstance(error)
+    ? error
+    : new RefreshError(`refresher for ${service} failed`, { transient: true, cause: error })
+}
+
+/** Checks what a refresher returned; a malformed token set is a transient refresh failure. */
+export function checkTokenSet(tokens: unknown, service: string): asserts tokens is TokenSet {
+  const bad = (field: string) =>
+    new RefreshError(`refresher for ${service} returned an invalid ${field}`, { transient: true })
+  if (typeof tokens !== 'object' || tokens === null) throw bad('token set')
+  const t = tokens as Record<string, unknown>
+  if (typeof t.accessToken !== 'string' || t.accessToken.length === 0) throw bad('accessToken')
+  if (t.refreshToken !== undefined && (typeof t.refreshToken !== 'string' || t.refreshToken === ''))
+    throw bad('refreshToken')
+  if (
+    t.expiresIn !== undefined &&
+    !(typeof t.expiresIn === 'number' && Number.isFinite(t.expiresIn))
+  )
+    throw bad('expiresIn')
+  if (t.tokenType !== undefined && (typeof t.tokenType !== 'string' || t.tokenType === ''))
+    throw bad('tokenType')
+  if (
+    t.scopes !== undefined &&
+    typeof t.scopes !== 'string' &&
+    !(Array.isArray(t.scopes) && t.scopes.every((s) => typeof s === 'string'))
+  )
+    throw bad('scopes')
+}
