@@ -202,10 +202,11 @@ export class AuthStore {
 
   /**
    * Removes the stored token of `service` (logout); resolves `true` if there was one. Fires
-   * `cleared`. With an `onClear` hook for the service (such as `revokeOnClear` of
-   * `@keyward/oauth`, which revokes the tokens at the provider), the record is read and deleted
-   * under the record's cross-process lock, then the hook runs with the tokens it held; a failing
-   * hook is logged and the token stays deleted.
+   * `cleared`. The record is deleted under its cross-process lock, so a refresh in flight
+   * finishes first and can never write its grant over a later sign-in. With an `onClear` hook
+   * for the service (such as `revokeOnClear` of `@keyward/oauth`, which revokes the tokens at
+   * the provider), the hook then runs with the tokens the record held; a failing hook is logged
+   * and the token stays deleted.
    *
    * @example
    * ```ts
@@ -220,51 +221,42 @@ export class AuthStore {
     const { onClear } = this.#settings
     const hook = onClear instanceof Map ? onClear.get(service) : (onClear as ClearHook | undefined)
     let account = this.#records.cache.get(key)?.record.account ?? accountOf(key)
-    let existed: boolean
-    let removed: TokenRecord | undefined
-    if (hook === undefined) {
-      existed = await this.#driver.delete(key)
-    } else {
-      // Read and delete under the lock, so the hook gets the pair a concurrent refresh wrote last.
-      let ran = false
-      const readAndDelete = async () => {
-        ran = true
-        const stored = await this.#driver.get(key)
-        let record: TokenRecord | undefined
-        if (stored !== null) {
-          try {
-            record = decodeRecord(stored.value, key)
-          } catch (error) {
-            this.#settings.logger.warn(
-              'authstore: clearing an unreadable record; the clear hook is skipped',
-              {
-                service,
-                account,
-                code: KeywardError.isInstance(error) ? error.code : undefined,
-              },
-            )
-          }
+    // Read and delete under the record lock: a refresh in flight (in any process) finishes
+    // first, so it can never write its grant over a sign-in that follows this logout, and the
+    // hook gets the pair that refresh wrote last.
+    let ran = false
+    const readAndDelete = async () => {
+      ran = true
+      const stored = await this.#driver.get(key)
+      let record: TokenRecord | undefined
+      if (stored !== null && hook !== undefined) {
+        try {
+          record = decodeRecord(stored.value, key)
+        } catch (error) {
+          this.#settings.logger.warn(
+            'authstore: clearing an unreadable record; the clear hook is skipped',
+            { service, account, code: KeywardError.isInstance(error) ? error.code : undefined },
+          )
         }
-        return { existed: await this.#driver.delete(key), removed: record }
       }
-      try {
-        ;({ existed, removed } = await this.#driver.withLock(
-          key,
-          readAndDelete,
-          this.#lockOptions(),
-        ))
-      } catch (error) {
-        if (ran) throw error
-        // The lock could not be had (a stuck refresh elsewhere): a logout still deletes.
-        this.#settings.logger.warn('authstore: clearing without the record lock', {
-          service,
-          account,
-          code: KeywardError.isInstance(error) ? error.code : undefined,
-        })
-        ;({ existed, removed } = await readAndDelete())
-      }
-      if (removed !== undefined) account = removed.account
+      return { existed: await this.#driver.delete(key), removed: record }
     }
+    let outcome: { existed: boolean; removed: TokenRecord | undefined }
+    try {
+      outcome = await this.#driver.withLock(key, readAndDelete, this.#lockOptions())
+    } catch (error) {
+      if (ran) throw error
+      // The lock could not be had (a stuck holder elsewhere): a logout still deletes. A refresh
+      // still in flight re-checks the grant before it writes (see #refreshLocked).
+      this.#settings.logger.warn('authstore: clearing without the record lock', {
+        service,
+        account,
+        code: KeywardError.isInstance(error) ? error.code : undefined,
+      })
+      outcome = await readAndDelete()
+    }
+    const { existed, removed } = outcome
+    if (removed !== undefined) account = removed.account
     this.#records.cache.forget(key, service)
     if (existed) {
       this.#settings.logger.info('authstore: token cleared', { service, account })
@@ -437,6 +429,19 @@ export class AuthStore {
       checkTokenSet(tokens, record.service)
     } catch (error) {
       return this.#refreshFailed(key, entry, error)
+    }
+    // The grant may have changed while the refresher ran: a logout and a new sign-in by a
+    // process that could not take the lock. Versions restart after a delete, so compare the
+    // grant id too: the newer login wins and this refresh's result is dropped.
+    const current = await this.#driver.get(key)
+    if (current === null) throw this.#records.cleared(key, service, record.account)
+    const latest = this.#records.remember(key, current)
+    if (latest.record.id !== record.id) {
+      logger.warn('authstore: the record was replaced during the refresh; keeping the new one', {
+        service,
+        account: record.account,
+      })
+      return latest
     }
     const next = refreshed(record, tokens, clock(), this.#settings.inferredMs)
     // Persist the new pair before anyone uses it: the old refresh token may be dead already.
