@@ -30,7 +30,6 @@ export function checkTokenInput(input: SetTokenInput): CheckedTokenInput {
     absolute = expiresAt instanceof Date ? expiresAt.getTime() : expiresAt
     if (typeof absolute !== 'number' || !Number.isFinite(absolute))
       throw invalid('token field `expiresAt` must be a valid Date or epoch milliseconds')
-    absolute = Math.round(absolute)
   }
   if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType === ''))
     throw invalid('token field `tokenType` must be a non-empty string when given')

@@ -13,8 +13,21 @@ export interface Expiry {
 }
 
 /**
+ * The longest lifetime a record stores (10 years): a longer `expiresIn`, or an `expiresAt`
+ * further away, is clamped to it, so every expiry written is a safe integer that every reader
+ * accepts (a provider's `expires_in: 1e13` once made the record unreadable to other processes).
+ */
+export const MAX_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000
+
+/** `expiresAt` (epoch ms) kept between 0 and `now` + {@link MAX_LIFETIME_MS}. */
+function clampExpiry(expiresAt: number, now: number): number {
+  return Math.round(Math.min(Math.max(expiresAt, 0), now + MAX_LIFETIME_MS))
+}
+
+/**
  * The expiry of a token obtained at `now`: the absolute one given, else `expiresIn` seconds from
- * now, else an inferred lifetime when a refresh token exists, else none.
+ * now, else an inferred lifetime when a refresh token exists, else none. Clamped to
+ * {@link MAX_LIFETIME_MS}.
  */
 export function expiryOf(
   now: number,
@@ -23,9 +36,9 @@ export function expiryOf(
   hasRefreshToken: boolean,
   inferredMs: number,
 ): Expiry {
-  if (expiresAt !== undefined) return { expiresAt, expiry: 'server' }
+  if (expiresAt !== undefined) return { expiresAt: clampExpiry(expiresAt, now), expiry: 'server' }
   if (expiresIn !== undefined)
-    return { expiresAt: now + Math.round(expiresIn * 1000), expiry: 'server' }
+    return { expiresAt: clampExpiry(now + expiresIn * 1000, now), expiry: 'server' }
   if (hasRefreshToken) return { expiresAt: now + inferredMs, expiry: 'inferred' }
   return { expiresAt: null, expiry: 'none' }
 }
@@ -63,13 +76,20 @@ export function signedIn(fields: {
   }
 }
 
-/** The record after a successful refresh at `now`; the old refresh token stays when none came. */
+/**
+ * The record after a successful refresh at `now`; the old refresh token stays when none came.
+ * An `expiresIn` of zero or less from a refresher (a token already expired, or a provider's
+ * "0 = no expiry") counts as no expiry: the inferred lifetime schedules the next refresh, so
+ * such a provider is not called again on every `getToken`.
+ */
 export function refreshed(
   record: TokenRecord,
   tokens: TokenSet,
   now: number,
   inferredMs: number,
 ): TokenRecord {
+  const expiresIn =
+    tokens.expiresIn !== undefined && tokens.expiresIn > 0 ? tokens.expiresIn : undefined
   return {
     ...record,
     accessToken: tokens.accessToken,
@@ -77,7 +97,7 @@ export function refreshed(
     tokenType: tokens.tokenType ?? record.tokenType,
     scopes: tokens.scopes === undefined ? record.scopes : parseScopes(tokens.scopes),
     issuedAt: now,
-    ...expiryOf(now, tokens.expiresIn, undefined, true, inferredMs),
+    ...expiryOf(now, expiresIn, undefined, true, inferredMs),
     generation: record.generation + 1,
     state: 'valid',
     failures: 0,
