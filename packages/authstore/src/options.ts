@@ -22,6 +22,12 @@ export interface AuthStoreOptions {
   /** How long to wait for another process's refresh of the same record (default 30 000 ms). */
   readonly lockTimeoutMs?: number | undefined
   /**
+   * How long one refresher call may take (default 20 000 ms). Then its `signal` aborts, the
+   * attempt counts as a transient failure (`degraded`, with backoff) and the unexpired token keeps
+   * being served. Keep it below `lockTimeoutMs`, which other processes wait for the refresh.
+   */
+  readonly refreshTimeoutMs?: number | undefined
+  /**
    * Called by `clearToken` after the record is deleted, with the tokens it held (see
    * {@link ClearHook}): one hook for every service, or one per service name (like
    * `refreshers`). Its failure is logged and never prevents or undoes the delete.

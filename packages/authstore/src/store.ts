@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type Driver, KeywardError } from '@keyward/core'
+import { type Driver, KEYWARD_LOCK_TIMEOUT, KeywardError } from '@keyward/core'
 import { AuthenticationRequiredError } from './errors.js'
 import type { Entry } from './internal/entries.js'
 import { Emitter, type Listener } from './internal/events.js'
@@ -12,6 +12,7 @@ import {
   invalid,
 } from './internal/names.js'
 import { isConflict, Records } from './internal/records.js'
+import { callRefresher } from './internal/refresher-call.js'
 import { assertScopes, coversScopes } from './internal/scope-check.js'
 import { resolveSettings, type Settings } from './internal/settings.js'
 import { checkTokenInput } from './internal/token-input.js'
@@ -378,7 +379,18 @@ export class AuthStore {
     if (now < entry.refreshAt) return entry.record.accessToken
     const inBackoff = entry.record.retryAt !== null && now < entry.record.retryAt
     if (this.#canRefresh(entry.record) && !inBackoff) {
-      entry = await this.#refresh(key, entry)
+      try {
+        entry = await this.#refresh(key, entry)
+      } catch (error) {
+        // Another process holds the record lock past lockTimeoutMs: the token we hold is still
+        // good until it expires, so serve it rather than fail the caller.
+        if (!isLockTimeout(error) || clock() >= entry.hardExpiry) throw error
+        this.#settings.logger.warn('authstore: refresh lock busy; serving the unexpired token', {
+          service,
+          account: entry.record.account,
+        })
+        return entry.record.accessToken
+      }
       assertScopes(entry.record, entry.granted, options, matcher)
       assertUsable(entry)
       now = clock()
@@ -421,11 +433,13 @@ export class AuthStore {
 
     let tokens: TokenSet
     try {
-      tokens = await refresher({
+      const call = {
         service: record.service,
+        account: record.account,
         refreshToken: record.refreshToken,
         scopes: [...record.scopes],
-      })
+      }
+      tokens = await callRefresher(refresher, call, this.#settings.refreshTimeoutMs)
       checkTokenSet(tokens, record.service)
     } catch (error) {
       return this.#refreshFailed(key, entry, error)
@@ -514,4 +528,8 @@ export class AuthStore {
   #metadata(record: TokenRecord): TokenMetadata {
     return toMetadata(record, this.#canRefresh(record), this.#driver)
   }
+}
+
+function isLockTimeout(error: unknown): boolean {
+  return KeywardError.isInstance(error) && error.code === KEYWARD_LOCK_TIMEOUT
 }

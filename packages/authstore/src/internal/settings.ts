@@ -15,8 +15,13 @@ export interface Settings {
   readonly clock: Clock
   readonly logger: Logger
   readonly lockTimeoutMs: number | undefined
+  readonly refreshTimeoutMs: number
   readonly onClear: ClearHook | ReadonlyMap<string, ClearHook> | undefined
 }
+
+const DEFAULT_REFRESH_TIMEOUT_MS = 20_000
+/** The longest delay `setTimeout` honours (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 function seconds(value: unknown, fallback: number, name: string, zeroOk = false): number {
   if (value === undefined) return fallback * 1000
@@ -72,6 +77,12 @@ export function resolveSettings(options: AuthStoreOptions): Settings {
     !(typeof options.lockTimeoutMs === 'number' && options.lockTimeoutMs >= 0)
   )
     throw invalid('option `lockTimeoutMs` must be a non-negative number')
+  const { refreshTimeoutMs = DEFAULT_REFRESH_TIMEOUT_MS } = options
+  if (
+    typeof refreshTimeoutMs !== 'number' ||
+    !(refreshTimeoutMs > 0 && refreshTimeoutMs <= MAX_TIMER_MS)
+  )
+    throw invalid('option `refreshTimeoutMs` must be a positive number of milliseconds')
   const { onClear } = options
   let hooks: ClearHook | ReadonlyMap<string, ClearHook> | undefined
   if (typeof onClear === 'function') hooks = onClear
@@ -90,6 +101,7 @@ export function resolveSettings(options: AuthStoreOptions): Settings {
     clock: options.clock ?? systemClock,
     logger: options.logger ?? silentLogger,
     lockTimeoutMs: options.lockTimeoutMs,
+    refreshTimeoutMs,
     onClear: hooks,
   }
 }
