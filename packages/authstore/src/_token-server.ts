@@ -20,6 +20,11 @@ export interface TokenServer {
   isCurrent(accessToken: string): boolean
   /** Answer every request with `status` (503, 429…) until called with `null`. */
   fail(status: number | null, retryAfterSeconds?: number): void
+  /**
+   * Answer every request with `status` and the presented refresh token echoed in the `error`
+   * field (a hostile or broken provider), until called with `null`.
+   */
+  echoRefreshToken(status: number | null): void
   close(): Promise<void>
 }
 
@@ -53,6 +58,7 @@ export async function _startTokenServer(options: TokenServerOptions = {}): Promi
   let invalidGrants = 0
   let failures = 0
   let failing: { status: number; retryAfter?: number } | null = null
+  let echoing: number | null = null
 
   const server = createServer(async (request, response) => {
     const body = new URLSearchParams(await readBody(request))
@@ -68,6 +74,10 @@ export async function _startTokenServer(options: TokenServerOptions = {}): Promi
         { error: 'temporarily_unavailable' },
         failing.retryAfter === undefined ? {} : { 'retry-after': String(failing.retryAfter) },
       )
+    }
+    if (echoing !== null) {
+      failures++
+      return send(echoing, { error: body.get('refresh_token') ?? '' })
     }
     if (request.method !== 'POST' || body.get('grant_type') !== 'refresh_token')
       return send(400, { error: 'unsupported_grant_type' })
@@ -125,6 +135,9 @@ export async function _startTokenServer(options: TokenServerOptions = {}): Promi
           : retryAfterSeconds === undefined
             ? { status }
             : { status, retryAfter: retryAfterSeconds }
+    },
+    echoRefreshToken(status) {
+      echoing = status
     },
     close() {
       server.closeAllConnections()

@@ -6,6 +6,8 @@ import { parseScopes } from '../scopes.js'
 import type { TokenSet } from '../types.js'
 
 const MAX_BACKOFF_MS = 60_000
+/** The furthest a refresher's `retryAt` (a provider's `Retry-After`) defers the next attempt. */
+const MAX_RETRY_AFTER_MS = 3600_000
 
 export interface Expiry {
   readonly expiresAt: number | null
@@ -118,8 +120,9 @@ export function refused(record: TokenRecord, oauthError: string | null): TokenRe
 }
 
 /**
- * The record after a transient refresh failure at `now`: one more failure, and a retry no
- * earlier than the provider asked, else after an exponential backoff (1 s, 2 s, 4 s… ≤ 60 s).
+ * The record after a transient refresh failure at `now`: one more failure, and a retry when the
+ * provider asked (at most an hour away), else after an exponential backoff (1 s, 2 s, 4 s…
+ * ≤ 60 s).
  */
 export function degraded(
   record: TokenRecord,
@@ -128,8 +131,11 @@ export function degraded(
   now: number,
 ): TokenRecord {
   const failures = record.failures + 1
+  const asked = failure.retryAt?.getTime()
   const retryAt =
-    failure.retryAt?.getTime() ?? now + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1))
+    asked !== undefined && Number.isFinite(asked)
+      ? Math.round(Math.min(Math.max(asked, now), now + MAX_RETRY_AFTER_MS))
+      : now + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1))
   return {
     ...record,
     generation: record.generation + 1,
