@@ -11,6 +11,7 @@ import {
   describeRecord as describe,
   invalid,
 } from './internal/names.js'
+import { withKnownOAuthError } from './internal/oauth-errors.js'
 import { isConflict, Records } from './internal/records.js'
 import { callRefresher } from './internal/refresher-call.js'
 import { assertScopes, coversScopes } from './internal/scope-check.js'
@@ -481,7 +482,7 @@ export class AuthStore {
     const { record } = entry
     const { service, account } = record
     const { logger } = this.#settings
-    const failure = asRefreshError(error, service)
+    const failure = withKnownOAuthError(asRefreshError(error, service))
     const oauthError = failure.oauthError ?? null
     if (!failure.transient) {
       // A sibling may have rotated the token meanwhile (one not holding our lock): re-read.
