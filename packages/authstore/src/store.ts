@@ -10,6 +10,7 @@ import {
   DEFAULT_ACCOUNT,
   describeRecord as describe,
   invalid,
+  namespacePrefix,
 } from './internal/names.js'
 import { withKnownOAuthError } from './internal/oauth-errors.js'
 import { isConflict, Records } from './internal/records.js'
@@ -299,7 +300,7 @@ export class AuthStore {
    */
   async list(): Promise<TokenMetadata[]> {
     const out: TokenMetadata[] = []
-    for (const key of await this.#driver.list(`${this.#settings.namespace}/`)) {
+    for (const key of await this.#driver.list(namespacePrefix(this.#settings.namespace))) {
       const stored = await this.#driver.get(key)
       if (stored === null) continue
       try {
@@ -324,8 +325,12 @@ export class AuthStore {
    * ```
    */
   reload(service?: string): void {
-    if (service === undefined) this.#records.cache.clear()
-    else this.#records.cache.forgetPrefix(this.#records.servicePrefix(service), service)
+    if (service === undefined) {
+      this.#records.cache.clear()
+      return
+    }
+    checkName(service, 'service')
+    this.#records.cache.forgetPrefix(this.#records.servicePrefix(service), service)
   }
 
   /**

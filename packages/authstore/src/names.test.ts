@@ -1,0 +1,121 @@
+// Regressions: namespaces were not isolated — `new AuthStore({ namespace: '@acme' }).list()`
+// returned the records of namespace `@acme/jira` (plugin ids that are scoped npm names hit this)
+// — and a lone surrogate in a service name made setToken throw a URIError.
+import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
+import { memoryDriver } from '@keyward/core/drivers/memory'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { AuthStore } from './index.js'
+
+async function code(promise: Promise<unknown> | (() => unknown)): Promise<unknown> {
+  try {
+    await (typeof promise === 'function' ? promise() : promise)
+  } catch (error) {
+    return KeywardError.isInstance(error) ? error.code : error
+  }
+  return 'no error'
+}
+
+describe('namespaces are isolated', () => {
+  it("namespace '@acme' lists and reads none of the records of '@acme/jira'", async () => {
+    const driver = memoryDriver()
+    const jira = new AuthStore({ driver, namespace: '@acme/jira' })
+    const acme = new AuthStore({ driver, namespace: '@acme' })
+    await jira.setToken('jira', { accessToken: 'jira-token', scopes: 'read' })
+    expect(await acme.list()).toEqual([])
+    expect(await acme.getMetadata('jira')).toBeNull()
+    await acme.setToken('github', { accessToken: 'gh-token' })
+    expect((await jira.list()).map((m) => m.service)).toEqual(['jira'])
+    expect((await acme.list()).map((m) => m.service)).toEqual(['github'])
+  })
+
+  it('keeps the keys of namespaces without `/` or `%` (the default `authstore` included)', async () => {
+    const driver = memoryDriver()
+    await new AuthStore({ driver }).setToken('svc', { accessToken: 't' })
+    await new AuthStore({ driver, namespace: '@acme' }).setToken('svc', { accessToken: 't' })
+    await new AuthStore({ driver, namespace: 'a/b%c' }).setToken('svc', { accessToken: 't' })
+    expect(await driver.list()).toEqual([
+      '@acme/svc/default',
+      'a%2Fb%25c/svc/default',
+      'authstore/svc/default',
+    ])
+  })
+
+  it('property: for any two namespaces, services and accounts, each store sees only its own records', async () => {
+    const name = fc
+      .oneof(
+        fc.string({ minLength: 1, maxLength: 12 }),
+        fc.constantFrom(
+          'a',
+          'a/b',
+          'a%2Fb',
+          '@acme',
+          '@acme/jira',
+          'x/',
+          '/',
+          '%',
+          '%25',
+          'é',
+          '😀',
+        ),
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }),
+      )
+      .filter((s) => !s.includes('\0'))
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(name, { minLength: 2, maxLength: 3 }),
+        name,
+        name,
+        async (namespaces, service, account) => {
+          const driver = memoryDriver()
+          const stores = namespaces.map((namespace) => new AuthStore({ driver, namespace }))
+          for (const [i, store] of stores.entries())
+            await store.setToken(service, { accessToken: `token-${i}`, account })
+          for (const [i, store] of stores.entries()) {
+            const listed = await store.list()
+            expect(listed).toHaveLength(1)
+            expect(listed[0]).toMatchObject({ service, account })
+            expect(await store.getToken(service, { account })).toBe(`token-${i}`)
+          }
+        },
+      ),
+      { numRuns: 150 },
+    )
+  })
+})
+
+describe('names that become part of a key are well-formed Unicode', () => {
+  const lone = ['\uD83D', 'cut\uDE00', 'a\uD800b']
+
+  it('a lone surrogate in a service, account or namespace is KEYWARD_INVALID_ARGUMENT, never a URIError', async () => {
+    const store = new AuthStore({ driver: memoryDriver() })
+    for (const bad of lone) {
+      expect(await code(store.setToken(bad, { accessToken: 't' }))).toBe(KEYWARD_INVALID_ARGUMENT)
+      expect(await code(store.setToken('svc', { accessToken: 't', account: bad }))).toBe(
+        KEYWARD_INVALID_ARGUMENT,
+      )
+      expect(await code(store.getToken(bad))).toBe(KEYWARD_INVALID_ARGUMENT)
+      expect(await code(store.clearToken(bad))).toBe(KEYWARD_INVALID_ARGUMENT)
+      expect(await code(() => store.reload(bad))).toBe(KEYWARD_INVALID_ARGUMENT)
+      expect(await code(() => new AuthStore({ driver: memoryDriver(), namespace: bad }))).toBe(
+        KEYWARD_INVALID_ARGUMENT,
+      )
+    }
+    expect(await store.list()).toEqual([])
+  })
+
+  it('property: any string is either accepted as a service name (and read back) or refused with the stable code', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string({ unit: 'binary', minLength: 0, maxLength: 20 }),
+        async (service) => {
+          const store = new AuthStore({ driver: memoryDriver() })
+          const result = await code(store.setToken(service, { accessToken: 't' }))
+          if (result === 'no error') expect(await store.getToken(service)).toBe('t')
+          else expect(result).toBe(KEYWARD_INVALID_ARGUMENT)
+        },
+      ),
+      { numRuns: 100 },
+    )
+  })
+})
