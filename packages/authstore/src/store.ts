@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { type Driver, KEYWARD_LOCK_TIMEOUT, KeywardError } from '@keyward/core'
 import { AuthenticationRequiredError } from './errors.js'
-import type { Entry } from './internal/entries.js'
 import { Emitter, type Listener } from './internal/events.js'
 import {
   accountOf,
@@ -12,21 +11,13 @@ import {
   invalid,
   namespacePrefix,
 } from './internal/names.js'
-import { withKnownOAuthError } from './internal/oauth-errors.js'
+import { proveRoundTrip } from './internal/ready.js'
 import { isConflict, Records } from './internal/records.js'
-import { callRefresher } from './internal/refresher-call.js'
+import { lockOptions, Refreshes } from './internal/refresh.js'
 import { assertScopes, coversScopes } from './internal/scope-check.js'
 import { resolveSettings, type Settings } from './internal/settings.js'
 import { checkTokenInput } from './internal/token-input.js'
-import {
-  asRefreshError,
-  checkTokenSet,
-  degraded,
-  expiryOf,
-  refreshed,
-  refused,
-  signedIn,
-} from './internal/transitions.js'
+import { expiryOf, signedIn } from './internal/transitions.js'
 import { assertUsable, expiredError, runClearHook, toMetadata } from './internal/views.js'
 import type { AuthStoreOptions } from './options.js'
 import { decodeRecord, encodeRecord, type TokenRecord } from './record.js'
@@ -37,7 +28,6 @@ import type {
   GetTokenOptions,
   SetTokenInput,
   TokenMetadata,
-  TokenSet,
 } from './types.js'
 
 /**
@@ -65,14 +55,15 @@ export class AuthStore {
   readonly #driver: Driver
   readonly #records: Records
   readonly #events: Emitter
-  readonly #refreshing = new Map<string, Promise<Entry>>()
+  readonly #refreshes: Refreshes
 
   constructor(options: AuthStoreOptions) {
     this.#settings = resolveSettings(options)
     this.#driver = this.#settings.driver
     const { driver, namespace, leewayMs, logger } = this.#settings
     this.#records = new Records(driver, namespace, leewayMs, logger)
-    this.#events = new Emitter(this.#settings.logger)
+    this.#events = new Emitter(logger)
+    this.#refreshes = new Refreshes(this.#settings, this.#records, this.#events)
   }
 
   /**
@@ -316,6 +307,25 @@ export class AuthStore {
   }
 
   /**
+   * Proves that the store can keep a token now — writes a throwaway value, reads it back and
+   * deletes it on the driver — and resolves with the backend. Call it before starting a sign-in,
+   * so a missing key, a locked keyring or a read-only directory shows up before the user signs
+   * in rather than as tokens lost after. Rejects with the driver's code (`KEYWARD_KEY_MISSING`,
+   * `KEYWARD_KEYRING_UNAVAILABLE`, `KEYWARD_STORE_IO`…) and its fix.
+   *
+   * @example
+   * ```ts
+   * const { backend } = await store.ready()
+   * console.log(`tokens will be kept in ${backend.name} (${backend.durability})`)
+   * ```
+   */
+  async ready(): Promise<{ backend: TokenMetadata['backend'] }> {
+    const probe = `${namespacePrefix(this.#settings.namespace).slice(0, -1)}#ready#${randomUUID()}`
+    await proveRoundTrip(this.#driver, probe)
+    return { backend: { name: this.#driver.name, durability: this.#driver.durability } }
+  }
+
+  /**
    * Forgets what this instance cached for `service` (or for every service), so that the next
    * call reads the driver again: picks up tokens another process stored.
    *
@@ -361,8 +371,7 @@ export class AuthStore {
   // ---- internals ---------------------------------------------------------------------------
 
   #lockOptions(): { timeoutMs: number } | undefined {
-    const { lockTimeoutMs } = this.#settings
-    return lockTimeoutMs === undefined ? undefined : { timeoutMs: lockTimeoutMs }
+    return lockOptions(this.#settings)
   }
 
   async #getSlow(service: string, options: GetTokenOptions | undefined): Promise<string> {
@@ -386,7 +395,7 @@ export class AuthStore {
     const inBackoff = entry.record.retryAt !== null && now < entry.record.retryAt
     if (this.#canRefresh(entry.record) && !inBackoff) {
       try {
-        entry = await this.#refresh(key, entry)
+        entry = await this.#refreshes.run(key, entry)
       } catch (error) {
         // Another process holds the record lock past lockTimeoutMs: the token we hold is still
         // good until it expires, so serve it rather than fail the caller.
@@ -406,129 +415,7 @@ export class AuthStore {
   }
 
   #canRefresh(record: TokenRecord): boolean {
-    return record.refreshToken !== null && this.#settings.refreshers.has(record.service)
-  }
-
-  /** Single-flight refresh of `key` in this process. */
-  #refresh(key: string, entry: Entry): Promise<Entry> {
-    let running = this.#refreshing.get(key)
-    if (running === undefined) {
-      running = this.#driver
-        .withLock(key, () => this.#refreshLocked(key, entry), this.#lockOptions())
-        .finally(() => this.#refreshing.delete(key))
-      this.#refreshing.set(key, running)
-    }
-    return running
-  }
-
-  /** Runs under the cross-process lock of `key`: re-read, refresh if still due, CAS write. */
-  async #refreshLocked(key: string, cached: Entry): Promise<Entry> {
-    const stored = await this.#driver.get(key)
-    const { service } = cached.record
-    if (stored === null) throw this.#records.cleared(key, service, cached.record.account)
-    // Whatever another process wrote wins over our cached copy.
-    let entry = this.#records.remember(key, stored)
-    const { record } = entry
-    const { clock, logger } = this.#settings
-    const now = clock()
-    if (record.state === 'reauth_required') return entry
-    if (now < entry.refreshAt) return entry
-    if (record.retryAt !== null && now < record.retryAt) return entry
-    const refresher = this.#settings.refreshers.get(record.service)
-    if (refresher === undefined || record.refreshToken === null) return entry
-
-    let tokens: TokenSet
-    try {
-      const call = {
-        service: record.service,
-        account: record.account,
-        refreshToken: record.refreshToken,
-        scopes: [...record.scopes],
-      }
-      tokens = await callRefresher(refresher, call, this.#settings.refreshTimeoutMs)
-      checkTokenSet(tokens, record.service)
-    } catch (error) {
-      return this.#refreshFailed(key, entry, error)
-    }
-    // The grant may have changed while the refresher ran: a logout and a new sign-in by a
-    // process that could not take the lock. Versions restart after a delete, so compare the
-    // grant id too: the newer login wins and this refresh's result is dropped.
-    const current = await this.#driver.get(key)
-    if (current === null) throw this.#records.cleared(key, service, record.account)
-    const latest = this.#records.remember(key, current)
-    if (latest.record.id !== record.id) {
-      logger.warn('authstore: the record was replaced during the refresh; keeping the new one', {
-        service,
-        account: record.account,
-      })
-      return latest
-    }
-    const next = refreshed(record, tokens, clock(), this.#settings.inferredMs)
-    // Persist the new pair before anyone uses it: the old refresh token may be dead already.
-    entry = await this.#records.write(key, next, stored.version)
-    if (entry.record.id === next.id && entry.record.generation === next.generation) {
-      logger.debug('authstore: token refreshed', {
-        service,
-        account: next.account,
-        generation: next.generation,
-      })
-      this.#events.emit('refreshed', {
-        service,
-        account: next.account,
-        generation: next.generation,
-        expiresAt: next.expiresAt === null ? null : new Date(next.expiresAt),
-        scopes: [...next.scopes],
-      })
-    }
-    return entry
-  }
-
-  async #refreshFailed(key: string, entry: Entry, error: unknown): Promise<Entry> {
-    const { record } = entry
-    const { service, account } = record
-    const { logger } = this.#settings
-    const failure = withKnownOAuthError(asRefreshError(error, service))
-    const oauthError = failure.oauthError ?? null
-    if (!failure.transient) {
-      // A sibling may have rotated the token meanwhile (one not holding our lock): re-read.
-      const again = await this.#driver.get(key)
-      if (again !== null && again.version !== entry.version) {
-        const fresh = this.#records.remember(key, again)
-        if (fresh.record.refreshToken !== record.refreshToken) return fresh
-      }
-      const written = await this.#records.write(
-        key,
-        refused(record, oauthError),
-        again?.version ?? entry.version,
-      )
-      written.lastFailure = failure
-      logger.warn('authstore: refresh token refused; sign-in required', {
-        service,
-        account,
-        oauthError: failure.oauthError,
-      })
-      this.#events.emit('reauthRequired', { service, account, oauthError })
-      return written
-    }
-    const next = degraded(record, failure, oauthError, this.#settings.clock())
-    const written = await this.#records.write(key, next, entry.version)
-    written.lastFailure = failure
-    const retryAt = next.retryAt as number
-    logger.warn('authstore: refresh failed; serving the current token while it lasts', {
-      service,
-      account,
-      failures: next.failures,
-      retryAt: new Date(retryAt).toISOString(),
-      oauthError: failure.oauthError,
-    })
-    this.#events.emit('degraded', {
-      service,
-      account,
-      failures: next.failures,
-      retryAt: new Date(retryAt),
-      oauthError,
-    })
-    return written
+    return this.#refreshes.canRefresh(record)
   }
 
   #metadata(record: TokenRecord): TokenMetadata {
