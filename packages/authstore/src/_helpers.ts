@@ -1,5 +1,5 @@
 // Test helpers. Not part of the package.
-import type { Driver, Logger } from '@keyward/core'
+import type { Driver } from '@keyward/core'
 
 /** A clock tests move by hand. */
 export function _manualClock(start = Date.UTC(2030, 0, 1)) {
@@ -40,13 +40,4 @@ export function _countingDriver(inner: Driver) {
     },
   }
   return { driver, calls }
-}
-
-/** A logger that keeps every line (message and JSON of its fields). */
-export function _recordingLogger(): Logger & { lines: string[] } {
-  const lines: string[] = []
-  const log = (level: string) => (message: string, fields?: Readonly<Record<string, unknown>>) => {
-    lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`)
-  }
-  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') }
 }

@@ -12,8 +12,9 @@ import {
 } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { memoryDriver } from '@keyward/core/drivers/memory'
+import { recordingLogger } from '@keyward/core/testing'
 import { describe, expect, it } from 'vitest'
-import { _manualClock, _recordingLogger } from './_helpers.js'
+import { _manualClock } from './_helpers.js'
 import { AuthStore, type ClearContext } from './index.js'
 
 const CANARY_ACCESS = 'at-canary-5d1e0c7a'
@@ -39,7 +40,7 @@ describe('AuthStore onClear hook', () => {
     const driver = memoryDriver()
     const recorder = recordingHook()
     recorder.attach(driver)
-    const logger = _recordingLogger()
+    const logger = recordingLogger()
     const store = new AuthStore({ driver, onClear: recorder.hook, logger })
     await store.setToken('github', {
       accessToken: CANARY_ACCESS,
@@ -63,7 +64,7 @@ describe('AuthStore onClear hook', () => {
       },
     ])
     expect(events).toEqual([{ service: 'github', account: 'octocat' }])
-    const observable = `${JSON.stringify(events)}${inspect(events)}${logger.lines.join('\n')}`
+    const observable = `${JSON.stringify(events)}${inspect(events)}${logger.text()}`
     for (const secret of [CANARY_ACCESS, CANARY_REFRESH]) expect(observable).not.toContain(secret)
 
     // Nothing stored: no hook call, no event.
@@ -117,7 +118,7 @@ describe('AuthStore onClear hook', () => {
   ] as const) {
     it(`a hook that ${name} is logged without its message and the token stays deleted`, async () => {
       const driver = memoryDriver()
-      const logger = _recordingLogger()
+      const logger = recordingLogger()
       const store = new AuthStore({ driver, onClear: hook, logger })
       await store.setToken('svc', {
         accessToken: CANARY_ACCESS,
@@ -127,11 +128,11 @@ describe('AuthStore onClear hook', () => {
       await expect(store.clearToken('svc')).resolves.toBe(true)
       expect(await driver.list()).toEqual([])
       expect(await store.getMetadata('svc')).toBeNull()
-      const warning = logger.lines.find((line) => line.includes('clear hook failed'))
+      const warning = logger.lines.find((line) => line.text.includes('clear hook failed'))?.text
       expect(warning).toBeDefined()
       expect(warning).toContain('"service":"svc"')
       for (const secret of [CANARY_ACCESS, CANARY_REFRESH])
-        expect(logger.lines.join('\n')).not.toContain(secret)
+        expect(logger.text()).not.toContain(secret)
     })
   }
 
@@ -188,7 +189,7 @@ describe('AuthStore onClear hook', () => {
         throw new KeywardError(KEYWARD_LOCK_TIMEOUT, 'lock busy')
       },
     }
-    const logger = _recordingLogger()
+    const logger = recordingLogger()
     const seen: string[] = []
     const store = new AuthStore({
       driver,
@@ -199,7 +200,7 @@ describe('AuthStore onClear hook', () => {
     expect(await store.clearToken('svc')).toBe(true)
     expect(await inner.list()).toEqual([])
     expect(seen).toEqual(['at-x'])
-    expect(logger.lines.some((l) => l.includes('clearing without the record lock'))).toBe(true)
+    expect(logger.lines.some((l) => l.text.includes('clearing without the record lock'))).toBe(true)
   })
 
   it('refuses a malformed onClear option, naming it', () => {

@@ -3,8 +3,9 @@
 // once showed) put the token in metadata, events, log lines and error messages.
 import { inspect } from 'node:util'
 import { memoryDriver } from '@keyward/core/drivers/memory'
+import { expectNoLeak, recordingLogger } from '@keyward/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
-import { _manualClock, _recordingLogger } from './_helpers.js'
+import { _manualClock } from './_helpers.js'
 import { _httpRefresher, _startTokenServer, type TokenServer } from './_token-server.js'
 import { AuthStore, RefreshError } from './index.js'
 
@@ -14,15 +15,6 @@ afterEach(async () => {
   server = undefined
 })
 
-function shown(value: unknown): string {
-  return [
-    String(value),
-    value instanceof Error ? (value.stack ?? '') : '',
-    inspect(value, { depth: 10, showHidden: true }),
-    JSON.stringify(value) ?? '',
-  ].join('\n')
-}
-
 describe('only known OAuth error codes reach records, events, logs and messages', () => {
   for (const [status, state] of [
     [400, 'reauth_required'],
@@ -31,7 +23,7 @@ describe('only known OAuth error codes reach records, events, logs and messages'
     it(`a provider echoing the refresh token in \`error\` (${status}): stored as unrecognized_error, the canary appears nowhere`, async () => {
       server = await _startTokenServer()
       const clock = _manualClock()
-      const logger = _recordingLogger()
+      const logger = recordingLogger()
       const store = new AuthStore({
         driver: memoryDriver(),
         clock: clock.now,
@@ -40,20 +32,20 @@ describe('only known OAuth error codes reach records, events, logs and messages'
       })
       const grant = server.issue('read')
       const canary = grant.refreshToken
-      const seen: string[] = []
+      const seen: unknown[] = []
       for (const event of ['refreshed', 'degraded', 'reauthRequired', 'cleared'] as const)
-        store.on(event, (payload) => seen.push(shown(payload)))
+        store.on(event, (payload) => seen.push(payload))
       await store.setToken('svc', { ...grant, expiresIn: 600, scopes: 'read' })
       server.echoRefreshToken(status)
       clock.advance(700)
-      seen.push(shown(await store.getToken('svc').catch((error: unknown) => error)))
-      seen.push(shown(await store.getToken('svc').catch((error: unknown) => error)))
+      seen.push(await store.getToken('svc').catch((error: unknown) => error))
+      seen.push(await store.getToken('svc').catch((error: unknown) => error))
       const meta = await store.getMetadata('svc')
-      seen.push(shown(meta), shown(await store.list()))
+      seen.push(meta, await store.list())
       expect(server.failures).toBeGreaterThan(0)
       expect(meta).toMatchObject({ state, lastError: 'unrecognized_error' })
-      expect([...seen, ...logger.lines].join('\n')).toContain('unrecognized_error')
-      expect([...seen, ...logger.lines].join('\n')).not.toContain(canary)
+      expect(`${inspect(seen, { depth: 10 })}${logger.text()}`).toContain('unrecognized_error')
+      for (const value of [...seen, logger.text()]) expectNoLeak(value, [canary])
     })
   }
 

@@ -1,4 +1,5 @@
 import { memoryDriver } from '@keyward/core/drivers/memory'
+import { expectKeywardError } from '@keyward/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { _countingDriver, _manualClock } from './_helpers.js'
 import { _httpRefresher, _startTokenServer, type TokenServer } from './_token-server.js'
@@ -6,6 +7,7 @@ import {
   type AuthenticationRequiredError,
   AuthStore,
   type AuthStoreEvents,
+  KEYWARD_AUTH_REQUIRED,
   KEYWARD_REFRESH_FAILED,
   RefreshError,
 } from './index.js'
@@ -34,14 +36,12 @@ async function setup(options: Parameters<typeof _startTokenServer>[0] = {}) {
   return { server, clock, driver, calls, refreshers, store, grant, events }
 }
 
-async function rejection(promise: Promise<unknown>): Promise<AuthenticationRequiredError> {
-  try {
-    await promise
-  } catch (error) {
-    return error as AuthenticationRequiredError
-  }
-  throw new Error('expected a rejection')
-}
+/** The AuthenticationRequiredError a call rejects with (the test kit checks the code). */
+const rejection = (promise: Promise<unknown>) =>
+  expectKeywardError(
+    promise,
+    KEYWARD_AUTH_REQUIRED,
+  ) as unknown as Promise<AuthenticationRequiredError>
 
 describe('refresh without racing', () => {
   it('1,000 concurrent getToken after expiry cause exactly one refresh, and all get the new token', async () => {

@@ -1,6 +1,7 @@
 import { inspect } from 'node:util'
 import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
+import { expectKeywardError } from '@keyward/core/testing'
 import { describe, expect, it } from 'vitest'
 import { _countingDriver, _manualClock } from './_helpers.js'
 import {
@@ -11,14 +12,12 @@ import {
   scopeMatcher,
 } from './index.js'
 
-async function rejection(promise: Promise<unknown>): Promise<AuthenticationRequiredError> {
-  try {
-    await promise
-  } catch (error) {
-    return error as AuthenticationRequiredError
-  }
-  throw new Error('expected a rejection')
-}
+/** The AuthenticationRequiredError a call rejects with (the test kit checks the code). */
+const rejection = (promise: Promise<unknown>) =>
+  expectKeywardError(
+    promise,
+    KEYWARD_AUTH_REQUIRED,
+  ) as unknown as Promise<AuthenticationRequiredError>
 
 describe('AuthStore: store a token and get it back with a scope', () => {
   it('returns the token for a granted scope and refuses one it lacks, naming the missing scope', async () => {
@@ -129,7 +128,10 @@ describe('AuthStore: accounts', () => {
     await store.setToken('gh', { accessToken: 'bob-tok', account: 'bob' })
     expect(await store.getToken('gh', { account: 'bob' })).toBe('bob-tok')
     expect(await store.getToken('gh', { account: 'alice' })).toBe('alice-tok-2')
-    const error = await rejection(new AuthStore({ driver }).getToken('gh'))
+    const error = await expectKeywardError(
+      new AuthStore({ driver }).getToken('gh'),
+      KEYWARD_INVALID_ARGUMENT,
+    )
     expect(error.code).toBe(KEYWARD_INVALID_ARGUMENT)
     expect(error.message).toBe(
       'service gh has 2 stored accounts (alice, bob); pass { account } to choose one',
@@ -319,7 +321,7 @@ describe('AuthStore: bad input', () => {
     const bytes = new TextEncoder().encode(`{"v":1,"accessToken":"${canary}"`)
     await driver.set('authstore/svc/default', bytes)
     const store = new AuthStore({ driver })
-    const error = await rejection(store.getToken('svc'))
+    const error = await expectKeywardError(store.getToken('svc'), KEYWARD_AUTH_RECORD_CORRUPT)
     expect(error.code).toBe(KEYWARD_AUTH_RECORD_CORRUPT)
     expect(error.cause).toBeUndefined()
     expect(`${error.message}${inspect(error)}${JSON.stringify(error)}`).not.toContain(canary)

@@ -1,4 +1,11 @@
-import { type Clock, type Driver, type Logger, silentLogger, systemClock } from '@keyward/core'
+import {
+  assertOptions,
+  type Clock,
+  type Driver,
+  type Logger,
+  silentLogger,
+  systemClock,
+} from '@keyward/core'
 import type { AuthStoreOptions } from '../options.js'
 import type { ScopeMatcher } from '../scopes.js'
 import type { ClearHook, Refresher } from '../types.js'
@@ -8,7 +15,8 @@ import { checkName, invalid } from './names.js'
 export interface Settings {
   readonly driver: Driver
   readonly namespace: string
-  readonly refreshers: ReadonlyMap<string, Refresher>
+  /** Mutable: `setRefresher` adds and removes refreshers after construction. */
+  readonly refreshers: Map<string, Refresher>
   readonly leewayMs: number
   readonly inferredMs: number
   readonly matcher: ScopeMatcher | undefined
@@ -42,36 +50,21 @@ function functionsByService<T>(value: unknown, option: string): Map<string, T> {
   return out
 }
 
-function isDriver(value: unknown): value is Driver {
-  const driver = value as Driver
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof driver.get === 'function' &&
-    typeof driver.set === 'function' &&
-    typeof driver.delete === 'function' &&
-    typeof driver.list === 'function' &&
-    typeof driver.withLock === 'function'
-  )
-}
-
 /** Checks every option eagerly, naming the one at fault. */
 export function resolveSettings(options: AuthStoreOptions): Settings {
-  if (typeof options !== 'object' || options === null) throw invalid('options must be an object')
+  assertOptions(options, 'AuthStore', {
+    driver: { kind: 'driver', required: true },
+    refreshers: 'object',
+    scopeMatcher: 'function',
+    clock: 'function',
+    logger: 'logger',
+  })
   const { driver } = options
-  if (!isDriver(driver)) throw invalid('option `driver` must be a @keyward/core Driver')
   const namespace = options.namespace ?? 'authstore'
   checkName(namespace, 'option `namespace`')
   let refreshers = new Map<string, Refresher>()
-  if (options.refreshers !== undefined) {
-    if (typeof options.refreshers !== 'object' || options.refreshers === null)
-      throw invalid('option `refreshers` must be an object of service name → function')
+  if (options.refreshers !== undefined)
     refreshers = functionsByService(options.refreshers, 'refreshers')
-  }
-  if (options.scopeMatcher !== undefined && typeof options.scopeMatcher !== 'function')
-    throw invalid('option `scopeMatcher` must be a function')
-  if (options.clock !== undefined && typeof options.clock !== 'function')
-    throw invalid('option `clock` must be a function returning epoch milliseconds')
   if (
     options.lockTimeoutMs !== undefined &&
     !(typeof options.lockTimeoutMs === 'number' && options.lockTimeoutMs >= 0)
