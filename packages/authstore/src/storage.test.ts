@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
@@ -13,12 +16,19 @@ import { AuthStore, type StorageFallback, selectDriver } from './index.js'
 const keyring = (await keyringTestEnv({ what: 'authstore keyring' })).available
 const service = `keyward-authstore-test-${randomUUID()}`
 const stores: AuthStore[] = []
+const dir = await mkdtemp(join(tmpdir(), 'keyward-authstore-storage-'))
 
 afterAll(async () => {
-  // Leave nothing behind in the keyring.
   for (const store of stores)
     for (const meta of await store.list())
       await store.clearToken(meta.service, { account: meta.account })
+  // Leave nothing behind in the keyring: the token files' key entry.
+  if (keyring) {
+    const { findCredentials, AsyncEntry } = await import('@napi-rs/keyring')
+    for (const { account } of findCredentials(service))
+      await new AsyncEntry(service, account).deletePassword()
+  }
+  await rm(dir, { recursive: true, force: true })
 })
 
 describe('selectDriver: options', () => {
@@ -39,11 +49,20 @@ describe('selectDriver: options', () => {
 })
 
 describe.skipIf(!keyring)('storage on the real OS keyring (Secret Service)', () => {
-  it('prefers the keyring where its probe succeeds, and reports it in metadata', async () => {
+  // The default composition changed deliberately (issue 10): records live in the encrypted
+  // token file and only its key in the keyring, so these two tests now expect the file driver.
+  it('prefers the keyring where its probe succeeds (for the key), and reports the backend in metadata', async () => {
     const fallback = memoryDriver()
     const heard: StorageFallback[] = []
-    const driver = await selectDriver({ service, fallback, onFallback: (i) => heard.push(i) })
-    expect(driver.name).toBe('keyring')
+    const path = join(dir, 'prefer', 'tokens.kw')
+    const driver = await selectDriver({
+      service,
+      path,
+      fallback,
+      env: {},
+      onFallback: (i) => heard.push(i),
+    })
+    expect(driver.name).toBe('file')
     expect(heard).toEqual([])
     const store = new AuthStore({ driver })
     stores.push(store)
@@ -51,21 +70,24 @@ describe.skipIf(!keyring)('storage on the real OS keyring (Secret Service)', () 
       accessToken: 'kr-token',
       scopes: 'registry:read',
     })
-    expect(meta.backend).toEqual({ name: 'keyring', durability: 'durable' })
-    // A second instance (a new process would do the same) reads it back from the keyring.
-    const again = new AuthStore({ driver: await selectDriver({ service, keyring: 'require' }) })
+    expect(meta.backend).toEqual({ name: 'file', durability: 'durable' })
+    // A second instance (a new process would do the same) reads it back with the keyring's key.
+    const again = new AuthStore({
+      driver: await selectDriver({ service, path, keyring: 'require' }),
+    })
     expect(await again.getToken('registry', { scope: 'registry:read' })).toBe('kr-token')
   })
 
-  it('refreshes once through the keyring driver lock, with a rotating refresh token', async () => {
+  it('refreshes once through the token file lock, with a rotating refresh token', async () => {
     const server = await _startTokenServer()
     try {
       const clock = _manualClock()
+      const path = join(dir, 'refresh', 'tokens.kw')
       const refreshers = { api: _httpRefresher(server.url, clock.now) }
-      const driver = await selectDriver({ service, keyring: 'require' })
+      const driver = await selectDriver({ service, path, keyring: 'require' })
       const a = new AuthStore({ driver, refreshers, clock: clock.now, namespace: 'kr-refresh' })
       const b = new AuthStore({
-        driver: await selectDriver({ service, keyring: 'require' }),
+        driver: await selectDriver({ service, path, keyring: 'require' }),
         refreshers,
         clock: clock.now,
         namespace: 'kr-refresh',
@@ -84,6 +106,31 @@ describe.skipIf(!keyring)('storage on the real OS keyring (Secret Service)', () 
     } finally {
       await server.close()
     }
+  })
+
+  it('regression: a 3.7 KB Microsoft-sized token set signs in through the default composition; the keychain holds only the key', async () => {
+    const path = join(dir, 'large', 'tokens.kw')
+    const store = new AuthStore({ driver: await selectDriver({ service, path, env: {} }) })
+    stores.push(store)
+    await store.ready()
+    const large = {
+      accessToken: `eyJ0eXAiOiJKV1Qi.${'A'.repeat(2400)}.sig`,
+      refreshToken: `0.AXEA${'B'.repeat(1200)}`,
+      expiresIn: 3600,
+      scopes: 'openid profile offline_access https://graph.microsoft.com/User.Read',
+    }
+    expect(JSON.stringify(large).length).toBeGreaterThan(3700)
+    await store.setToken('microsoft', large)
+    const reader = new AuthStore({ driver: await selectDriver({ service, path, env: {} }) })
+    expect(
+      await reader.getToken('microsoft', {
+        scope: 'https://graph.microsoft.com/User.Read',
+      }),
+    ).toBe(large.accessToken)
+    const { findCredentials } = await import('@napi-rs/keyring')
+    const entries = findCredentials(service).filter((e) => !e.account.startsWith('probe-'))
+    expect(entries.map((e) => e.account)).toEqual(['tokens-key'])
+    expect(entries[0]!.password.length).toBeLessThan(100)
   })
 })
 

@@ -1,13 +1,21 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
 import {
+  assertOptions,
   type Driver,
   type Durability,
+  defaultKey,
+  isDriver,
   KEYWARD_INVALID_ARGUMENT,
   KEYWARD_KEYRING_UNAVAILABLE,
+  type KeyProvider,
   KeywardError,
   type KeywardErrorCode,
+  keyringKey,
   type Logger,
   silentLogger,
 } from '@keyward/core'
+import { machineKeyFile } from './internal/machine-key.js'
 
 /** Why the OS keyring was not used, as {@link SelectDriverOptions.onFallback} hears it. */
 export interface StorageFallback {
@@ -17,109 +25,167 @@ export interface StorageFallback {
   readonly message: string
   /** The driver used instead: its name and durability. */
   readonly fallback: { readonly name: string; readonly durability: Durability }
+  /** True when the fallback is the machine-key mode (the key in a file beside the tokens). */
+  readonly machineKey: boolean
 }
 
 /** Options of {@link selectDriver}. */
 export interface SelectDriverOptions {
   /**
-   * - `prefer` (default): the OS keyring where its probe succeeds, otherwise `fallback` (and
-   *   `onFallback` is told why); with no `fallback`, an error.
-   * - `require`: the OS keyring or an error — never another driver.
-   * - `off`: `fallback`, without probing the keyring.
+   * Where the key that encrypts the token file comes from:
+   * - `prefer` (default): `KEYWARD_KEY` when set, else the OS keyring where its probe succeeds;
+   *   otherwise `machineKey` or `fallback` when given (and `onFallback` is told why), else an
+   *   error with the fix.
+   * - `require`: the OS keyring or an error — never another key or driver.
+   * - `off`: no keyring: `machineKey`, else `fallback`.
    */
-  readonly keyring?: 'prefer' | 'require' | 'off'
-  /** The keychain service name records are filed under (default `keyward-authstore`). */
-  readonly service?: string
+  readonly keyring?: 'prefer' | 'require' | 'off' | undefined
   /**
-   * The driver to use where the keyring is not: for example a `fileDriver` with a
-   * `passphraseKey` or `envKey` (encrypted). A factory is only called when needed.
+   * The keychain service name of the key's entry, and the directory name of the default token
+   * file (default `keyward-authstore`).
    */
-  readonly fallback?: Driver | (() => Driver | Promise<Driver>)
+  readonly service?: string | undefined
+  /**
+   * The encrypted token file (default: `<config dir>/<service>/tokens.kw`, the config dir being
+   * `$XDG_CONFIG_HOME` or `~/.config` on Linux, `~/Library/Application Support` on macOS and
+   * `%APPDATA%` on Windows).
+   */
+  readonly path?: string | undefined
+  /**
+   * Headless machines without an OS keyring: keep the key in a file beside the token file
+   * (`<path>.key`, mode 0600), like `gh auth login --insecure-storage`. Anyone who can read both
+   * files can read the tokens. Used only when set, and announced (a warning, and `onFallback`
+   * when the keyring was preferred).
+   */
+  readonly machineKey?: boolean | undefined
+  /**
+   * A driver to use where the keyring is not, instead of the encrypted token file. A factory is
+   * only called when needed.
+   */
+  readonly fallback?: Driver | (() => Driver | Promise<Driver>) | undefined
   /**
    * The host's policy when the keyring was preferred and is unavailable: show a warning, record
    * a `degraded` storage state, or throw to refuse the fallback. Also logged as a warning.
    */
-  readonly onFallback?: (info: StorageFallback) => void
-  readonly logger?: Logger
+  readonly onFallback?: ((info: StorageFallback) => void) | undefined
+  /** Where `KEYWARD_KEY` is read from (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  readonly logger?: Logger | undefined
 }
 
-function isDriver(value: unknown): value is Driver {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Driver).get === 'function' &&
-    typeof (value as Driver).withLock === 'function'
+const DEFAULT_SERVICE = 'keyward-authstore'
+/** The keychain account of the token file's key. */
+const KEY_ACCOUNT = 'tokens-key'
+
+function invalid(message: string): KeywardError {
+  return new KeywardError(KEYWARD_INVALID_ARGUMENT, message)
+}
+
+/** The default token file of `service`, in the platform's per-user configuration directory. */
+function defaultPath(service: string): string {
+  const home = homedir()
+  if (process.platform === 'win32')
+    return join(process.env.APPDATA || join(home, 'AppData', 'Roaming'), service, 'tokens.kw')
+  if (process.platform === 'darwin')
+    return join(home, 'Library', 'Application Support', service, 'tokens.kw')
+  return join(process.env.XDG_CONFIG_HOME || join(home, '.config'), service, 'tokens.kw')
+}
+
+function checkOptions(options: SelectDriverOptions): void {
+  assertOptions(options, 'selectDriver', {
+    machineKey: 'boolean',
+    onFallback: 'function',
+    env: 'object',
+    logger: 'logger',
+  })
+  const { keyring, service, path, fallback } = options
+  if (keyring !== undefined && keyring !== 'prefer' && keyring !== 'require' && keyring !== 'off')
+    throw invalid("option `keyring` must be 'prefer', 'require' or 'off'")
+  if (
+    service !== undefined &&
+    (typeof service !== 'string' ||
+      !/^[^/\\\0]{1,100}$/.test(service) ||
+      service === '.' ||
+      service === '..')
   )
+    throw invalid('option `service` must be a name of 1 to 100 characters without / or \\')
+  if (path !== undefined && (typeof path !== 'string' || path === '' || path.includes('\0')))
+    throw invalid('option `path` must be a non-empty file path')
+  if (fallback !== undefined && typeof fallback !== 'function' && !isDriver(fallback))
+    throw invalid('option `fallback` must be a Driver or a function returning one')
+  if (keyring === 'off' && fallback === undefined && options.machineKey !== true)
+    throw invalid("option `fallback` (or `machineKey: true`) is required with keyring: 'off'")
 }
 
 /**
- * Chooses where an `AuthStore` keeps its records: the OS keyring (through
- * `@keyward/core/drivers/keyring`, loaded only here) where its probe succeeds, otherwise the
- * driver the host configured. It never falls back silently: a required keyring that is missing
- * is an error, and a preferred one is reported to `onFallback` and the logger.
+ * Chooses where an `AuthStore` keeps its records. The default composition is one encrypted
+ * token file (`@keyward/core/drivers/file`) whose key lives in the OS keyring — only the
+ * 32-byte key, so a large token set never meets a keychain's size limit (Windows: 2.5 KB) — or
+ * in `KEYWARD_KEY` when that is set (servers, CI), as `defaultKey()` decides. Where the keyring
+ * is unavailable it never falls back silently: a required keyring is an error; a preferred one
+ * uses `machineKey` or `fallback` only when the host asked for them, and reports it to
+ * `onFallback` and the logger; otherwise it is an error that says how to fix it.
+ *
+ * Call `store.ready()` before starting a sign-in: it proves a write round trip on the result.
  *
  * @example
  * ```ts
  * import { AuthStore, selectDriver } from '@keyward/authstore'
- * import { envKey } from '@keyward/core'
- * import { fileDriver } from '@keyward/core/drivers/file'
  *
  * const driver = await selectDriver({
- *   service: 'my-cli',
- *   fallback: () => fileDriver({ path: '/home/me/.config/my-cli/tokens.kw', key: envKey() }),
+ *   service: 'my-cli', // keychain entry of the key, and ~/.config/my-cli/tokens.kw
  *   onFallback: ({ code, fallback }) => console.warn(`no OS keyring (${code}); using ${fallback.name}`),
+ *   machineKey: process.env.MY_CLI_INSECURE_STORAGE === '1', // headless opt-in, announced
  * })
  * const store = new AuthStore({ driver })
+ * await store.ready() // before the user signs in
  * ```
  */
 export async function selectDriver(options: SelectDriverOptions = {}): Promise<Driver> {
-  if (typeof options !== 'object' || options === null)
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'selectDriver needs an options object')
+  checkOptions(options)
   const mode = options.keyring ?? 'prefer'
-  if (mode !== 'prefer' && mode !== 'require' && mode !== 'off')
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      "option `keyring` must be 'prefer', 'require' or 'off'",
-    )
-  if (
-    options.fallback !== undefined &&
-    typeof options.fallback !== 'function' &&
-    !isDriver(options.fallback)
-  )
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      'option `fallback` must be a Driver or a function returning one',
-    )
-  if (options.onFallback !== undefined && typeof options.onFallback !== 'function')
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `onFallback` must be a function')
-  if (mode === 'off' && options.fallback === undefined)
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      "option `fallback` is required with keyring: 'off'",
-    )
+  const service = options.service ?? DEFAULT_SERVICE
+  const path = options.path ?? defaultPath(service)
   const logger = options.logger ?? silentLogger
+  const env = options.env ?? process.env
+  const { fileDriver } = await import('@keyward/core/drivers/file')
+  const tokenFile = (key: KeyProvider) => fileDriver({ path, key })
+  const machineKey = (): Driver => {
+    logger.warn(
+      'authstore: machine-key mode: tokens are encrypted with a key kept in a file beside them; anyone who can read both can read the tokens',
+      { path, keyFile: `${path}.key` },
+    )
+    return tokenFile(machineKeyFile(`${path}.key`))
+  }
   const fallback = async (): Promise<Driver> => {
+    if (options.machineKey === true) return machineKey()
     const made =
       typeof options.fallback === 'function' ? await options.fallback() : options.fallback
-    if (!isDriver(made))
-      throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `fallback` did not return a Driver')
+    if (!isDriver(made)) throw invalid('option `fallback` did not return a Driver')
     return made
   }
   if (mode === 'off') return fallback()
+  const variable = env.KEYWARD_KEY
+  if (mode === 'prefer' && variable !== undefined && variable.trim() !== '')
+    return tokenFile(defaultKey({ env, service, account: KEY_ACCOUNT }))
 
-  const { keyringDriver } = await import('@keyward/core/drivers/keyring')
-  const driver = keyringDriver({ service: options.service ?? 'keyward-authstore' })
-  const probe = await driver.probe()
-  if (probe.available) return driver
+  const { probeKeyring } = await import('@keyward/core/drivers/keyring')
+  const probe = await probeKeyring({ service })
+  if (probe.available)
+    return tokenFile(
+      mode === 'require'
+        ? keyringKey({ service, account: KEY_ACCOUNT })
+        : defaultKey({ env, service, account: KEY_ACCOUNT }),
+    )
 
   const code = (probe.code ?? KEYWARD_KEYRING_UNAVAILABLE) as KeywardErrorCode
   const why = probe.message ?? 'the OS keyring is not available'
-  if (mode === 'require' || options.fallback === undefined) {
+  if (mode === 'require' || (options.fallback === undefined && options.machineKey !== true)) {
     throw new KeywardError(
       code,
       mode === 'require'
         ? `the OS keyring is required for tokens but unavailable: ${why}`
-        : `the OS keyring is unavailable (${why}) and no fallback driver is configured; pass \`fallback\` (for example an encrypted fileDriver) or fix the keyring`,
+        : `the OS keyring is unavailable (${why}) and no other key is configured: set KEYWARD_KEY (\`export KEYWARD_KEY="$(openssl rand -base64 32)"\`), fix the keyring, pass \`fallback\`, or opt in to a key file beside the tokens with \`machineKey: true\``,
       { details: { backend: probe.backend } },
     )
   }
@@ -128,11 +194,12 @@ export async function selectDriver(options: SelectDriverOptions = {}): Promise<D
     code,
     message: why,
     fallback: { name: chosen.name, durability: chosen.durability },
+    machineKey: options.machineKey === true,
   }
-  logger.warn('authstore: OS keyring unavailable; using the configured fallback driver', {
+  logger.warn('authstore: OS keyring unavailable; using the configured fallback', {
     code,
     backend: probe.backend,
-    fallback: chosen.name,
+    fallback: options.machineKey === true ? 'machine-key' : chosen.name,
   })
   options.onFallback?.(info)
   return chosen
