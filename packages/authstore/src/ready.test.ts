@@ -8,16 +8,10 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import {
-  envKey,
-  KEYWARD_KEY_INVALID,
-  KEYWARD_KEY_MISSING,
-  KEYWARD_STORE_IO,
-  KeywardError,
-} from '@keyward/core'
+import { envKey, KEYWARD_KEY_INVALID, KEYWARD_KEY_MISSING, KEYWARD_STORE_IO } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { memoryDriver } from '@keyward/core/drivers/memory'
-import { recordingLogger } from '@keyward/core/testing'
+import { expectKeywardError, recordingLogger } from '@keyward/core/testing'
 import { afterAll, describe, expect, it } from 'vitest'
 import { assertBuilt } from '../../../test/_built.js'
 import { AuthStore, selectDriver } from './index.js'
@@ -26,15 +20,6 @@ const dir = await mkdtemp(join(tmpdir(), 'keyward-authstore-ready-'))
 afterAll(() => rm(dir, { recursive: true, force: true }))
 let n = 0
 const fresh = () => join(dir, `case-${++n}`, 'tokens.kw')
-
-async function code(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return KeywardError.isInstance(error) ? error.code : error
-  }
-  return 'no error'
-}
 
 describe('store.ready(): a write round trip before the sign-in', () => {
   it('resolves with the backend and leaves nothing behind', async () => {
@@ -50,7 +35,7 @@ describe('store.ready(): a write round trip before the sign-in', () => {
     const store = new AuthStore({
       driver: fileDriver({ path, key: envKey('KW_NOT_SET', { env: {} }) }),
     })
-    expect(await code(store.ready())).toBe(KEYWARD_KEY_MISSING)
+    await expectKeywardError(store.ready(), KEYWARD_KEY_MISSING)
     expect(await stat(path).catch(() => null)).toBeNull()
   })
 
@@ -59,7 +44,7 @@ describe('store.ready(): a write round trip before the sign-in', () => {
     await writeFile(blocker, 'not a directory')
     const key = envKey('K', { env: { K: randomBytes(32).toString('base64') } })
     const store = new AuthStore({ driver: fileDriver({ path: join(blocker, 'tokens.kw'), key }) })
-    expect(await code(store.ready())).toBe(KEYWARD_STORE_IO)
+    await expectKeywardError(store.ready(), KEYWARD_STORE_IO)
   })
 })
 
@@ -134,8 +119,8 @@ describe('selectDriver: the machine-key mode for headless machines', () => {
       selectDriver({ keyring: 'off', machineKey: true, path }).then((d) =>
         new AuthStore({ driver: d }).getToken('svc'),
       )
-    expect(await code(open())).toBe(KEYWARD_KEY_INVALID)
+    await expectKeywardError(open(), KEYWARD_KEY_INVALID)
     await rm(`${path}.key`)
-    expect(await code(open())).toBe(KEYWARD_KEY_MISSING)
+    await expectKeywardError(open(), KEYWARD_KEY_MISSING)
   })
 })

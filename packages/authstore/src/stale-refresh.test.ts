@@ -35,21 +35,27 @@ async function signIn(store: AuthStore, accessToken: string) {
   await store.setToken('svc', { accessToken, refreshToken: `${accessToken}-rt`, expiresIn: 600 })
 }
 
+/** Two stores on `driver`; the first signs in and starts a refresh that waits on the gate. */
+async function refreshInFlight(driver: Driver, clock: ReturnType<typeof _manualClock>) {
+  const gate = gatedRefresher()
+  const refreshing = new AuthStore({
+    driver,
+    clock: clock.now,
+    refreshers: { svc: gate.refresher },
+  })
+  const other = new AuthStore({ driver, clock: clock.now })
+  await signIn(refreshing, 'old-grant')
+  clock.advance(590)
+  const inFlight = refreshing.getToken('svc')
+  await gate.entered
+  return { gate, refreshing, other, inFlight }
+}
+
 describe('a stale refresh never overwrites a newer login', () => {
   it('refresh in flight, then clearToken + setToken from another store: the new login survives', async () => {
     const clock = _manualClock()
     const driver = memoryDriver()
-    const gate = gatedRefresher()
-    const refreshing = new AuthStore({
-      driver,
-      clock: clock.now,
-      refreshers: { svc: gate.refresher },
-    })
-    const other = new AuthStore({ driver, clock: clock.now })
-    await signIn(refreshing, 'old-grant')
-    clock.advance(590)
-    const inFlight = refreshing.getToken('svc')
-    await gate.entered
+    const { gate, refreshing, other, inFlight } = await refreshInFlight(driver, clock)
     const signOutAndIn = (async () => {
       await other.clearToken('svc')
       await signIn(other, 'new-login')
@@ -78,17 +84,7 @@ describe('a stale refresh never overwrites a newer login', () => {
         return inner.withLock(key, fn, options)
       },
     }
-    const gate = gatedRefresher()
-    const refreshing = new AuthStore({
-      driver,
-      clock: clock.now,
-      refreshers: { svc: gate.refresher },
-    })
-    const other = new AuthStore({ driver, clock: clock.now })
-    await signIn(refreshing, 'old-grant')
-    clock.advance(590)
-    const inFlight = refreshing.getToken('svc')
-    await gate.entered
+    const { gate, other, inFlight } = await refreshInFlight(driver, clock)
     lockBusy = true
     await other.clearToken('svc')
     await signIn(other, 'new-login')
