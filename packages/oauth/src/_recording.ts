@@ -1,4 +1,4 @@
-import type { _Fetcher } from './protocol.js'
+import type { CustomFetch } from './protocol.js'
 
 /** One request a recording fetcher saw. */
 export interface _Recorded {
@@ -15,11 +15,11 @@ export interface _Recorded {
  * next canned response. It never opens a socket (the endpoints are real providers' URLs).
  */
 export function _recordingFetcher(responses: (() => Response)[]): {
-  fetcher: _Fetcher
+  fetcher: CustomFetch
   seen: _Recorded[]
 } {
   const seen: _Recorded[] = []
-  const fetcher: _Fetcher = async (url, init) => {
+  const fetcher: CustomFetch = async (url, init) => {
     const headers = new Headers(init.headers)
     const contentType = headers.get('content-type') ?? ''
     let fields: Record<string, string> = {}

@@ -1,10 +1,5 @@
-import {
-  type ClearHook,
-  KeywardError,
-  RefreshError,
-  type Refresher,
-  type TokenSet,
-} from '@keyward/core'
+import { type ClearHook, RefreshError, type Refresher, type TokenSet } from '@keyward/authstore'
+import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
 import * as oauth from 'oauth4webapi'
 import {
   KEYWARD_FETCH_ABORTED,
@@ -12,41 +7,23 @@ import {
   KEYWARD_OAUTH_INVALID_RESPONSE,
   KEYWARD_OAUTH_UNSUPPORTED,
 } from './errors.js'
-import { _parseJsonPath, _readJsonPath } from './json-path.js'
+import { parseJsonPath, readJsonPath } from './internal/json-path.js'
 import {
-  _context,
-  type _Fetcher,
-  _joinScopes,
-  _need,
-  _send,
-  type OAuthClient,
-  type RequestOptions,
-} from './protocol.js'
+  checkClient,
+  joinScopes,
+  need,
+  resolveClient,
+  resolveServer,
+  send,
+} from './internal/server.js'
+import { checkedBody, parseTokenResponse } from './internal/tokens.js'
+import type { OAuthClient, RequestOptions } from './protocol.js'
 import type { Provider } from './provider.js'
-import { _checkedBody, _parseTokenResponse } from './tokens.js'
 
 /** Options of {@link clientCredentials}. */
 export interface ClientCredentialsOptions extends RequestOptions {
   /** Scopes to ask for; default the provider's `scopes`. */
-  scopes?: readonly string[]
-}
-
-/** @internal */
-export async function _clientCredentials(
-  provider: Provider,
-  client: OAuthClient,
-  options: ClientCredentialsOptions = {},
-  fetcher?: _Fetcher,
-): Promise<TokenSet> {
-  const ctx = await _context(provider, client, options, fetcher)
-  _need(ctx, 'token_endpoint', 'token')
-  const scopes = options.scopes ?? provider.scopes
-  const params = new URLSearchParams(provider.tokenParams)
-  if (scopes.length > 0) params.set('scope', _joinScopes(provider, scopes))
-  const response = await _send(ctx, 'client credentials request', () =>
-    oauth.clientCredentialsGrantRequest(ctx.as, ctx.client, ctx.auth, params, ctx.options),
-  )
-  return _parseTokenResponse(provider, response, scopes, 'client credentials request')
+  scopes?: readonly string[] | undefined
 }
 
 /**
@@ -60,43 +37,27 @@ export async function _clientCredentials(
  * const tokens = await clientCredentials(provider, { clientId: 'svc', clientSecret: 's3cr3t' }, { scopes: ['api'] })
  * ```
  */
-export function clientCredentials(
+export async function clientCredentials(
   provider: Provider,
   client: OAuthClient,
   options: ClientCredentialsOptions = {},
 ): Promise<TokenSet> {
-  return _clientCredentials(provider, client, options)
+  const ctx = await resolveClient(provider, client, options)
+  need(ctx, 'token_endpoint', 'token')
+  const scopes = options.scopes ?? provider.scopes
+  const params = new URLSearchParams(provider.tokenParams)
+  if (scopes.length > 0) params.set('scope', joinScopes(provider, scopes))
+  const response = await send(ctx, 'client credentials request', () =>
+    oauth.clientCredentialsGrantRequest(ctx.as, ctx.client, ctx.auth, params, ctx.http),
+  )
+  return parseTokenResponse(provider, response, scopes, 'client credentials request')
 }
 
 /** Options of {@link refreshTokens}. */
 export interface RefreshTokensOptions extends RequestOptions {
   refreshToken: string
   /** The scopes the token holds; used when the provider's response names none. */
-  scopes?: readonly string[]
-}
-
-/** @internal */
-export async function _refreshTokens(
-  provider: Provider,
-  client: OAuthClient,
-  options: RefreshTokensOptions,
-  fetcher?: _Fetcher,
-): Promise<TokenSet> {
-  if (typeof options?.refreshToken !== 'string' || options.refreshToken === '') {
-    throw new KeywardError(
-      'KEYWARD_INVALID_ARGUMENT',
-      'option `refreshToken` must be a non-empty string',
-    )
-  }
-  const ctx = await _context(provider, client, options, fetcher)
-  _need(ctx, 'token_endpoint', 'token')
-  const response = await _send(ctx, 'refresh request', () =>
-    oauth.refreshTokenGrantRequest(ctx.as, ctx.client, ctx.auth, options.refreshToken, {
-      ...ctx.options,
-      ...(provider.tokenParams ? { additionalParameters: provider.tokenParams } : {}),
-    }),
-  )
-  return _parseTokenResponse(provider, response, options.scopes ?? [], 'refresh request')
+  scopes?: readonly string[] | undefined
 }
 
 /**
@@ -111,12 +72,26 @@ export async function _refreshTokens(
  * const fresh = await refreshTokens(provider, { clientId: 'cli' }, { refreshToken: 'rt_…' })
  * ```
  */
-export function refreshTokens(
+export async function refreshTokens(
   provider: Provider,
   client: OAuthClient,
   options: RefreshTokensOptions,
 ): Promise<TokenSet> {
-  return _refreshTokens(provider, client, options)
+  if (typeof options?.refreshToken !== 'string' || options.refreshToken === '') {
+    throw new KeywardError(
+      KEYWARD_INVALID_ARGUMENT,
+      'option `refreshToken` must be a non-empty string',
+    )
+  }
+  const ctx = await resolveClient(provider, client, options)
+  need(ctx, 'token_endpoint', 'token')
+  const response = await send(ctx, 'refresh request', () =>
+    oauth.refreshTokenGrantRequest(ctx.as, ctx.client, ctx.auth, options.refreshToken, {
+      ...ctx.http,
+      ...(provider.tokenParams ? { additionalParameters: provider.tokenParams } : {}),
+    }),
+  )
+  return parseTokenResponse(provider, response, options.scopes ?? [], 'refresh request')
 }
 
 const PERMANENT = new Set([
@@ -127,11 +102,12 @@ const PERMANENT = new Set([
 ])
 
 /** Classifies a refresh failure for the AuthStore: provider refusals are permanent, the rest transient. */
-export function _toRefreshError(error: unknown): RefreshError {
+export function toRefreshError(error: unknown): RefreshError {
   if (KeywardError.isInstance(error) && error.code === KEYWARD_OAUTH_ERROR_RESPONSE) {
     const status = Number(error.details.status)
     const oauthError = typeof error.details.error === 'string' ? error.details.error : undefined
-    const retryAfter = Number(error.details.retryAfter)
+    // Validated and capped where the header was read (internal/time.ts).
+    const retryAfter = error.details.retryAfter
     const transient =
       !(oauthError !== undefined && PERMANENT.has(oauthError)) &&
       (status >= 500 ||
@@ -142,7 +118,7 @@ export function _toRefreshError(error: unknown): RefreshError {
     return new RefreshError(error.message, {
       transient,
       ...(oauthError === undefined ? {} : { oauthError }),
-      ...(Number.isFinite(retryAfter) && retryAfter > 0
+      ...(typeof retryAfter === 'number' && retryAfter > 0
         ? { retryAt: new Date(Date.now() + retryAfter * 1000) }
         : {}),
       cause: error,
@@ -179,17 +155,12 @@ export function oauthRefresher(
   client: OAuthClient,
   options: RequestOptions = {},
 ): Refresher {
-  if (typeof client?.clientId !== 'string' || client.clientId === '') {
-    throw new KeywardError(
-      'KEYWARD_INVALID_ARGUMENT',
-      'oauthRefresher: option `client.clientId` must be a non-empty string',
-    )
-  }
+  checkClient(client)
   return async ({ refreshToken, scopes }: { refreshToken: string; scopes: string[] }) => {
     try {
-      return await _refreshTokens(provider, client, { ...options, refreshToken, scopes })
+      return await refreshTokens(provider, client, { ...options, refreshToken, scopes })
     } catch (error) {
-      throw _toRefreshError(error)
+      throw toRefreshError(error)
     }
   }
 }
@@ -197,28 +168,7 @@ export function oauthRefresher(
 /** Options of {@link revokeToken}. */
 export interface RevokeTokenOptions extends RequestOptions {
   token: string
-  tokenTypeHint?: 'access_token' | 'refresh_token'
-}
-
-/** @internal */
-export async function _revokeToken(
-  provider: Provider,
-  client: OAuthClient,
-  options: RevokeTokenOptions,
-  fetcher?: _Fetcher,
-): Promise<void> {
-  const ctx = await _context(provider, client, options, fetcher)
-  _need(ctx, 'revocation_endpoint', 'revocation')
-  const response = await _send(ctx, 'revocation request', () =>
-    oauth.revocationRequest(ctx.as, ctx.client, ctx.auth, options.token, {
-      ...ctx.options,
-      ...(options.tokenTypeHint
-        ? { additionalParameters: { token_type_hint: options.tokenTypeHint } }
-        : {}),
-    }),
-  )
-  if (response.status < 200 || response.status >= 300)
-    await _checkedBody(provider, 'revocation request', response)
+  tokenTypeHint?: 'access_token' | 'refresh_token' | undefined
 }
 
 /**
@@ -233,12 +183,26 @@ export async function _revokeToken(
  *   .catch(() => {}) // best effort
  * ```
  */
-export function revokeToken(
+export async function revokeToken(
   provider: Provider,
   client: OAuthClient,
   options: RevokeTokenOptions,
 ): Promise<void> {
-  return _revokeToken(provider, client, options)
+  if (typeof options?.token !== 'string' || options.token === '') {
+    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `token` must be a non-empty string')
+  }
+  const ctx = await resolveClient(provider, client, options)
+  need(ctx, 'revocation_endpoint', 'revocation')
+  const response = await send(ctx, 'revocation request', () =>
+    oauth.revocationRequest(ctx.as, ctx.client, ctx.auth, options.token, {
+      ...ctx.http,
+      ...(options.tokenTypeHint
+        ? { additionalParameters: { token_type_hint: options.tokenTypeHint } }
+        : {}),
+    }),
+  )
+  if (response.status < 200 || response.status >= 300)
+    await checkedBody(provider, 'revocation request', response)
 }
 
 /**
@@ -270,12 +234,7 @@ export function revokeOnClear(
   client: OAuthClient,
   options: RequestOptions = {},
 ): ClearHook {
-  if (typeof client?.clientId !== 'string' || client.clientId === '') {
-    throw new KeywardError(
-      'KEYWARD_INVALID_ARGUMENT',
-      'revokeOnClear: option `client.clientId` must be a non-empty string',
-    )
-  }
+  checkClient(client)
   return async ({ tokens }) => {
     const failed: string[] = []
     let first: KeywardError | undefined
@@ -286,7 +245,7 @@ export function revokeOnClear(
     for (const [token, tokenTypeHint] of pairs) {
       if (token === undefined) continue
       try {
-        await _revokeToken(provider, client, { ...options, token, tokenTypeHint })
+        await revokeToken(provider, client, { ...options, token, tokenTypeHint })
       } catch (error) {
         const wrapped = KeywardError.isInstance(error)
           ? error
@@ -316,28 +275,42 @@ export interface Account {
   name?: string
 }
 
-/** @internal */
-export async function _fetchAccount(
+/**
+ * Looks up the account an access token belongs to at the provider's `accountUrl` (or the
+ * OIDC userinfo endpoint) and reads `id`, `email` and `name` through the provider's JSON paths.
+ *
+ * @example
+ * ```ts
+ * import { fetchAccount, presets } from '@keyward/oauth'
+ *
+ * const account = await fetchAccount(presets.github(), 'gho_…')
+ * account.id // '583231'
+ * ```
+ */
+export async function fetchAccount(
   provider: Provider,
   accessToken: string,
   options: RequestOptions = {},
-  fetcher?: _Fetcher,
 ): Promise<Account> {
-  const ctx = await _context(provider, { clientId: 'account-lookup' }, options, fetcher)
-  const url = _need(ctx, 'userinfo_endpoint', 'account')
+  if (typeof accessToken !== 'string' || accessToken === '') {
+    throw new KeywardError(
+      KEYWARD_INVALID_ARGUMENT,
+      'argument `accessToken` must be a non-empty string',
+    )
+  }
+  // No client: the account lookup authenticates with the access token alone.
+  const ctx = await resolveServer(provider, options)
+  const url = need(ctx, 'userinfo_endpoint', 'account')
   if (provider.accountIdPath === undefined && provider.issuer === undefined) {
     throw new KeywardError(
       KEYWARD_OAUTH_UNSUPPORTED,
       `${provider.id}: the provider has no accountIdPath`,
-      {
-        details: { provider: provider.id },
-      },
+      { details: { provider: provider.id } },
     )
   }
-  const fetch = ctx.fetch
   let response: Response
   try {
-    response = await fetch(url, {
+    response = await ctx.fetch(url, {
       method: 'GET',
       headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
       ...(options.signal ? { signal: options.signal } : {}),
@@ -346,10 +319,10 @@ export async function _fetchAccount(
     if (KeywardError.isInstance(error)) throw error
     throw new KeywardError(KEYWARD_FETCH_ABORTED, `${provider.id}: the account request failed`)
   }
-  const body = await _checkedBody(provider, 'account request', response)
+  const body = await checkedBody(provider, 'account request', response)
   const read = (path: string | undefined, fallback: string): unknown => {
-    const parsed = _parseJsonPath(path ?? fallback)
-    return parsed === undefined ? undefined : _readJsonPath(body, parsed)
+    const parsed = parseJsonPath(path ?? fallback)
+    return parsed === undefined ? undefined : readJsonPath(body, parsed)
   }
   const id = read(provider.accountIdPath, 'sub')
   if (!((typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id)))) {
@@ -366,24 +339,4 @@ export async function _fetchAccount(
     ...(typeof email === 'string' && email !== '' ? { email } : {}),
     ...(typeof name === 'string' && name !== '' ? { name } : {}),
   }
-}
-
-/**
- * Looks up the account an access token belongs to at the provider's `accountUrl` (or the
- * OIDC userinfo endpoint) and reads `id`, `email` and `name` through the provider's JSON paths.
- *
- * @example
- * ```ts
- * import { fetchAccount, presets } from '@keyward/oauth'
- *
- * const account = await fetchAccount(presets.github(), 'gho_…')
- * account.id // '583231'
- * ```
- */
-export function fetchAccount(
-  provider: Provider,
-  accessToken: string,
-  options: RequestOptions = {},
-): Promise<Account> {
-  return _fetchAccount(provider, accessToken, options)
 }

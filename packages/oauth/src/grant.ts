@@ -1,19 +1,19 @@
-import type { Logger, TokenSet } from '@keyward/core'
-import type { Provider } from './provider.js'
+import type { TokenSet } from '@keyward/authstore'
+import type { Logger } from '@keyward/core'
 
 /** Scope options the sign-in flows share (incremental authorization). */
 export interface ScopeRequestOptions {
   /** Scopes to ask for; default the provider's `scopes`. */
-  scopes?: readonly string[]
+  scopes?: readonly string[] | undefined
   /** Add the provider's `upgradeScopes` (incremental authorization). */
-  upgrade?: boolean
+  upgrade?: boolean | undefined
   /**
    * Scopes the user already granted (e.g. `(await store.getMetadata(service))?.scopes`): asked
    * for again, so that the new token keeps them alongside the added ones.
    */
-  grantedScopes?: readonly string[]
+  grantedScopes?: readonly string[] | undefined
   /** Receives a warning when the provider granted fewer scopes than asked. Never a token. */
-  logger?: Logger
+  logger?: Logger | undefined
 }
 
 /**
@@ -28,42 +28,4 @@ export interface LoginTokens extends TokenSet {
    * name; `offline_access` counts as granted when a refresh token came back.
    */
   deniedScopes: string[]
-}
-
-/** The scopes one sign-in asks for: already granted ∪ asked ∪ (with `upgrade`) upgradeScopes. */
-export function _requestedScopes(provider: Provider, options: ScopeRequestOptions): string[] {
-  return [
-    ...new Set([
-      ...(options.grantedScopes ?? []),
-      ...(options.scopes ?? provider.scopes),
-      ...(options.upgrade ? provider.upgradeScopes : []),
-    ]),
-  ]
-}
-
-/** Adds `requestedScopes`/`deniedScopes` to a sign-in's tokens and warns about a partial grant. */
-export function _withGrant(
-  provider: Provider,
-  tokens: TokenSet,
-  requested: readonly string[],
-  logger: Logger | undefined,
-): LoginTokens {
-  const granted = new Set(
-    tokens.scopes === undefined
-      ? requested
-      : typeof tokens.scopes === 'string'
-        ? tokens.scopes.split(/[\s,]+/)
-        : tokens.scopes,
-  )
-  const deniedScopes = requested.filter(
-    (scope) =>
-      !granted.has(scope) && !(scope === 'offline_access' && tokens.refreshToken !== undefined),
-  )
-  if (deniedScopes.length > 0) {
-    logger?.warn('oauth: the provider granted fewer scopes than asked', {
-      provider: provider.id,
-      deniedScopes,
-    })
-  }
-  return { ...tokens, requestedScopes: [...requested], deniedScopes }
 }

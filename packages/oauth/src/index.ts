@@ -28,7 +28,7 @@ export {
   login,
 } from './login.js'
 export { type Preset, type PresetId, type PresetOptions, presets } from './presets.js'
-export type { OAuthClient, RequestOptions } from './protocol.js'
+export { type CustomFetch, customFetch, type OAuthClient, type RequestOptions } from './protocol.js'
 export {
   type ClientAuthMethod,
   defineProvider,

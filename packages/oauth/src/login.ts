@@ -1,16 +1,19 @@
-import { KeywardError } from '@keyward/core'
-import { _loginWithBrowser, type BrowserLoginOptions } from './browser.js'
-import { _loginWithDeviceCode, type DeviceCodePrompt } from './device.js'
+import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
+import type { BrowserLoginOptions } from './browser.js'
+import type { DeviceCodePrompt } from './device.js'
 import type { LoginTokens } from './grant.js'
-import { _context, type _Fetcher, type OAuthClient } from './protocol.js'
+import { deviceSignIn } from './internal/device-flow.js'
+import { loopbackSignIn } from './internal/loopback.js'
+import { resolveClient, serverOptions } from './internal/server.js'
+import type { OAuthClient } from './protocol.js'
 import type { Provider } from './provider.js'
 
 /** Where {@link hasDisplay} looks: the environment and platform (injectable for tests). */
 export interface DisplayEnvironment {
   /** Default `process.env`. */
-  env?: Readonly<Record<string, string | undefined>>
+  env?: Readonly<Record<string, string | undefined>> | undefined
   /** Default `process.platform`. */
-  platform?: NodeJS.Platform
+  platform?: NodeJS.Platform | undefined
 }
 
 /** Options of {@link login}: those of `loginWithBrowser`, plus the device flow's `onCode`. */
@@ -19,13 +22,13 @@ export interface LoginOptions extends BrowserLoginOptions, DisplayEnvironment {
    * Shows the device code and URL to the user. Needed for the device flow: without it, `login`
    * always signs in through the browser.
    */
-  onCode?: (prompt: DeviceCodePrompt) => void
+  onCode?: ((prompt: DeviceCodePrompt) => void) | undefined
   /**
    * `auto` (default): the device flow when there is no display ({@link hasDisplay} is false)
    * and the provider supports it and `onCode` is given; the browser flow otherwise.
    * `browser` or `device` force one.
    */
-  flow?: 'auto' | 'browser' | 'device'
+  flow?: 'auto' | 'browser' | 'device' | undefined
 }
 
 /**
@@ -51,61 +54,6 @@ export function hasDisplay(options: DisplayEnvironment = {}): boolean {
   return set('DISPLAY') || set('WAYLAND_DISPLAY')
 }
 
-/** @internal */
-export async function _login(
-  provider: Provider,
-  client: OAuthClient,
-  options: LoginOptions = {},
-  fetcher?: _Fetcher,
-): Promise<LoginTokens> {
-  const flow = options.flow ?? 'auto'
-  if (flow !== 'auto' && flow !== 'browser' && flow !== 'device') {
-    throw new KeywardError(
-      'KEYWARD_INVALID_ARGUMENT',
-      "option `flow` must be 'auto', 'browser' or 'device'",
-    )
-  }
-  const { onCode } = options
-  if (onCode !== undefined && typeof onCode !== 'function')
-    throw new KeywardError('KEYWARD_INVALID_ARGUMENT', 'option `onCode` must be a function')
-  if (flow === 'device' && onCode === undefined) {
-    throw new KeywardError(
-      'KEYWARD_INVALID_ARGUMENT',
-      "option `onCode` is required with flow: 'device'",
-    )
-  }
-  let device = flow === 'device'
-  if (flow === 'auto' && onCode !== undefined && !hasDisplay(options)) {
-    const signal = options.signal
-    const ctx = await _context(provider, client, signal ? { signal } : {}, fetcher)
-    device = typeof ctx.as.device_authorization_endpoint === 'string'
-    if (!device) {
-      options.logger?.info(
-        'oauth: no display, and the provider has no device flow; showing the sign-in URL',
-        {
-          provider: provider.id,
-        },
-      )
-    }
-  }
-  if (device && onCode !== undefined) {
-    return _loginWithDeviceCode(
-      provider,
-      client,
-      {
-        onCode,
-        ...(options.scopes ? { scopes: options.scopes } : {}),
-        ...(options.upgrade ? { upgrade: true } : {}),
-        ...(options.grantedScopes ? { grantedScopes: options.grantedScopes } : {}),
-        ...(options.logger ? { logger: options.logger } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      },
-      fetcher,
-    )
-  }
-  return _loginWithBrowser(provider, client, options, fetcher)
-}
-
 /**
  * Signs a user in the way that works on this machine: through the browser
  * ({@link loginWithBrowser}) where there is a display, and with the device flow
@@ -124,10 +72,48 @@ export async function _login(
  * })
  * ```
  */
-export function login(
+export async function login(
   provider: Provider,
   client: OAuthClient,
   options: LoginOptions = {},
 ): Promise<LoginTokens> {
-  return _login(provider, client, options)
+  const flow = options.flow ?? 'auto'
+  if (flow !== 'auto' && flow !== 'browser' && flow !== 'device') {
+    throw new KeywardError(
+      KEYWARD_INVALID_ARGUMENT,
+      "option `flow` must be 'auto', 'browser' or 'device'",
+    )
+  }
+  const { onCode } = options
+  if (onCode !== undefined && typeof onCode !== 'function')
+    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `onCode` must be a function')
+  if (flow === 'device' && onCode === undefined) {
+    throw new KeywardError(
+      KEYWARD_INVALID_ARGUMENT,
+      "option `onCode` is required with flow: 'device'",
+    )
+  }
+  // One context for the whole sign-in: discovered once, then handed to the flow picked.
+  const ctx = await resolveClient(provider, client, serverOptions(options))
+  let device = flow === 'device'
+  if (flow === 'auto' && onCode !== undefined && !hasDisplay(options)) {
+    device = typeof ctx.as.device_authorization_endpoint === 'string'
+    if (!device) {
+      options.logger?.info(
+        'oauth: no display, and the provider has no device flow; showing the sign-in URL',
+        { provider: provider.id },
+      )
+    }
+  }
+  if (device && onCode !== undefined) {
+    return deviceSignIn(ctx, {
+      onCode,
+      scopes: options.scopes,
+      upgrade: options.upgrade,
+      grantedScopes: options.grantedScopes,
+      logger: options.logger,
+      signal: options.signal,
+    })
+  }
+  return loopbackSignIn(ctx, options)
 }

@@ -3,9 +3,11 @@ import { KeywardError } from '@keyward/core'
 import { describe, expect, it } from 'vitest'
 import { _json, _recordingFetcher } from './_recording.js'
 import { KEYWARD_OAUTH_ERROR_RESPONSE } from './errors.js'
-import { _fetchAccount } from './flows.js'
+import { fetchAccount } from './flows.js'
+import { authorizationRequestUrl, completeAuthorization } from './internal/authorize.js'
+import { resolveClient } from './internal/server.js'
 import { type PresetId, presets } from './presets.js'
-import { _authorizationUrl, _context, _exchangeCode } from './protocol.js'
+import { customFetch } from './protocol.js'
 
 const CLIENT = { clientId: 'client-id', clientSecret: 'client-secret-canary' }
 const REDIRECT = 'http://127.0.0.1:53682/callback'
@@ -449,8 +451,8 @@ describe('presets', () => {
     it('sends the authorize parameters it needs', async () => {
       const provider = _build(id)
       const { fetcher } = _recordingFetcher(id === 'okta' ? [oktaDiscovery] : [])
-      const ctx = await _context(provider, CLIENT, {}, fetcher)
-      const url = _authorizationUrl(ctx, {
+      const ctx = await resolveClient(provider, CLIENT, { [customFetch]: fetcher })
+      const url = authorizationRequestUrl(ctx, {
         redirectUri: REDIRECT,
         scopes: provider.scopes,
         state: 'st',
@@ -475,8 +477,8 @@ describe('presets', () => {
         ...(id === 'okta' ? [oktaDiscovery] : []),
         _json(c.response),
       ])
-      const ctx = await _context(provider, CLIENT, {}, fetcher)
-      const tokens = await _exchangeCode(
+      const ctx = await resolveClient(provider, CLIENT, { [customFetch]: fetcher })
+      const tokens = await completeAuthorization(
         ctx,
         new URLSearchParams({ code: 'the-code', state: 'st' }),
         {
@@ -528,7 +530,7 @@ describe('presets', () => {
     const [body, expected] = cases[id].account as NonNullable<Case['account']>
     const provider = _build(id)
     const { fetcher, seen } = _recordingFetcher([_json(body)])
-    expect(await _fetchAccount(provider, T, {}, fetcher)).toEqual(expected)
+    expect(await fetchAccount(provider, T, { [customFetch]: fetcher })).toEqual(expected)
     expect(seen[0]?.headers.get('authorization')).toBe(`Bearer ${T}`)
   })
 })
@@ -537,8 +539,8 @@ describe('preset quirks', () => {
   const exchange = async (id: PresetId, response: () => Response) => {
     const provider = _build(id)
     const { fetcher } = _recordingFetcher([response])
-    const ctx = await _context(provider, CLIENT, {}, fetcher)
-    return _exchangeCode(ctx, new URLSearchParams({ code: 'c', state: 's' }), {
+    const ctx = await resolveClient(provider, CLIENT, { [customFetch]: fetcher })
+    return completeAuthorization(ctx, new URLSearchParams({ code: 'c', state: 's' }), {
       state: 's',
       redirectUri: REDIRECT,
       scopes: [],

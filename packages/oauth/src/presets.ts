@@ -3,9 +3,9 @@ import { defineProvider, type Provider, type ProviderDefinition } from './provid
 /** Options of a preset: overrides of any field, plus a host for providers that run per tenant. */
 export interface PresetOptions extends Partial<Omit<ProviderDefinition, 'id'>> {
   /** Microsoft Entra tenant (`common`, `organizations`, `consumers` or a tenant id). Default `common`. */
-  tenant?: string
+  tenant?: string | undefined
   /** Base URL of a self-hosted or per-org instance (GitLab self-managed, a Salesforce My Domain). */
-  baseUrl?: string
+  baseUrl?: string | undefined
 }
 
 type PresetData = (options: PresetOptions) => ProviderDefinition

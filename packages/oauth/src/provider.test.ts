@@ -7,8 +7,9 @@ import {
   KEYWARD_OAUTH_INVALID_PROVIDER,
   KEYWARD_OAUTH_INVALID_RESPONSE,
 } from './errors.js'
+import { parseTokenResponse } from './internal/tokens.js'
 import { defineProvider, type ProviderDefinition } from './provider.js'
-import { _parseTokenResponse, tokenSetToRecord } from './tokens.js'
+import { tokenSetToRecord } from './tokens.js'
 
 const base = { id: 'acme', tokenUrl: 'https://login.acme.example/token' }
 
@@ -60,7 +61,7 @@ describe('defineProvider', () => {
 describe('token response parsing', () => {
   const provider = defineProvider(base)
   const parse = (body: unknown, status = 200) =>
-    _parseTokenResponse(provider, _json(body, status)(), ['a'])
+    parseTokenResponse(provider, _json(body, status)(), ['a'])
 
   it.each([
     [{}, 'access_token'],
@@ -78,7 +79,7 @@ describe('token response parsing', () => {
   })
 
   it('a non-JSON or array body is invalid, an error status carries only status and error code', async () => {
-    const notJson = await _parseTokenResponse(
+    const notJson = await parseTokenResponse(
       provider,
       new Response('<html>tok-canary</html>'),
       [],

@@ -1,7 +1,7 @@
 import { KeywardError } from '@keyward/core'
 import * as v from 'valibot'
 import { KEYWARD_OAUTH_INVALID_PROVIDER } from './errors.js'
-import { _parseJsonPath } from './json-path.js'
+import { parseJsonPath } from './internal/json-path.js'
 
 /** How the client authenticates at the token endpoint. */
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none'
@@ -12,15 +12,15 @@ export interface ProviderQuirks {
    * Errors come back as HTTP 200 with an `error` field (GitHub) or `ok: false` (Slack) in the
    * body; such a body is treated as the OAuth error it carries.
    */
-  errorInBody200?: boolean
+  errorInBody200?: boolean | undefined
   /** The token response names the granted scopes in another field (Bitbucket: `scopes`). */
-  scopeField?: string
+  scopeField?: string | undefined
   /** The authorize request must carry the scopes under another parameter (Slack user tokens: `user_scope`). */
-  scopeParam?: string
+  scopeParam?: string | undefined
   /** Refresh tokens rotate on every use (informational; the AuthStore keeps the new one). */
-  rotatesRefreshTokens?: boolean
+  rotatesRefreshTokens?: boolean | undefined
   /** The provider returns no `expires_in`; tokens live until revoked unless this says otherwise (s). */
-  defaultExpiresIn?: number
+  defaultExpiresIn?: number | undefined
 }
 
 /** What {@link defineProvider} accepts. Every URL is checked by `safeFetch` when used. */
@@ -28,49 +28,49 @@ export interface ProviderDefinition {
   /** A short stable id (`github`, `acme`). */
   id: string
   /** Display name. */
-  name?: string
+  name?: string | undefined
   /** OIDC issuer; endpoints not given here are discovered from its metadata. */
-  issuer?: string
-  authorizeUrl?: string
-  tokenUrl?: string
-  revokeUrl?: string
-  deviceAuthorizationUrl?: string
+  issuer?: string | undefined
+  authorizeUrl?: string | undefined
+  tokenUrl?: string | undefined
+  revokeUrl?: string | undefined
+  deviceAuthorizationUrl?: string | undefined
   /** Where the account (user) is looked up with the access token. */
-  accountUrl?: string
+  accountUrl?: string | undefined
   /** JSON paths into the account response (`id`, `data.user.id`, `$.emails[0].value`). */
-  accountIdPath?: string
-  accountEmailPath?: string
-  accountNamePath?: string
+  accountIdPath?: string | undefined
+  accountEmailPath?: string | undefined
+  accountNamePath?: string | undefined
   /** Scopes asked for by default. */
-  scopes?: string[]
+  scopes?: string[] | undefined
   /** Scopes added by an incremental authorization (`upgradeScopes` option of the flows). */
-  upgradeScopes?: string[]
+  upgradeScopes?: string[] | undefined
   /** Use PKCE (S256). Default true. */
-  pkce?: boolean
+  pkce?: boolean | undefined
   /** Client authentication at the token endpoint. Default `client_secret_basic` (or `none` without a secret). */
-  clientAuth?: ClientAuthMethod
+  clientAuth?: ClientAuthMethod | undefined
   /** Separator of scopes in the authorize request. Default `' '`. Responses are parsed with both. */
-  scopeSeparator?: ' ' | ','
+  scopeSeparator?: ' ' | ',' | undefined
   /** Where the token fields live in the token response (Slack user tokens: `authed_user`). */
-  tokenPath?: string
+  tokenPath?: string | undefined
   /** Extra authorize parameters (`access_type: 'offline'`, `duration: 'permanent'`). */
-  authorizeParams?: Record<string, string>
+  authorizeParams?: Record<string, string> | undefined
   /** Extra token request parameters. */
-  tokenParams?: Record<string, string>
+  tokenParams?: Record<string, string> | undefined
   /** Token request body format. Default `form`; `json` for providers documented that way. */
-  bodyFormat?: 'form' | 'json'
+  bodyFormat?: 'form' | 'json' | undefined
   /** A loopback redirect port the provider requires (registered redirect URIs with a fixed port). */
-  redirectPort?: number
+  redirectPort?: number | undefined
   /** Host of the loopback redirect URI. Default `127.0.0.1`. */
-  redirectHost?: '127.0.0.1' | 'localhost' | '[::1]'
+  redirectHost?: '127.0.0.1' | 'localhost' | '[::1]' | undefined
   /** Extra headers on every request to the provider (Reddit wants a `user-agent`). */
-  headers?: Record<string, string>
-  quirks?: ProviderQuirks
+  headers?: Record<string, string> | undefined
+  quirks?: ProviderQuirks | undefined
   /**
    * Accept plain-http endpoints on loopback addresses (local development and tests only).
    * It is the only way an `http:` endpoint is accepted.
    */
-  allowLoopbackHttp?: boolean
+  allowLoopbackHttp?: boolean | undefined
 }
 
 /** A validated, frozen provider definition; build one with {@link defineProvider}. */
@@ -106,7 +106,7 @@ const _path = (field: string) =>
   v.pipe(
     v.string(`${field} must be a string`),
     v.check(
-      (value) => _parseJsonPath(value) !== undefined,
+      (value) => parseJsonPath(value) !== undefined,
       `${field} must be a JSON path like \`data.user.id\``,
     ),
   )

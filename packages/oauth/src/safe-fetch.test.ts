@@ -5,7 +5,6 @@ import { KeywardError } from '@keyward/core'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { _noConnect, _resolver, hostile } from './_ssrf-table.js'
-import { classifyAddress } from './address.js'
 import {
   KEYWARD_FETCH_ABORTED,
   KEYWARD_FETCH_TIMEOUT,
@@ -14,6 +13,7 @@ import {
   KEYWARD_SSRF_REDIRECT,
   KEYWARD_SSRF_SCHEME,
 } from './errors.js'
+import { classifyAddress } from './internal/address.js'
 import { _safeFetchWith, type _Transport, checkUrl, safeFetch } from './safe-fetch.js'
 
 describe('safeFetch SSRF table (resolver is a table, transport throws: no traffic possible)', () => {

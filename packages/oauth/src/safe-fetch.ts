@@ -4,7 +4,6 @@ import * as https from 'node:https'
 import { isIP, type LookupFunction } from 'node:net'
 import { rootCertificates } from 'node:tls'
 import { KeywardError } from '@keyward/core'
-import { classifyAddress } from './address.js'
 import {
   KEYWARD_FETCH_ABORTED,
   KEYWARD_FETCH_NETWORK,
@@ -16,6 +15,7 @@ import {
   KEYWARD_SSRF_RESOLVE_FAILED,
   KEYWARD_SSRF_SCHEME,
 } from './errors.js'
+import { classifyAddress } from './internal/address.js'
 
 /** Options of {@link safeFetch}. */
 export interface SafeFetchOptions {
@@ -24,22 +24,22 @@ export interface SafeFetchOptions {
    * (`dns.lookup` with `all: true`). Every address it returns is checked; one blocked address
    * refuses the request.
    */
-  resolve?: (host: string) => Promise<string[]>
+  resolve?: ((host: string) => Promise<string[]>) | undefined
   /** Largest response body accepted, in bytes. Default 1 MiB. */
-  maxBytes?: number
+  maxBytes?: number | undefined
   /** Time limit for the whole exchange (resolve, connect, headers, body), in ms. Default 10 s. */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
   /**
    * Accept plain `http:` and loopback addresses (127.0.0.0/8, ::1, `localhost`) — for local
    * development and tests only. Private and link-local addresses stay refused.
    */
-  allowLoopbackHttp?: boolean
+  allowLoopbackHttp?: boolean | undefined
   /**
    * Extra certificate authorities (PEM) to trust for `https:`, in addition to Node's bundled
    * roots: a company's private CA, or a throwaway one in tests. Certificates are always
    * verified, host name included; there is no option to turn that off.
    */
-  ca?: string | readonly string[]
+  ca?: string | readonly string[] | undefined
 }
 
 /** The address(es) a URL was checked against, as `safeFetch` connects to them. */

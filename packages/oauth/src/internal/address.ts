@@ -52,7 +52,7 @@ function _classifyV4(address: string): { cls: AddressClass; reason: string } {
 }
 
 /** Expands an IPv6 address (with an optional embedded IPv4 tail) to eight 16-bit groups. */
-export function _expandV6(address: string): number[] | undefined {
+export function expandV6(address: string): number[] | undefined {
   let text = address.toLowerCase()
   if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1)
   if (!isIPv6(text)) return undefined
@@ -73,7 +73,7 @@ export function _expandV6(address: string): number[] | undefined {
 }
 
 function _classifyV6(address: string): { cls: AddressClass; reason: string } {
-  const g = _expandV6(address)
+  const g = expandV6(address)
   if (g === undefined) return { cls: 'blocked', reason: 'not an address' }
   const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = g
   const firstFiveZero = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0

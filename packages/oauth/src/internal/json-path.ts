@@ -1,5 +1,5 @@
 /** A parsed JSON path: property names and array indexes. */
-export type _PathSegment = string | number
+export type PathSegment = string | number
 
 const SEGMENT = /^(?:[A-Za-z_$][\w$-]*|\[\d+\])/
 
@@ -7,10 +7,10 @@ const SEGMENT = /^(?:[A-Za-z_$][\w$-]*|\[\d+\])/
  * Parses the small JSON path dialect of provider definitions: `id`, `data.user.id`,
  * `$.emails[0].value`. Returns `undefined` for anything else.
  */
-export function _parseJsonPath(path: string): _PathSegment[] | undefined {
+export function parseJsonPath(path: string): PathSegment[] | undefined {
   let rest = path.startsWith('$.') ? path.slice(2) : path.startsWith('$[') ? path.slice(1) : path
   if (rest === '') return undefined
-  const out: _PathSegment[] = []
+  const out: PathSegment[] = []
   while (rest !== '') {
     const match = SEGMENT.exec(rest)
     if (match === null) return undefined
@@ -26,7 +26,7 @@ export function _parseJsonPath(path: string): _PathSegment[] | undefined {
 }
 
 /** Reads a value at a parsed path; own properties only (never the prototype chain). */
-export function _readJsonPath(value: unknown, path: readonly _PathSegment[]): unknown {
+export function readJsonPath(value: unknown, path: readonly PathSegment[]): unknown {
   let current = value
   for (const segment of path) {
     if (typeof segment === 'number') {

@@ -1,0 +1,64 @@
+import type { Refresher, TokenSet } from '@keyward/authstore'
+import { describe, expectTypeOf, it } from 'vitest'
+import {
+  type Account,
+  type CustomFetch,
+  clientCredentials,
+  customFetch,
+  type DeviceCodePrompt,
+  fetchAccount,
+  type LoginOptions,
+  type LoginTokens,
+  login,
+  loginWithBrowser,
+  loginWithDeviceCode,
+  oauthRefresher,
+  type Provider,
+  presets,
+  type RequestOptions,
+  refreshTokens,
+  revokeToken,
+} from './index.js'
+
+const provider = presets.github()
+const client = { clientId: 'Iv1.abc' }
+
+describe('public API types', () => {
+  it('infers what each flow returns', () => {
+    expectTypeOf(presets.github).returns.toEqualTypeOf<Provider>()
+    expectTypeOf(login(provider, client)).toEqualTypeOf<Promise<LoginTokens>>()
+    expectTypeOf(loginWithBrowser(provider, client)).toEqualTypeOf<Promise<LoginTokens>>()
+    expectTypeOf(loginWithDeviceCode(provider, client, { onCode: () => {} })).toEqualTypeOf<
+      Promise<LoginTokens>
+    >()
+    expectTypeOf(clientCredentials(provider, client)).toEqualTypeOf<Promise<TokenSet>>()
+    expectTypeOf(refreshTokens(provider, client, { refreshToken: 'r' })).toEqualTypeOf<
+      Promise<TokenSet>
+    >()
+    expectTypeOf(revokeToken(provider, client, { token: 't' })).toEqualTypeOf<Promise<void>>()
+    expectTypeOf(fetchAccount(provider, 'at')).toEqualTypeOf<Promise<Account>>()
+    expectTypeOf(oauthRefresher(provider, client)).toEqualTypeOf<Refresher>()
+    expectTypeOf<LoginTokens>().toMatchTypeOf<TokenSet>()
+  })
+
+  it('takes the transport as a symbol-keyed option, never as a fourth argument', () => {
+    const recorded: CustomFetch = async () => new Response('{}')
+    expectTypeOf<RequestOptions[typeof customFetch]>().toEqualTypeOf<CustomFetch | undefined>()
+    void refreshTokens(provider, client, { refreshToken: 'r', [customFetch]: recorded })
+    void login(provider, client, { [customFetch]: recorded })
+    // @ts-expect-error the transport is an option, not a positional argument
+    void fetchAccount(provider, 'at', {}, recorded)
+    expectTypeOf(login).parameters.toEqualTypeOf<
+      [Provider, { clientId: string; clientSecret?: string | undefined }, LoginOptions?]
+    >()
+  })
+
+  it('passes the device prompt typed', () => {
+    void loginWithDeviceCode(provider, client, {
+      onCode: (prompt) => {
+        expectTypeOf(prompt).toEqualTypeOf<DeviceCodePrompt>()
+        expectTypeOf(prompt.verificationUri).toEqualTypeOf<string>()
+      },
+    })
+  })
+})
