@@ -51,6 +51,11 @@ export const KEYWARD_OAUTH_ERROR_RESPONSE = 'KEYWARD_OAUTH_ERROR_RESPONSE'
 export const KEYWARD_OAUTH_INVALID_RESPONSE = 'KEYWARD_OAUTH_INVALID_RESPONSE'
 /** The redirect carried a `state` other than the one this login sent. */
 export const KEYWARD_OAUTH_STATE_MISMATCH = 'KEYWARD_OAUTH_STATE_MISMATCH'
+/**
+ * The ID token returned with an OpenID sign-in failed validation (`details.check` says which:
+ * `nonce`, `iss`, `aud`, `exp`…); nothing was returned or stored.
+ */
+export const KEYWARD_OAUTH_ID_TOKEN_INVALID = 'KEYWARD_OAUTH_ID_TOKEN_INVALID'
 /** The user (or the provider) denied the authorization request. */
 export const KEYWARD_OAUTH_ACCESS_DENIED = 'KEYWARD_OAUTH_ACCESS_DENIED'
 /** The login did not complete within `timeoutMs`. */
@@ -79,6 +84,7 @@ export type OAuthErrorCode =
   | typeof KEYWARD_OAUTH_ERROR_RESPONSE
   | typeof KEYWARD_OAUTH_INVALID_RESPONSE
   | typeof KEYWARD_OAUTH_STATE_MISMATCH
+  | typeof KEYWARD_OAUTH_ID_TOKEN_INVALID
   | typeof KEYWARD_OAUTH_ACCESS_DENIED
   | typeof KEYWARD_OAUTH_TIMEOUT
   | typeof KEYWARD_OAUTH_ABORTED

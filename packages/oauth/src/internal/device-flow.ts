@@ -10,8 +10,10 @@ import {
   KEYWARD_OAUTH_INVALID_RESPONSE,
 } from '../errors.js'
 import type { LoginTokens } from '../grant.js'
+import type { Provider } from '../provider.js'
 import { requestedScopes, withGrant } from './scopes.js'
 import { type ClientContext, joinScopes, need, send } from './server.js'
+import { MAX_DEVICE_CODE_LIFETIME, pollInterval, slowedDown } from './time.js'
 import { checkedBody, parseTokenResponse } from './tokens.js'
 
 const DeviceAuthorization = v.object({
@@ -46,6 +48,41 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) abort()
     else signal?.addEventListener('abort', abort, { once: true })
   })
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return (
+    hostname === 'localhost' ||
+    hostname === '[::1]' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+  )
+}
+
+/**
+ * A verification URI is shown to the user (and often opened): only `https:`, or plain `http:`
+ * to a loopback host for a development provider (`allowLoopbackHttp`). Anything else —
+ * `javascript:`, `data:`, `file:`, http to the network — is a malformed response.
+ */
+function checkVerificationUri(provider: Provider, uri: string, field: string): void {
+  let url: URL | undefined
+  try {
+    url = new URL(uri)
+  } catch {
+    url = undefined
+  }
+  const ok =
+    url !== undefined &&
+    url.username === '' &&
+    url.password === '' &&
+    (url.protocol === 'https:' ||
+      (url.protocol === 'http:' && provider.allowLoopbackHttp && isLoopbackHost(url.hostname)))
+  if (!ok) {
+    throw new KeywardError(
+      KEYWARD_OAUTH_INVALID_RESPONSE,
+      `${provider.id}: the device authorization response's \`${field}\` is not an https URL; it was not shown`,
+      { details: { provider: provider.id, field } },
+    )
+  }
 }
 
 /** Refuses a missing `onCode` before anything is sent. */
@@ -88,15 +125,23 @@ export async function deviceSignIn(
     )
   }
   const device = parsed.output
-  const deadline = Date.now() + device.expires_in * 1000
-  let intervalMs = (device.interval ?? 5) * 1000
+  checkVerificationUri(
+    provider,
+    verificationUri,
+    device.verification_uri ? 'verification_uri' : 'verification_url',
+  )
+  if (device.verification_uri_complete !== undefined)
+    checkVerificationUri(provider, device.verification_uri_complete, 'verification_uri_complete')
+  const expiresIn = Math.min(device.expires_in, MAX_DEVICE_CODE_LIFETIME)
+  const deadline = Date.now() + expiresIn * 1000
+  let interval = pollInterval(device.interval)
   options.onCode({
     userCode: device.user_code,
     verificationUri,
     ...(device.verification_uri_complete
       ? { verificationUriComplete: device.verification_uri_complete }
       : {}),
-    expiresIn: device.expires_in,
+    expiresIn,
   })
   const expired = () =>
     new KeywardError(
@@ -107,7 +152,7 @@ export async function deviceSignIn(
       },
     )
   for (;;) {
-    await sleep(intervalMs, signal)
+    await sleep(interval * 1000, signal)
     if (Date.now() >= deadline) throw expired()
     const poll = await send(ctx, 'device token request', () =>
       oauth.deviceCodeGrantRequest(ctx.as, ctx.client, ctx.auth, device.device_code, ctx.http),
@@ -121,7 +166,7 @@ export async function deviceSignIn(
       const code = error.details.error
       if (code === 'authorization_pending') continue
       if (code === 'slow_down') {
-        intervalMs += 5000 // RFC 8628 §3.5
+        interval = slowedDown(interval) // RFC 8628 §3.5
         continue
       }
       if (code === 'expired_token') throw expired()

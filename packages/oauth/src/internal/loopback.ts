@@ -3,7 +3,6 @@ import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
-import * as oauth from 'oauth4webapi'
 import type { BrowserLoginOptions } from '../browser.js'
 import {
   KEYWARD_OAUTH_ABORTED,
@@ -11,7 +10,7 @@ import {
   KEYWARD_OAUTH_TIMEOUT,
 } from '../errors.js'
 import type { LoginTokens } from '../grant.js'
-import { authorizationRequestUrl, completeAuthorization } from './authorize.js'
+import { beginAuthorization, completeAuthorization, stateMatches } from './authorize.js'
 import { requestedScopes, withGrant } from './scopes.js'
 import type { ClientContext } from './server.js'
 
@@ -57,11 +56,9 @@ export async function loopbackSignIn(
   if (!redirectPath.startsWith('/')) {
     throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `redirectPath` must start with "/"')
   }
-  const state = oauth.generateRandomState()
-  const codeVerifier = provider.pkce ? oauth.generateRandomCodeVerifier() : undefined
-  const codeChallenge = codeVerifier
-    ? await oauth.calculatePKCECodeChallenge(codeVerifier)
-    : undefined
+  // Set once the authorization request is built, before the first callback can arrive.
+  let state: string | undefined
+  let ignoredCallbacks = 0
 
   let deliver: (url: URL) => void = () => {}
   const received = new Promise<URL>((resolve) => {
@@ -73,14 +70,18 @@ export async function loopbackSignIn(
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found')
       return
     }
-    const ok = url.searchParams.get('state') === state && url.searchParams.has('code')
+    // A callback with another state is not this sign-in's redirect (a forged request, or a
+    // stale tab): ignore it, count it, and keep waiting for the genuine one until the timeout.
+    const matches = state !== undefined && stateMatches(url.searchParams, state)
+    const ok = matches && url.searchParams.has('code')
     res
       .writeHead(ok ? 200 : 400, {
         'content-type': 'text/html; charset=utf-8',
         'cache-control': 'no-store',
       })
       .end(PAGE(ok))
-    deliver(url)
+    if (matches) deliver(url)
+    else ignoredCallbacks += 1
   }
   const v4 = createServer(handler)
   const v6 = createServer(handler)
@@ -113,12 +114,9 @@ export async function loopbackSignIn(
     // no IPv6 loopback, or the port is taken there: 127.0.0.1 alone serves the redirect
   }
   const redirectUri = `http://${provider.redirectHost ?? '127.0.0.1'}:${port}${redirectPath}`
-  const authorizeUrl = authorizationRequestUrl(ctx, {
-    redirectUri,
-    scopes,
-    state,
-    ...(codeChallenge ? { codeChallenge } : {}),
-  }).href
+  const started = await beginAuthorization(ctx, { redirectUri, scopes })
+  state = started.state
+  const authorizeUrl = started.url.href
 
   const timeoutMs = options.timeoutMs ?? 300_000
   let timer: NodeJS.Timeout | undefined
@@ -153,8 +151,8 @@ export async function loopbackSignIn(
             reject(
               new KeywardError(
                 KEYWARD_OAUTH_TIMEOUT,
-                `${provider.id}: no sign-in within ${Math.round(timeoutMs / 1000)} s`,
-                { details: { timeoutMs } },
+                `${provider.id}: no sign-in within ${Math.round(timeoutMs / 1000)} s${ignoredCallbacks > 0 ? ` (${ignoredCallbacks} callbacks with a wrong state ignored)` : ''}`,
+                { details: { timeoutMs, ignoredCallbacks } },
               ),
             ),
           timeoutMs,
@@ -169,13 +167,20 @@ export async function loopbackSignIn(
     )
     const redirect = await Promise.race(waits)
     const tokens = await completeAuthorization(ctx, redirect, {
-      state,
+      state: started.state,
       redirectUri,
       scopes,
-      ...(codeVerifier ? { codeVerifier } : {}),
+      codeVerifier: started.codeVerifier,
+      nonce: started.nonce,
     })
     return withGrant(provider, tokens, scopes, options.logger)
   } finally {
+    if (ignoredCallbacks > 0) {
+      options.logger?.warn('oauth: ignored loopback callbacks with a wrong state', {
+        provider: provider.id,
+        ignoredCallbacks,
+      })
+    }
     clearTimeout(timer)
     if (onAbort) signal?.removeEventListener('abort', onAbort)
     close()

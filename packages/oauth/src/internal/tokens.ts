@@ -8,7 +8,7 @@ import { parseJsonPath, readJsonPath } from './json-path.js'
 import { boundedExpiresIn, retryAfterSeconds } from './time.js'
 
 /** Longest access or refresh token accepted (bytes of UTF-16); longer is a malformed response. */
-const MAX_TOKEN_LENGTH = 16 * 1024
+export const MAX_TOKEN_LENGTH = 16 * 1024
 /**
  * OAuth `error` codes that are reported as is (RFC 6749, 6750, 7009, 8628, OpenID Connect, and
  * the provider-specific ones of the presets). Any other value is reported as
@@ -188,7 +188,16 @@ export async function parseTokenResponse(
   requestedScopes: readonly string[],
   what = 'token request',
 ): Promise<TokenSet> {
-  const body = await checkedBody(provider, what, response)
+  return tokenSetFrom(provider, await checkedBody(provider, what, response), requestedScopes, what)
+}
+
+/** The token fields of a checked token response body, read with the provider's quirks. */
+export function tokenSetFrom(
+  provider: Provider,
+  body: Record<string, unknown>,
+  requestedScopes: readonly string[],
+  what = 'token request',
+): TokenSet {
   const tokenPath = provider.tokenPath === undefined ? undefined : parseJsonPath(provider.tokenPath)
   const source = tokenPath === undefined ? body : readJsonPath(body, tokenPath)
   const result = v.safeParse(TokenFields, source)
