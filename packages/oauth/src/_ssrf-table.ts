@@ -90,6 +90,11 @@ export const hostile: [url: string, code: string][] = [
   ['https://[ff02::1]/', KEYWARD_SSRF_BLOCKED_ADDRESS],
   ['https://[2001:db8::1]/', KEYWARD_SSRF_BLOCKED_ADDRESS],
   ['https://[100::1]/', KEYWARD_SSRF_BLOCKED_ADDRESS],
+  // registry entries the hand list once missed (RFC 9637, benchmarking, IETF assignments)
+  ['https://[3fff::1]/', KEYWARD_SSRF_BLOCKED_ADDRESS],
+  ['https://[2001:2::1]/', KEYWARD_SSRF_BLOCKED_ADDRESS],
+  ['https://[2001:100::1]/', KEYWARD_SSRF_BLOCKED_ADDRESS],
+  ['https://[5f00::1]/', KEYWARD_SSRF_BLOCKED_ADDRESS],
   // names that resolve (through the table resolver) somewhere they must not go
   ['https://internal.example/', KEYWARD_SSRF_BLOCKED_ADDRESS],
   ['https://metadata.example/', KEYWARD_SSRF_BLOCKED_ADDRESS],

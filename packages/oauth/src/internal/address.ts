@@ -1,4 +1,10 @@
 import { isIPv4, isIPv6 } from 'node:net'
+import {
+  BEYOND_REGISTRY,
+  IPV4_SPECIAL_PURPOSE,
+  IPV6_SPECIAL_PURPOSE,
+  type SpecialPurposeEntry,
+} from './special-purpose.js'
 
 /**
  * How an address is classified by the SSRF policy: `public` may be connected to, `loopback`
@@ -6,49 +12,11 @@ import { isIPv4, isIPv6 } from 'node:net'
  */
 export type AddressClass = 'public' | 'loopback' | 'blocked'
 
-type V4Range = readonly [base: number, bits: number, name: string]
-
-const V4_BLOCKED: readonly V4Range[] = [
-  [0x00000000, 8, 'this network'],
-  [0x0a000000, 8, 'private'],
-  [0x64400000, 10, 'shared address space (CGNAT)'],
-  [0xa9fe0000, 16, 'link-local'],
-  [0xac100000, 12, 'private'],
-  [0xc0000000, 24, 'IETF protocol assignments'],
-  [0xc0000200, 24, 'documentation'],
-  [0xc0586300, 24, '6to4 relay anycast'],
-  [0xc0a80000, 16, 'private'],
-  [0xc6120000, 15, 'benchmarking'],
-  [0xc6336400, 24, 'documentation'],
-  [0xcb007100, 24, 'documentation'],
-  [0xe0000000, 4, 'multicast'],
-  [0xf0000000, 4, 'reserved'],
-]
-
-function _v4ToNumber(address: string): number {
-  const parts = address.split('.').map(Number)
-  return (
-    (((parts[0] ?? 0) << 24) |
-      ((parts[1] ?? 0) << 16) |
-      ((parts[2] ?? 0) << 8) |
-      (parts[3] ?? 0)) >>>
-    0
-  )
-}
-
-function _inV4(value: number, base: number, bits: number): boolean {
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0
-  return (value & mask) >>> 0 === base
-}
-
-/** Classifies a canonical dotted-decimal IPv4 address; returns the reason when blocked. */
-function _classifyV4(address: string): { cls: AddressClass; reason: string } {
-  const value = _v4ToNumber(address)
-  if (_inV4(value, 0x7f000000, 8)) return { cls: 'loopback', reason: 'loopback' }
-  for (const [base, bits, name] of V4_BLOCKED) {
-    if (_inV4(value, base, bits)) return { cls: 'blocked', reason: name }
-  }
-  return { cls: 'public', reason: 'public' }
+/** A canonical dotted-decimal IPv4 address as a number. */
+export function v4ToBigInt(address: string): bigint {
+  let value = 0n
+  for (const part of address.split('.')) value = (value << 8n) | BigInt(Number(part) & 0xff)
+  return value
 }
 
 /** Expands an IPv6 address (with an optional embedded IPv4 tail) to eight 16-bit groups. */
@@ -59,7 +27,7 @@ export function expandV6(address: string): number[] | undefined {
   const lastColon = text.lastIndexOf(':')
   const tail = text.slice(lastColon + 1)
   if (tail.includes('.')) {
-    const v4 = _v4ToNumber(tail)
+    const v4 = Number(v4ToBigInt(tail))
     text = `${text.slice(0, lastColon + 1)}${(v4 >>> 16).toString(16)}:${(v4 & 0xffff).toString(16)}`
   }
   const [head = '', rest] = text.split('::') as [string, string | undefined]
@@ -72,43 +40,86 @@ export function expandV6(address: string): number[] | undefined {
   return groups.length === 8 && groups.every((g) => g >= 0 && g <= 0xffff) ? groups : undefined
 }
 
-function _classifyV6(address: string): { cls: AddressClass; reason: string } {
-  const g = expandV6(address)
-  if (g === undefined) return { cls: 'blocked', reason: 'not an address' }
-  const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = g
-  const firstFiveZero = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0
-  if (firstFiveZero && g5 === 0 && g6 === 0 && g7 === 1)
-    return { cls: 'loopback', reason: 'loopback' }
-  if (firstFiveZero && g5 === 0 && g6 === 0 && g7 === 0)
-    return { cls: 'blocked', reason: 'unspecified' }
-  if (firstFiveZero && g5 === 0xffff) return { cls: 'blocked', reason: 'IPv4-mapped' }
-  if (firstFiveZero && g5 === 0) return { cls: 'blocked', reason: 'IPv4-compatible' }
-  if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0xffff && g5 === 0)
-    return { cls: 'blocked', reason: 'IPv4-translated' }
-  if (g0 === 0x64 && g1 === 0xff9b) return { cls: 'blocked', reason: 'NAT64' }
-  if (g0 === 0x100 && g1 === 0 && g2 === 0 && g3 === 0)
-    return { cls: 'blocked', reason: 'discard-only' }
-  if (g0 === 0x2001 && g1 === 0) return { cls: 'blocked', reason: 'Teredo' }
-  if (g0 === 0x2001 && g1 === 0xdb8) return { cls: 'blocked', reason: 'documentation' }
-  if (g0 === 0x2001 && g1 >= 0x10 && g1 <= 0x2f) return { cls: 'blocked', reason: 'ORCHID' }
-  if (g0 === 0x2002) return { cls: 'blocked', reason: '6to4' }
-  if ((g0 & 0xfe00) === 0xfc00) return { cls: 'blocked', reason: 'unique-local' }
-  if ((g0 & 0xffc0) === 0xfe80) return { cls: 'blocked', reason: 'link-local' }
-  if ((g0 & 0xffc0) === 0xfec0) return { cls: 'blocked', reason: 'site-local' }
-  if ((g0 & 0xff00) === 0xff00) return { cls: 'blocked', reason: 'multicast' }
-  // Only global unicast (2000::/3) is reachable on the public internet.
-  if ((g0 & 0xe000) !== 0x2000) return { cls: 'blocked', reason: 'reserved' }
+/** An IPv6 address as a 128-bit number, or `undefined` when it is not one. */
+export function v6ToBigInt(address: string): bigint | undefined {
+  const groups = expandV6(address)
+  if (groups === undefined) return undefined
+  let value = 0n
+  for (const group of groups) value = (value << 16n) | BigInt(group)
+  return value
+}
+
+/** A parsed CIDR block: its first address, its prefix length and its width (32 or 128). */
+export interface Block {
+  base: bigint
+  bits: number
+  width: 32 | 128
+}
+
+/** Parses `a.b.c.d/n` or `x:y::/n`. */
+export function parseBlock(block: string): Block {
+  const [address = '', length = ''] = block.split('/')
+  const bits = Number(length)
+  if (isIPv4(address)) return { base: v4ToBigInt(address), bits, width: 32 }
+  const base = v6ToBigInt(address)
+  if (base === undefined) throw new Error(`not a CIDR block: ${block}`)
+  return { base, bits, width: 128 }
+}
+
+/** Whether `value` (of the block's width) lies inside `block`. */
+export function inBlock(value: bigint, block: Block): boolean {
+  const shift = BigInt(block.width - block.bits)
+  return value >> shift === block.base >> shift
+}
+
+interface Refusal extends Block {
+  reason: string
+}
+
+/** Every entry that is not globally reachable (false or N/A), most specific first. */
+function refusals(entries: readonly SpecialPurposeEntry[]): Refusal[] {
+  return entries
+    .filter((entry) => entry.globallyReachable !== true)
+    .map((entry) => ({
+      ...parseBlock(entry.block),
+      reason: `${entry.name} (${entry.block}, ${entry.rfc.join(', ')})`,
+    }))
+    .sort((a, b) => b.bits - a.bits)
+}
+
+const V4_REFUSED = refusals([...IPV4_SPECIAL_PURPOSE, ...BEYOND_REGISTRY.v4])
+const V6_REFUSED = refusals([...IPV6_SPECIAL_PURPOSE, ...BEYOND_REGISTRY.v6])
+const V4_LOOPBACK = parseBlock('127.0.0.0/8')
+const V6_LOOPBACK = parseBlock('::1/128')
+const V6_GLOBAL_UNICAST = parseBlock('2000::/3')
+
+function classify(
+  value: bigint,
+  loopback: Block,
+  refused: readonly Refusal[],
+): { cls: AddressClass; reason: string } {
+  if (inBlock(value, loopback)) return { cls: 'loopback', reason: 'loopback' }
+  for (const range of refused) {
+    if (inBlock(value, range)) return { cls: 'blocked', reason: range.reason }
+  }
   return { cls: 'public', reason: 'public' }
 }
 
 /**
- * Classifies an IP address the way `safeFetch` does. Only canonical forms are accepted as
- * addresses (dotted-decimal IPv4, RFC 4291 IPv6); any other spelling is `blocked`, so a
- * resolver cannot smuggle `0x7f.1` past the policy.
+ * Classifies an IP address the way `safeFetch` does: loopback; blocked when inside any entry of
+ * the IANA special-purpose registries that is not globally reachable (or one of the stated
+ * ranges beyond them: multicast, embedded-IPv4 forms, site-local), or, for IPv6, outside global
+ * unicast 2000::/3; public otherwise. Only canonical forms are addresses (dotted-decimal IPv4,
+ * RFC 4291 IPv6); any other spelling is `blocked`, so a resolver cannot smuggle `0x7f.1` past
+ * the policy.
  */
 export function classifyAddress(address: string): { cls: AddressClass; reason: string } {
-  if (isIPv4(address)) return _classifyV4(address)
+  if (isIPv4(address)) return classify(v4ToBigInt(address), V4_LOOPBACK, V4_REFUSED)
   const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address
-  if (isIPv6(bare)) return _classifyV6(bare)
-  return { cls: 'blocked', reason: 'not an address' }
+  const value = isIPv6(bare) ? v6ToBigInt(bare) : undefined
+  if (value === undefined) return { cls: 'blocked', reason: 'not an address' }
+  const result = classify(value, V6_LOOPBACK, V6_REFUSED)
+  if (result.cls === 'public' && !inBlock(value, V6_GLOBAL_UNICAST))
+    return { cls: 'blocked', reason: 'not global unicast (outside 2000::/3, RFC 4291)' }
+  return result
 }
