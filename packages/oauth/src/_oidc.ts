@@ -55,7 +55,12 @@ export async function _startOidc(options: { deviceCodeTtl?: number } = {}): Prom
           'urn:ietf:params:oauth:grant-type:device_code',
         ],
         response_types: ['code'],
-        redirect_uris: ['http://127.0.0.1/callback', 'http://[::1]/callback'],
+        redirect_uris: [
+          'http://127.0.0.1/callback',
+          'http://[::1]/callback',
+          'https://app.example/oauth/callback',
+          'myapp://callback',
+        ],
         token_endpoint_auth_method: 'client_secret_basic',
         scope: 'openid offline_access email profile api:read',
       },

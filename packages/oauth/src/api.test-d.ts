@@ -2,10 +2,13 @@ import type { Refresher, TokenSet } from '@keyward/authstore'
 import { describe, expectTypeOf, it } from 'vitest'
 import {
   type Account,
+  type AuthorizationRequest,
+  authorizationUrl,
   type CustomFetch,
   clientCredentials,
   customFetch,
   type DeviceCodePrompt,
+  exchangeCode,
   fetchAccount,
   type LoginOptions,
   type LoginTokens,
@@ -60,5 +63,27 @@ describe('public API types', () => {
         expectTypeOf(prompt.verificationUri).toEqualTypeOf<string>()
       },
     })
+  })
+
+  it('types the server-side sign-in: what to keep, and the tokens it ends with', async () => {
+    const started = await authorizationUrl(provider, client, {
+      redirectUri: 'myapp://callback',
+      scopes: undefined,
+      extraParams: undefined,
+    })
+    expectTypeOf(started).toEqualTypeOf<AuthorizationRequest>()
+    expectTypeOf(started.nonce).toEqualTypeOf<string | undefined>()
+    expectTypeOf(started.codeVerifier).toEqualTypeOf<string>()
+    expectTypeOf(
+      exchangeCode(provider, client, {
+        callbackUrl: new URL('myapp://callback?code=c&state=s'),
+        redirectUri: 'myapp://callback',
+        state: started.state,
+        codeVerifier: started.codeVerifier,
+        nonce: started.nonce,
+      }),
+    ).toEqualTypeOf<Promise<TokenSet>>()
+    // @ts-expect-error the redirect URI is required
+    void authorizationUrl(provider, client, { scopes: ['a'] })
   })
 })

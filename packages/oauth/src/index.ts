@@ -43,4 +43,11 @@ export {
   type SafeFetchOptions,
   safeFetch,
 } from './safe-fetch.js'
+export {
+  type AuthorizationRequest,
+  type AuthorizationUrlOptions,
+  authorizationUrl,
+  type ExchangeCodeOptions,
+  exchangeCode,
+} from './sign-in.js'
 export { tokenSetToRecord } from './tokens.js'

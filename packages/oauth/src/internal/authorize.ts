@@ -7,6 +7,7 @@ import {
   KEYWARD_OAUTH_ID_TOKEN_INVALID,
   KEYWARD_OAUTH_STATE_MISMATCH,
 } from '../errors.js'
+import type { Provider } from '../provider.js'
 import { type ClientContext, joinScopes, need, send } from './server.js'
 import { checkedBody, errorCode, MAX_TOKEN_LENGTH, tokenSetFrom } from './tokens.js'
 
@@ -141,6 +142,17 @@ export function stateMatches(params: URLSearchParams, state: string): boolean {
   return params.get('state') === state
 }
 
+/** Throws `KEYWARD_OAUTH_STATE_MISMATCH` unless the redirect carries this sign-in's state. */
+export function checkState(provider: Provider, params: URLSearchParams, state: string): void {
+  if (!stateMatches(params, state)) {
+    throw new KeywardError(
+      KEYWARD_OAUTH_STATE_MISMATCH,
+      `${provider.id}: the redirect's state does not match this login; start again`,
+      { details: { provider: provider.id } },
+    )
+  }
+}
+
 /**
  * Validates the redirect's parameters (state first, then `iss` and the OAuth error through
  * oauth4webapi) and exchanges the code for tokens.
@@ -151,13 +163,7 @@ export async function completeAuthorization(
   expected: ExpectedRedirect,
 ): Promise<TokenSet> {
   const params = redirect instanceof URL ? redirect.searchParams : redirect
-  if (!stateMatches(params, expected.state)) {
-    throw new KeywardError(
-      KEYWARD_OAUTH_STATE_MISMATCH,
-      `${ctx.provider.id}: the redirect's state does not match this login; start again`,
-      { details: { provider: ctx.provider.id } },
-    )
-  }
+  checkState(ctx.provider, params, expected.state)
   let callback: URLSearchParams
   try {
     callback = oauth.validateAuthResponse(ctx.as, ctx.client, params, expected.state)
@@ -172,10 +178,16 @@ export async function completeAuthorization(
         { details: { provider: ctx.provider.id, error: code } },
       )
     }
+    // RFC 9207: an `iss` other than this provider's is a mix-up (a response meant for another
+    // authorization server); a missing one where the provider promises it is refused too.
+    const sent = params.get('iss')
+    const iss =
+      (sent !== null && sent !== ctx.as.issuer) ||
+      (sent === null && ctx.as.authorization_response_iss_parameter_supported === true)
     throw new KeywardError(
       KEYWARD_OAUTH_ERROR_RESPONSE,
-      `${ctx.provider.id}: the authorization response is invalid`,
-      { details: { provider: ctx.provider.id } },
+      `${ctx.provider.id}: the authorization response is invalid${iss ? ' (its iss is not this provider)' : ''}`,
+      { details: { provider: ctx.provider.id, ...(iss ? { check: 'iss' } : {}) } },
     )
   }
   const response = await send(ctx, 'token request', () =>

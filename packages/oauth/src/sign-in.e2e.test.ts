@@ -1,0 +1,227 @@
+// Server-side sign-in (authorizationUrl / exchangeCode) for web apps and host-owned redirects,
+// against a real oidc-provider on 127.0.0.1 whose pages are driven over HTTP (see _browser.ts).
+import { KEYWARD_INVALID_ARGUMENT, type KeywardError } from '@keyward/core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { _Browser } from './_browser.js'
+import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
+import { _json, _recordingFetcher } from './_recording.js'
+import {
+  KEYWARD_OAUTH_ERROR_RESPONSE,
+  KEYWARD_OAUTH_ID_TOKEN_INVALID,
+  KEYWARD_OAUTH_STATE_MISMATCH,
+} from './errors.js'
+import { fetchAccount } from './flows.js'
+import { presets } from './presets.js'
+import { customFetch } from './protocol.js'
+import { defineProvider, type Provider } from './provider.js'
+import { authorizationUrl, exchangeCode } from './sign-in.js'
+
+let oidc: _OidcServer
+let provider: Provider
+const WEB = 'https://app.example/oauth/callback'
+const SCOPES = ['openid', 'offline_access', 'email']
+
+beforeAll(async () => {
+  oidc = await _startOidc()
+  provider = defineProvider({
+    id: 'local',
+    issuer: oidc.issuer,
+    allowLoopbackHttp: true,
+    accountIdPath: 'sub',
+  })
+})
+afterAll(async () => {
+  await oidc?.close()
+})
+
+const errorOf = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e as KeywardError,
+  )
+
+/** Starts a sign-in and drives the provider's login and consent pages to the callback URL. */
+async function signIn(redirectUri: string, scopes = SCOPES) {
+  const started = await authorizationUrl(provider, _CLIENT, { redirectUri, scopes })
+  const callbackUrl = await new _Browser().authorize(started.url)
+  return { started, callbackUrl }
+}
+
+describe('server-side sign-in against oidc-provider', () => {
+  it('a web app: authorization URL with state, PKCE and nonce; the callback exchanged for tokens', async () => {
+    const { started, callbackUrl } = await signIn(WEB)
+    const url = new URL(started.url)
+    expect(Object.fromEntries(url.searchParams)).toMatchObject({
+      response_type: 'code',
+      client_id: _CLIENT.clientId,
+      redirect_uri: WEB,
+      state: started.state,
+      code_challenge_method: 'S256',
+      nonce: started.nonce,
+      scope: SCOPES.join(' '),
+    })
+    expect(url.searchParams.get('code_challenge')).not.toContain(started.codeVerifier)
+    expect(started.scopes).toEqual(SCOPES)
+    expect(callbackUrl.startsWith(`${WEB}?`)).toBe(true)
+    expect(new URL(callbackUrl).searchParams.get('iss')).toBe(oidc.issuer)
+
+    const tokens = await exchangeCode(provider, _CLIENT, {
+      callbackUrl,
+      redirectUri: WEB,
+      state: started.state,
+      codeVerifier: started.codeVerifier,
+      nonce: started.nonce,
+      scopes: started.scopes,
+    })
+    expect(tokens.refreshToken).toEqual(expect.any(String))
+    expect(tokens.expiresIn).toBe(3600)
+    expect(await fetchAccount(provider, tokens.accessToken)).toMatchObject({ id: 'alice' })
+  })
+
+  it('a host-owned redirect (myapp://callback), without openid and so without a nonce', async () => {
+    const { started, callbackUrl } = await signIn('myapp://callback', ['offline_access', 'email'])
+    expect(started.nonce).toBeUndefined()
+    expect(new URL(started.url).searchParams.has('nonce')).toBe(false)
+    expect(callbackUrl.startsWith('myapp://callback?')).toBe(true)
+    const tokens = await exchangeCode(provider, _CLIENT, {
+      callbackUrl,
+      redirectUri: 'myapp://callback',
+      state: started.state,
+      codeVerifier: started.codeVerifier,
+    })
+    expect(tokens.accessToken).toEqual(expect.any(String))
+  })
+
+  it('another state is refused before anything is sent: the code still works afterwards', async () => {
+    const { started, callbackUrl } = await signIn(WEB)
+    const other = await authorizationUrl(provider, _CLIENT, { redirectUri: WEB, scopes: SCOPES })
+    const refused = await errorOf(
+      exchangeCode(provider, _CLIENT, {
+        callbackUrl,
+        redirectUri: WEB,
+        state: other.state,
+        codeVerifier: other.codeVerifier,
+      }),
+    )
+    expect(refused?.code).toBe(KEYWARD_OAUTH_STATE_MISMATCH)
+    const tokens = await exchangeCode(provider, _CLIENT, {
+      callbackUrl,
+      redirectUri: WEB,
+      state: started.state,
+      codeVerifier: started.codeVerifier,
+      nonce: started.nonce,
+    })
+    expect(tokens.accessToken).toEqual(expect.any(String))
+  })
+
+  it('a callback whose iss is another server (mix-up) is refused (RFC 9207)', async () => {
+    const { started, callbackUrl } = await signIn(WEB)
+    const mixed = new URL(callbackUrl)
+    mixed.searchParams.set('iss', 'https://attacker.example')
+    const error = await errorOf(
+      exchangeCode(provider, _CLIENT, {
+        callbackUrl: mixed,
+        redirectUri: WEB,
+        state: started.state,
+        codeVerifier: started.codeVerifier,
+        nonce: started.nonce,
+      }),
+    )
+    expect(error?.code).toBe(KEYWARD_OAUTH_ERROR_RESPONSE)
+    expect(error?.details).toMatchObject({ check: 'iss' })
+  })
+
+  it('an ID token with another nonce is refused; a wrong PKCE verifier is invalid_grant', async () => {
+    const first = await signIn(WEB)
+    const nonce = await errorOf(
+      exchangeCode(provider, _CLIENT, {
+        callbackUrl: first.callbackUrl,
+        redirectUri: WEB,
+        state: first.started.state,
+        codeVerifier: first.started.codeVerifier,
+        nonce: 'the-nonce-of-another-sign-in',
+      }),
+    )
+    expect(nonce?.code).toBe(KEYWARD_OAUTH_ID_TOKEN_INVALID)
+    expect(nonce?.details).toMatchObject({ check: 'nonce' })
+
+    const second = await signIn(WEB)
+    const pkce = await errorOf(
+      exchangeCode(provider, _CLIENT, {
+        callbackUrl: second.callbackUrl,
+        redirectUri: WEB,
+        state: second.started.state,
+        codeVerifier: 'x'.repeat(43),
+        nonce: second.started.nonce,
+      }),
+    )
+    expect(pkce?.code).toBe(KEYWARD_OAUTH_ERROR_RESPONSE)
+    expect(pkce?.details).toMatchObject({ status: 400, error: 'invalid_grant' })
+  })
+
+  it('refuses redirect URIs and parameters it must not send, naming the option', async () => {
+    for (const redirectUri of [
+      'javascript:alert(1)',
+      'data:text/html,x',
+      'http://app.example/callback',
+      'https://app.example/callback#frag',
+      'https://user:pw@app.example/callback',
+      'not a url',
+    ]) {
+      const error = await errorOf(authorizationUrl(provider, _CLIENT, { redirectUri }))
+      expect({ redirectUri, code: error?.code }).toEqual({
+        redirectUri,
+        code: KEYWARD_INVALID_ARGUMENT,
+      })
+      expect(error?.message).toContain('`redirectUri`')
+    }
+    const override = await errorOf(
+      authorizationUrl(provider, _CLIENT, { redirectUri: WEB, extraParams: { state: 'mine' } }),
+    )
+    expect(override?.details).toMatchObject({ field: 'extraParams.state' })
+    const hinted = await authorizationUrl(provider, _CLIENT, {
+      redirectUri: WEB,
+      extraParams: { login_hint: 'alice@example.test' },
+    })
+    expect(new URL(hinted.url).searchParams.get('login_hint')).toBe('alice@example.test')
+  })
+})
+
+describe('server-side sign-in with presets and their quirks', () => {
+  it('Slack: scopes as user_scope, comma-joined; user tokens read under authed_user', async () => {
+    const slack = presets.slack()
+    const started = await authorizationUrl(
+      slack,
+      { clientId: 'sl', clientSecret: 'sec' },
+      {
+        redirectUri: WEB,
+        scopes: ['identity.basic', 'identity.email'],
+      },
+    )
+    const url = new URL(started.url)
+    expect(url.searchParams.get('user_scope')).toBe('identity.basic,identity.email')
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256')
+    const { fetcher, seen } = _recordingFetcher([
+      _json({ ok: true, authed_user: { access_token: 'xoxp-canary', scope: 'identity.basic' } }),
+    ])
+    const tokens = await exchangeCode(
+      slack,
+      { clientId: 'sl', clientSecret: 'sec' },
+      {
+        callbackUrl: `${WEB}?code=c&state=${started.state}`,
+        redirectUri: WEB,
+        state: started.state,
+        codeVerifier: started.codeVerifier,
+        [customFetch]: fetcher,
+      },
+    )
+    expect(tokens).toMatchObject({ accessToken: 'xoxp-canary', scopes: ['identity.basic'] })
+    expect(seen[0]?.fields).toMatchObject({
+      grant_type: 'authorization_code',
+      code: 'c',
+      redirect_uri: WEB,
+      code_verifier: started.codeVerifier,
+      client_secret: 'sec',
+    })
+  })
+})
