@@ -8,6 +8,30 @@ export interface PresetOptions extends Partial<Omit<ProviderDefinition, 'id'>> {
   baseUrl?: string | undefined
 }
 
+/** The id of a preset. */
+export type PresetId =
+  | 'github'
+  | 'google'
+  | 'microsoft'
+  | 'slack'
+  | 'notion'
+  | 'gitlab'
+  | 'atlassian'
+  | 'linear'
+  | 'discord'
+  | 'dropbox'
+  | 'spotify'
+  | 'zoom'
+  | 'salesforce'
+  | 'hubspot'
+  | 'asana'
+  | 'box'
+  | 'figma'
+  | 'twitch'
+  | 'reddit'
+  | 'bitbucket'
+  | 'okta'
+
 type PresetData = (options: PresetOptions) => ProviderDefinition
 
 const _base = (options: PresetOptions, fallback: string): string =>
@@ -308,10 +332,7 @@ const DATA = {
       scopes: ['openid', 'profile', 'email', 'offline_access'],
     }
   },
-} satisfies Record<string, PresetData>
-
-/** The id of a preset. */
-export type PresetId = keyof typeof DATA
+} satisfies Record<PresetId, PresetData>
 
 /** A preset: builds (and validates) its provider on call, with optional overrides. */
 export type Preset = (options?: PresetOptions) => Provider
