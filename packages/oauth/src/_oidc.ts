@@ -20,6 +20,8 @@ export interface _OidcServer {
    * the connection without an answer (the server is unreachable).
    */
   outage: '503' | 'reset' | undefined
+  /** The `resource` parameter of every authorization and token request, in order (RFC 8707). */
+  resourceSeen: { path: string; grant: string | undefined; resource: unknown }[]
 }
 
 /** The part of oidc-provider's koa context these tests touch. */
@@ -36,7 +38,9 @@ interface _Ctx {
 
 export const _CLIENT = { clientId: 'keyward-cli', clientSecret: 'client-secret-canary-7b1' }
 
-export async function _startOidc(options: { deviceCodeTtl?: number } = {}): Promise<_OidcServer> {
+export async function _startOidc(
+  options: { deviceCodeTtl?: number; resourceServer?: string } = {},
+): Promise<_OidcServer> {
   const server: Server = createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
@@ -73,6 +77,24 @@ export async function _startOidc(options: { deviceCodeTtl?: number } = {}): Prom
       clientCredentials: { enabled: true },
       revocation: { enabled: true },
       introspection: { enabled: true },
+      ...(options.resourceServer === undefined
+        ? {}
+        : {
+            resourceIndicators: {
+              enabled: true,
+              defaultResource: async (_ctx: _Ctx, _client: unknown, oneOf?: string) => oneOf,
+              useGrantedResource: async () => true,
+              getResourceServerInfo: async (_ctx: _Ctx, indicator: string) => {
+                if (indicator !== options.resourceServer) throw new Error('unknown resource')
+                return {
+                  scope: 'api:read offline_access',
+                  audience: indicator,
+                  accessTokenFormat: 'opaque',
+                  accessTokenTTL: 3600,
+                }
+              },
+            },
+          }),
     },
     pkce: { required: () => true },
     rotateRefreshToken: true,
@@ -106,6 +128,7 @@ export async function _startOidc(options: { deviceCodeTtl?: number } = {}): Prom
     slowDownNext: 0,
     invalidGrants: 0,
     outage: undefined,
+    resourceSeen: [],
     async close() {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
@@ -140,6 +163,14 @@ export async function _startOidc(options: { deviceCodeTtl?: number } = {}): Prom
       ;(ctx.req as unknown as { body: unknown }).body = Object.fromEntries(form)
     }
     await next()
+    if (['/auth', '/token', '/device/auth'].includes(ctx.path) && ctx.oidc?.params) {
+      const grant = ctx.oidc.params.grant_type
+      state.resourceSeen.push({
+        path: ctx.path,
+        grant: typeof grant === 'string' ? grant : undefined,
+        resource: ctx.oidc.params.resource,
+      })
+    }
     if (ctx.path === '/device/auth' && ctx.status === 200 && typeof ctx.body === 'object') {
       // oidc-provider omits `interval` (clients then default to 5 s): poll fast in tests.
       ctx.body = { ...(ctx.body as object), interval: 0.05 }

@@ -15,6 +15,7 @@ import {
   resolveClient,
   resolveServer,
   send,
+  tokenParameters,
 } from './internal/server.js'
 import { checkedBody, parseTokenResponse } from './internal/tokens.js'
 import type { OAuthClient, RequestOptions } from './protocol.js'
@@ -45,7 +46,7 @@ export async function clientCredentials(
   const ctx = await resolveClient(provider, client, options)
   need(ctx, 'token_endpoint', 'token')
   const scopes = options.scopes ?? provider.scopes
-  const params = new URLSearchParams(provider.tokenParams)
+  const params = tokenParameters(provider) ?? new URLSearchParams()
   if (scopes.length > 0) params.set('scope', joinScopes(provider, scopes))
   const response = await send(ctx, 'client credentials request', () =>
     oauth.clientCredentialsGrantRequest(ctx.as, ctx.client, ctx.auth, params, ctx.http),
@@ -88,7 +89,7 @@ export async function refreshTokens(
   const response = await send(ctx, 'refresh request', () =>
     oauth.refreshTokenGrantRequest(ctx.as, ctx.client, ctx.auth, options.refreshToken, {
       ...ctx.http,
-      ...(provider.tokenParams ? { additionalParameters: provider.tokenParams } : {}),
+      additionalParameters: tokenParameters(provider),
     }),
   )
   return parseTokenResponse(provider, response, options.scopes ?? [], 'refresh request')

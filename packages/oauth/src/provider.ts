@@ -55,6 +55,12 @@ export interface ProviderDefinition {
   tokenPath?: string | undefined
   /** Extra authorize parameters (`access_type: 'offline'`, `duration: 'permanent'`). */
   authorizeParams?: Record<string, string> | undefined
+  /**
+   * RFC 8707 resource indicator(s): the API(s) the tokens are for, sent as `resource` on the
+   * authorization request and on every token request (code exchange, refresh, device code,
+   * client credentials). Absolute URIs without a fragment.
+   */
+  resource?: string | readonly string[] | undefined
   /** Extra token request parameters. */
   tokenParams?: Record<string, string> | undefined
   /** Token request body format. Default `form`; `json` for providers documented that way. */
@@ -77,8 +83,10 @@ export interface ProviderDefinition {
 export type Provider = Readonly<
   Omit<
     ProviderDefinition,
-    'scopes' | 'quirks' | 'pkce' | 'scopeSeparator' | 'bodyFormat' | 'upgradeScopes'
+    'scopes' | 'quirks' | 'pkce' | 'scopeSeparator' | 'bodyFormat' | 'upgradeScopes' | 'resource'
   > & {
+    /** The resource indicators, as a list (empty without any). */
+    resource: readonly string[]
     scopes: readonly string[]
     upgradeScopes: readonly string[]
     pkce: boolean
@@ -119,6 +127,18 @@ const _scope = v.pipe(
   ),
 )
 
+const _resource = v.pipe(
+  v.string('resource must be a string'),
+  v.check((value) => {
+    try {
+      const url = new URL(value)
+      return url.hash === '' && !value.includes('#')
+    } catch {
+      return false
+    }
+  }, 'resource must be an absolute URI without a fragment (RFC 8707)'),
+)
+
 const _stringRecord = v.record(v.string(), v.string('must be a string'))
 
 const ProviderSchema = v.strictObject(
@@ -152,6 +172,9 @@ const ProviderSchema = v.strictObject(
     scopeSeparator: v.optional(v.picklist([' ', ','], 'scopeSeparator must be " " or ","')),
     tokenPath: v.optional(_path('tokenPath')),
     authorizeParams: v.optional(_stringRecord),
+    resource: v.optional(
+      v.union([_resource, v.array(_resource, 'resource must be a URI or an array of URIs')]),
+    ),
     tokenParams: v.optional(_stringRecord),
     bodyFormat: v.optional(v.picklist(['form', 'json'], 'bodyFormat must be form or json')),
     redirectPort: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535))),
@@ -243,6 +266,13 @@ export function defineProvider(definition: ProviderDefinition): Provider {
   return Object.freeze({
     ...input,
     scopes: Object.freeze([...(input.scopes ?? [])]),
+    resource: Object.freeze(
+      input.resource === undefined
+        ? []
+        : typeof input.resource === 'string'
+          ? [input.resource]
+          : [...input.resource],
+    ),
     upgradeScopes: Object.freeze([...(input.upgradeScopes ?? [])]),
     pkce: input.pkce ?? true,
     scopeSeparator: input.scopeSeparator ?? ' ',

@@ -8,7 +8,7 @@ import {
   KEYWARD_OAUTH_STATE_MISMATCH,
 } from '../errors.js'
 import type { Provider } from '../provider.js'
-import { type ClientContext, joinScopes, need, send } from './server.js'
+import { type ClientContext, joinScopes, need, send, tokenParameters } from './server.js'
 import { checkedBody, errorCode, MAX_TOKEN_LENGTH, tokenSetFrom } from './tokens.js'
 
 /** Parameters of one authorization request. */
@@ -37,6 +37,7 @@ export function authorizationRequestUrl(ctx: ClientContext, request: AuthorizeRe
     p.set('code_challenge_method', 'S256')
   }
   if (request.nonce !== undefined) p.set('nonce', request.nonce)
+  for (const resource of ctx.provider.resource) p.append('resource', resource)
   for (const [k, v] of Object.entries({ ...ctx.provider.authorizeParams, ...request.extraParams }))
     p.set(k, v)
   return url
@@ -200,7 +201,7 @@ export async function completeAuthorization(
       (ctx.provider.pkce ? expected.codeVerifier : undefined) ?? oauth.nopkce,
       {
         ...ctx.http,
-        ...(ctx.provider.tokenParams ? { additionalParameters: ctx.provider.tokenParams } : {}),
+        additionalParameters: tokenParameters(ctx.provider),
       },
     ),
   )

@@ -12,7 +12,7 @@ import {
 import type { LoginTokens } from '../grant.js'
 import type { Provider } from '../provider.js'
 import { requestedScopes, withGrant } from './scopes.js'
-import { type ClientContext, joinScopes, need, send } from './server.js'
+import { type ClientContext, joinScopes, need, send, tokenParameters } from './server.js'
 import { MAX_DEVICE_CODE_LIFETIME, pollInterval, slowedDown } from './time.js'
 import { checkedBody, parseTokenResponse } from './tokens.js'
 
@@ -104,6 +104,7 @@ export async function deviceSignIn(
   const scopes = requestedScopes(provider, options)
   const params = new URLSearchParams()
   if (scopes.length > 0) params.set('scope', joinScopes(provider, scopes))
+  for (const resource of provider.resource) params.append('resource', resource)
   const response = await send(ctx, 'device authorization request', () =>
     oauth.deviceAuthorizationRequest(ctx.as, ctx.client, ctx.auth, params, ctx.http),
   )
@@ -155,7 +156,10 @@ export async function deviceSignIn(
     await sleep(interval * 1000, signal)
     if (Date.now() >= deadline) throw expired()
     const poll = await send(ctx, 'device token request', () =>
-      oauth.deviceCodeGrantRequest(ctx.as, ctx.client, ctx.auth, device.device_code, ctx.http),
+      oauth.deviceCodeGrantRequest(ctx.as, ctx.client, ctx.auth, device.device_code, {
+        ...ctx.http,
+        additionalParameters: tokenParameters(provider),
+      }),
     )
     try {
       const tokens = await parseTokenResponse(provider, poll, scopes, 'device token request')

@@ -228,3 +228,13 @@ export function serverOptions(options: Omit<RequestOptions, 'timeoutMs'>): Reque
     ...(custom === undefined ? {} : { [customFetch]: custom }),
   }
 }
+
+/**
+ * The extra parameters of every token request: the provider's `tokenParams` and its RFC 8707
+ * `resource` indicators. `undefined` when there are none.
+ */
+export function tokenParameters(provider: Provider): URLSearchParams | undefined {
+  const params = new URLSearchParams(provider.tokenParams)
+  for (const resource of provider.resource) params.append('resource', resource)
+  return params.size > 0 ? params : undefined
+}
