@@ -1,4 +1,4 @@
-import type { Refresher, TokenSet } from '@keyward/authstore'
+import type { Refresher, TokenSet } from '@keyward/core'
 import { describe, expectTypeOf, it } from 'vitest'
 import {
   type Account,

@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { AuthStore, type AuthStoreEvents } from '@keyward/authstore'
-import { envKey, type KeywardError } from '@keyward/core'
+import { envKey } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { memoryDriver } from '@keyward/core/drivers/memory'
+import { expectKeywardError, type RecordingLogger, recordingLogger } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt, nextMessage } from '../../../test/_built.js'
 import { _Browser } from './_browser.js'
@@ -58,19 +59,8 @@ async function introspect(token: string): Promise<{ active: boolean }> {
   return (await response.json()) as { active: boolean }
 }
 
-const errorOf = (p: Promise<unknown>) =>
-  p.then(
-    () => undefined,
-    (e: unknown) => e as KeywardError,
-  )
-
-function recordingLogger() {
-  const lines: string[] = []
-  const log = (level: string) => (message: string, fields?: Readonly<Record<string, unknown>>) => {
-    lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`)
-  }
-  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') }
-}
+/** The lines a recording logger kept, as `<level> <message> <fields JSON>`. */
+const linesOf = (logger: RecordingLogger): string[] => logger.lines.map((line) => line.text)
 
 describe('logout revokes at the provider (AuthStore onClear + revokeOnClear)', () => {
   it('after clearToken the refresh token no longer works and the access token is inactive', async () => {
@@ -88,16 +78,18 @@ describe('logout revokes at the provider (AuthStore onClear + revokeOnClear)', (
     expect(await store.clearToken('local')).toBe(true)
 
     const invalidBefore = oidc.invalidGrants
-    const refused = await errorOf(refreshTokens(provider, _CLIENT, { refreshToken }))
+    const refused = await expectKeywardError(
+      refreshTokens(provider, _CLIENT, { refreshToken }),
+      KEYWARD_OAUTH_ERROR_RESPONSE,
+    )
     // (also shows the server's invalid_grant counter, which the race test relies on, counts)
     expect(oidc.invalidGrants).toBe(invalidBefore + 1)
-    expect(refused?.code).toBe(KEYWARD_OAUTH_ERROR_RESPONSE)
     expect(refused?.details).toMatchObject({ status: 400, error: 'invalid_grant' })
     expect(await introspect(tokens.accessToken)).toEqual({ active: false })
     expect(await store.getMetadata('local')).toBeNull()
-    expect(logger.lines.some((l) => l.startsWith('warn'))).toBe(false)
+    expect(linesOf(logger).some((l) => l.startsWith('warn'))).toBe(false)
     for (const secret of [tokens.accessToken, refreshToken, _CLIENT.clientSecret])
-      expect(logger.lines.join('\n')).not.toContain(secret)
+      expect(logger.text()).not.toContain(secret)
   })
 
   it('a provider outage during logout is logged, the token is still deleted locally, and stays valid upstream', async () => {
@@ -116,10 +108,10 @@ describe('logout revokes at the provider (AuthStore onClear + revokeOnClear)', (
       oidc.outage = undefined
     }
     expect(await store.getMetadata('local')).toBeNull()
-    const warning = logger.lines.find((l) => l.includes('clear hook failed'))
+    const warning = linesOf(logger).find((l) => l.includes('clear hook failed'))
     expect(warning).toContain(`"code":"${KEYWARD_OAUTH_ERROR_RESPONSE}"`)
     for (const secret of [tokens.accessToken, tokens.refreshToken as string])
-      expect(logger.lines.join('\n')).not.toContain(secret)
+      expect(logger.text()).not.toContain(secret)
     // Best effort really failed: the provider still honours the refresh token.
     const fresh = await refreshTokens(provider, _CLIENT, {
       refreshToken: tokens.refreshToken as string,
@@ -142,12 +134,12 @@ describe('logout revokes at the provider (AuthStore onClear + revokeOnClear)', (
     await store.setToken('norevoke', { accessToken: 'at-canary-41', refreshToken: 'rt-canary-42' })
     expect(await store.clearToken('norevoke')).toBe(true)
     expect(await store.isAuthenticated('norevoke')).toBe(false)
-    expect(logger.lines.find((l) => l.includes('clear hook failed'))).toContain(
+    expect(linesOf(logger).find((l) => l.includes('clear hook failed'))).toContain(
       KEYWARD_OAUTH_UNSUPPORTED,
     )
-    expect(logger.lines.join('\n')).not.toContain('canary')
+    expect(logger.text()).not.toContain('canary')
     // And the hook itself says which tokens stayed valid, without quoting them.
-    const error = await errorOf(
+    const error = await expectKeywardError(
       Promise.resolve(
         revokeOnClear(
           noRevoke,
@@ -162,8 +154,8 @@ describe('logout revokes at the provider (AuthStore onClear + revokeOnClear)', (
           },
         }),
       ),
+      KEYWARD_OAUTH_UNSUPPORTED,
     )
-    expect(error?.code).toBe(KEYWARD_OAUTH_UNSUPPORTED)
     expect(error?.details).toMatchObject({ failed: ['refresh_token', 'access_token'] })
     expect(`${error?.message}${JSON.stringify(error)}`).not.toContain('canary')
   })

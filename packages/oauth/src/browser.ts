@@ -1,8 +1,22 @@
+import { assertOptions } from '@keyward/core'
 import type { LoginTokens, ScopeRequestOptions } from './grant.js'
 import { loopbackSignIn } from './internal/loopback.js'
 import { resolveClient, serverOptions } from './internal/server.js'
 import type { OAuthClient, RequestOptions } from './protocol.js'
 import type { Provider } from './provider.js'
+
+/** The option checks of the browser sign-in (shared with `login`). */
+export const BROWSER_CHECKS = {
+  signal: 'abort signal',
+  timeoutMs: 'positive integer',
+  logger: 'logger',
+  upgrade: 'boolean',
+  openBrowser: 'function',
+  onUrl: 'function',
+  redirectPath: 'string',
+  port: 'non-negative integer',
+  pasteRedirectUrl: 'function',
+} as const
 
 /** Options of {@link loginWithBrowser}. */
 export interface BrowserLoginOptions
@@ -55,6 +69,7 @@ export async function loginWithBrowser(
   client: OAuthClient,
   options: BrowserLoginOptions = {},
 ): Promise<LoginTokens> {
+  assertOptions(options, 'loginWithBrowser', BROWSER_CHECKS)
   const ctx = await resolveClient(provider, client, serverOptions(options))
   return loopbackSignIn(ctx, options)
 }

@@ -1,6 +1,7 @@
 // The device flow's handling of hostile device authorization responses. The provider is a
 // recording transport ([customFetch]): oidc-provider cannot be made to send these values.
 import type { KeywardError } from '@keyward/core'
+import { expectKeywardError } from '@keyward/core/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { _json, _recordingFetcher } from './_recording.js'
@@ -81,16 +82,16 @@ describe('device flow: verification URIs', () => {
       ),
     ])
     let shown = 0
-    const error = await errorOf(
+    const error = await expectKeywardError(
       loginWithDeviceCode(provider, CLIENT, {
         onCode: () => {
           shown += 1
         },
         [customFetch]: fetcher,
       }),
+      KEYWARD_OAUTH_INVALID_RESPONSE,
     )
     expect(shown).toBe(0)
-    expect(error?.code).toBe(KEYWARD_OAUTH_INVALID_RESPONSE)
     expect(error?.details).toMatchObject({ field })
     expect(error?.message).not.toContain(uri)
   })

@@ -1,6 +1,7 @@
+import { assertOptions } from '@keyward/core'
 import type { LoginTokens, ScopeRequestOptions } from './grant.js'
-import { checkOnCode, deviceSignIn } from './internal/device-flow.js'
-import { resolveClient } from './internal/server.js'
+import { deviceSignIn } from './internal/device-flow.js'
+import { REQUEST_CHECKS, resolveClient } from './internal/server.js'
 import type { OAuthClient, RequestOptions } from './protocol.js'
 import type { Provider } from './provider.js'
 
@@ -40,7 +41,12 @@ export async function loginWithDeviceCode(
   client: OAuthClient,
   options: DeviceLoginOptions,
 ): Promise<LoginTokens> {
-  checkOnCode(options)
+  assertOptions(options, 'loginWithDeviceCode', {
+    ...REQUEST_CHECKS,
+    logger: 'logger',
+    upgrade: 'boolean',
+    onCode: { kind: 'function', required: true },
+  })
   const ctx = await resolveClient(provider, client, options)
   return deviceSignIn(ctx, options)
 }

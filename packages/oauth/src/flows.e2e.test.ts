@@ -1,6 +1,7 @@
 import { AuthStore, RefreshError } from '@keyward/authstore'
 import type { KeywardError } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
+import { expectKeywardError } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { _Browser } from './_browser.js'
 import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
@@ -105,10 +106,10 @@ describe('browser sign-in against oidc-provider', () => {
       token: fresh.refreshToken as string,
       tokenTypeHint: 'refresh_token',
     })
-    const revoked = await errorOf(
+    const revoked = await expectKeywardError(
       refreshTokens(provider, _CLIENT, { refreshToken: fresh.refreshToken as string }),
+      KEYWARD_OAUTH_ERROR_RESPONSE,
     )
-    expect(revoked?.code).toBe(KEYWARD_OAUTH_ERROR_RESPONSE)
     expect(revoked?.details).toMatchObject({ status: 400, error: 'invalid_grant' })
     for (const secret of [
       tokens.accessToken,
@@ -138,13 +139,13 @@ describe('browser sign-in against oidc-provider', () => {
   })
 
   it('denied consent is KEYWARD_OAUTH_ACCESS_DENIED', async () => {
-    const error = await errorOf(
+    await expectKeywardError(
       loginWithBrowser(provider, _CLIENT, {
         scopes: SCOPES,
         openBrowser: async (url) => void _approve(url, { deny: true }),
       }),
+      KEYWARD_OAUTH_ACCESS_DENIED,
     )
-    expect(error?.code).toBe(KEYWARD_OAUTH_ACCESS_DENIED)
   })
 
   it('a redirect with another state is KEYWARD_OAUTH_STATE_MISMATCH', async () => {
@@ -167,10 +168,10 @@ describe('browser sign-in against oidc-provider', () => {
   })
 
   it('times out, and stops on its AbortSignal', async () => {
-    const timedOut = await errorOf(
+    await expectKeywardError(
       loginWithBrowser(provider, _CLIENT, { openBrowser: async () => {}, timeoutMs: 100 }),
+      KEYWARD_OAUTH_TIMEOUT,
     )
-    expect(timedOut?.code).toBe(KEYWARD_OAUTH_TIMEOUT)
     const controller = new AbortController()
     const pending = loginWithBrowser(provider, _CLIENT, {
       openBrowser: async () => controller.abort(),
@@ -186,8 +187,10 @@ describe('client credentials against oidc-provider', () => {
     expect(tokens.accessToken).toEqual(expect.any(String))
     expect(tokens.refreshToken).toBeUndefined()
     const wrong = { clientId: _CLIENT.clientId, clientSecret: 'wrong-secret-canary' }
-    const error = await errorOf(clientCredentials(provider, wrong, { scopes: ['api:read'] }))
-    expect(error?.code).toBe(KEYWARD_OAUTH_ERROR_RESPONSE)
+    const error = await expectKeywardError(
+      clientCredentials(provider, wrong, { scopes: ['api:read'] }),
+      KEYWARD_OAUTH_ERROR_RESPONSE,
+    )
     expect(error?.details).toMatchObject({ status: 401, error: 'invalid_client' })
     expect(`${error?.message}${JSON.stringify(error)}`).not.toContain('canary')
   })
@@ -222,24 +225,24 @@ describe('device sign-in against oidc-provider', () => {
 
   it('is cancelled by its AbortSignal', async () => {
     const controller = new AbortController()
-    const error = await errorOf(
+    await expectKeywardError(
       loginWithDeviceCode(provider, _CLIENT, {
         scopes: SCOPES,
         onCode: () => controller.abort(),
         signal: controller.signal,
       }),
+      KEYWARD_OAUTH_ABORTED,
     )
-    expect(error?.code).toBe(KEYWARD_OAUTH_ABORTED)
   })
 
   it('an expired device code is KEYWARD_OAUTH_DEVICE_CODE_EXPIRED', async () => {
     const short = await _startOidc({ deviceCodeTtl: 1 })
     try {
       const p = defineProvider({ id: 'short', issuer: short.issuer, allowLoopbackHttp: true })
-      const error = await errorOf(
+      await expectKeywardError(
         loginWithDeviceCode(p, _CLIENT, { scopes: SCOPES, onCode: () => {} }),
+        KEYWARD_OAUTH_DEVICE_CODE_EXPIRED,
       )
-      expect(error?.code).toBe(KEYWARD_OAUTH_DEVICE_CODE_EXPIRED)
     } finally {
       await short.close()
     }

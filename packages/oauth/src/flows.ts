@@ -1,5 +1,12 @@
-import { type ClearHook, RefreshError, type Refresher, type TokenSet } from '@keyward/authstore'
-import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
+import {
+  assertOptions,
+  type ClearHook,
+  KEYWARD_INVALID_ARGUMENT,
+  KeywardError,
+  RefreshError,
+  type Refresher,
+  type TokenSet,
+} from '@keyward/core'
 import * as oauth from 'oauth4webapi'
 import {
   KEYWARD_FETCH_ABORTED,
@@ -12,6 +19,7 @@ import {
   checkClient,
   joinScopes,
   need,
+  REQUEST_CHECKS,
   resolveClient,
   resolveServer,
   send,
@@ -43,6 +51,7 @@ export async function clientCredentials(
   client: OAuthClient,
   options: ClientCredentialsOptions = {},
 ): Promise<TokenSet> {
+  assertOptions(options, 'clientCredentials', REQUEST_CHECKS)
   const ctx = await resolveClient(provider, client, options)
   need(ctx, 'token_endpoint', 'token')
   const scopes = options.scopes ?? provider.scopes
@@ -78,12 +87,10 @@ export async function refreshTokens(
   client: OAuthClient,
   options: RefreshTokensOptions,
 ): Promise<TokenSet> {
-  if (typeof options?.refreshToken !== 'string' || options.refreshToken === '') {
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      'option `refreshToken` must be a non-empty string',
-    )
-  }
+  assertOptions(options, 'refreshTokens', {
+    ...REQUEST_CHECKS,
+    refreshToken: { kind: 'non-empty string', required: true },
+  })
   const ctx = await resolveClient(provider, client, options)
   need(ctx, 'token_endpoint', 'token')
   const response = await send(ctx, 'refresh request', () =>
@@ -157,6 +164,7 @@ export function oauthRefresher(
   options: RequestOptions = {},
 ): Refresher {
   checkClient(client)
+  assertOptions(options, 'oauthRefresher', REQUEST_CHECKS)
   return async ({ refreshToken, scopes }: { refreshToken: string; scopes: string[] }) => {
     try {
       return await refreshTokens(provider, client, { ...options, refreshToken, scopes })
@@ -189,9 +197,11 @@ export async function revokeToken(
   client: OAuthClient,
   options: RevokeTokenOptions,
 ): Promise<void> {
-  if (typeof options?.token !== 'string' || options.token === '') {
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `token` must be a non-empty string')
-  }
+  assertOptions(options, 'revokeToken', {
+    ...REQUEST_CHECKS,
+    token: { kind: 'non-empty string', required: true },
+    tokenTypeHint: 'string',
+  })
   const ctx = await resolveClient(provider, client, options)
   need(ctx, 'revocation_endpoint', 'revocation')
   const response = await send(ctx, 'revocation request', () =>
@@ -236,6 +246,7 @@ export function revokeOnClear(
   options: RequestOptions = {},
 ): ClearHook {
   checkClient(client)
+  assertOptions(options, 'revokeOnClear', REQUEST_CHECKS)
   return async ({ tokens }) => {
     const failed: string[] = []
     let first: KeywardError | undefined
@@ -293,6 +304,7 @@ export async function fetchAccount(
   accessToken: string,
   options: RequestOptions = {},
 ): Promise<Account> {
+  assertOptions(options, 'fetchAccount', REQUEST_CHECKS)
   if (typeof accessToken !== 'string' || accessToken === '') {
     throw new KeywardError(
       KEYWARD_INVALID_ARGUMENT,

@@ -1,5 +1,4 @@
-import type { TokenSet } from '@keyward/authstore'
-import type { Logger } from '@keyward/core'
+import type { Logger, TokenSet } from '@keyward/core'
 
 /** Scope options the sign-in flows share (incremental authorization). */
 export interface ScopeRequestOptions {

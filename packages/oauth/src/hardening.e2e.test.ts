@@ -1,6 +1,7 @@
 // Regression tests for what hostile input broke in the sign-in flows, against a real
 // oidc-provider on 127.0.0.1 (the "browser" is an HTTP client, see _browser.ts).
 import type { KeywardError } from '@keyward/core'
+import { expectKeywardError, type RecordingLogger, recordingLogger } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { _Browser } from './_browser.js'
 import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
@@ -26,13 +27,8 @@ const errorOf = (p: Promise<unknown>) =>
     (e: unknown) => e as KeywardError,
   )
 
-function recordingLogger() {
-  const lines: string[] = []
-  const log = (level: string) => (message: string, fields?: Readonly<Record<string, unknown>>) => {
-    lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`)
-  }
-  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') }
-}
+/** The lines a recording logger kept, as `<level> <message> <fields JSON>`. */
+const linesOf = (logger: RecordingLogger): string[] => logger.lines.map((line) => line.text)
 
 /** Sends a request to the loopback callback with a state this sign-in never issued. */
 async function forgeCallback(authorizeUrl: string): Promise<number> {
@@ -60,13 +56,13 @@ describe('loopback callback with a wrong state (forged request)', () => {
     })
     expect(tokens.accessToken).toEqual(expect.any(String))
     expect(statuses).toEqual([400, 400])
-    const warning = logger.lines.find((l) => l.includes('wrong state'))
+    const warning = linesOf(logger).find((l) => l.includes('wrong state'))
     expect(warning).toContain('"ignoredCallbacks":2')
-    expect(logger.lines.join('\n')).not.toMatch(/canary/)
+    expect(logger.text()).not.toMatch(/canary/)
   })
 
   it('only forged callbacks until the timeout: KEYWARD_OAUTH_TIMEOUT, with the count and no value', async () => {
-    const error = await errorOf(
+    const error = await expectKeywardError(
       loginWithBrowser(provider, _CLIENT, {
         scopes: SCOPES,
         timeoutMs: 1500,
@@ -74,8 +70,8 @@ describe('loopback callback with a wrong state (forged request)', () => {
           await forgeCallback(url)
         },
       }),
+      codes.KEYWARD_OAUTH_TIMEOUT,
     )
-    expect(error?.code).toBe(codes.KEYWARD_OAUTH_TIMEOUT)
     expect(error?.details).toMatchObject({ ignoredCallbacks: 1 })
     expect(`${error?.message}${JSON.stringify(error?.details)}`).not.toMatch(/canary/)
   })

@@ -3,6 +3,7 @@
 import { AuthStore } from '@keyward/authstore'
 import { KEYWARD_INVALID_ARGUMENT, type KeywardError } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
+import { expectKeywardError, type RecordingLogger, recordingLogger } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { _Browser } from './_browser.js'
 import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
@@ -35,13 +36,8 @@ const errorOf = (p: Promise<unknown>) =>
     (e: unknown) => e as KeywardError,
   )
 
-function recordingLogger() {
-  const lines: string[] = []
-  const log = (level: string) => (message: string, fields?: Readonly<Record<string, unknown>>) => {
-    lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`)
-  }
-  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') }
-}
+/** The lines a recording logger kept, as `<level> <message> <fields JSON>`. */
+const linesOf = (logger: RecordingLogger): string[] => logger.lines.map((line) => line.text)
 
 /**
  * Options that complete whichever flow `login` picks, recording which one ran: the device
@@ -130,7 +126,7 @@ describe('login picks the flow that works on this machine', () => {
     const tokens = await login(noDevice, _CLIENT, options)
     expect(used).toEqual(['browser'])
     expect(tokens.accessToken).toEqual(expect.any(String))
-    expect(logger.lines.join('\n')).toContain('no device flow')
+    expect(logger.text()).toContain('no device flow')
   })
 
   it('no display and no onCode: the browser flow; `flow` forces either', async () => {
@@ -146,11 +142,15 @@ describe('login picks the flow that works on this machine', () => {
   })
 
   it('refuses bad options eagerly, naming them', async () => {
-    const noCode = await errorOf(login(provider, _CLIENT, { flow: 'device' }))
-    expect(noCode?.code).toBe(KEYWARD_INVALID_ARGUMENT)
+    const noCode = await expectKeywardError(
+      login(provider, _CLIENT, { flow: 'device' }),
+      KEYWARD_INVALID_ARGUMENT,
+    )
     expect(noCode?.message).toContain('`onCode`')
-    const badFlow = await errorOf(login(provider, _CLIENT, { flow: 'popup' as 'auto' }))
-    expect(badFlow?.code).toBe(KEYWARD_INVALID_ARGUMENT)
+    const badFlow = await expectKeywardError(
+      login(provider, _CLIENT, { flow: 'popup' as 'auto' }),
+      KEYWARD_INVALID_ARGUMENT,
+    )
     expect(badFlow?.message).toContain('`flow`')
   })
 })
@@ -216,10 +216,10 @@ describe('incremental authorization', () => {
     expect(tokens.refreshToken).toEqual(expect.any(String))
     expect(tokens.deniedScopes).toEqual(['api:write'])
     expect(tokens.scopes).not.toContain('api:write')
-    const warning = logger.lines.find((l) => l.startsWith('warn'))
+    const warning = linesOf(logger).find((l) => l.startsWith('warn'))
     expect(warning).toContain('granted fewer scopes than asked')
     expect(warning).toContain('api:write')
-    expect(logger.lines.join('\n')).not.toContain(tokens.accessToken)
+    expect(logger.text()).not.toContain(tokens.accessToken)
 
     const store = new AuthStore({ driver: memoryDriver() })
     await store.setToken('partial', tokens)
@@ -249,6 +249,6 @@ describe('incremental authorization', () => {
     ])
     expect(tokens.scopes).toEqual(expect.arrayContaining(['email', 'profile', 'api:read']))
     expect(tokens.deniedScopes).toEqual([])
-    expect(logger.lines.filter((l) => l.startsWith('warn'))).toEqual([])
+    expect(linesOf(logger).filter((l) => l.startsWith('warn'))).toEqual([])
   })
 })

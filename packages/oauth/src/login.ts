@@ -1,5 +1,5 @@
-import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
-import type { BrowserLoginOptions } from './browser.js'
+import { assertOptions, KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
+import { BROWSER_CHECKS, type BrowserLoginOptions } from './browser.js'
 import type { DeviceCodePrompt } from './device.js'
 import type { LoginTokens } from './grant.js'
 import { deviceSignIn } from './internal/device-flow.js'
@@ -46,6 +46,7 @@ export interface LoginOptions extends BrowserLoginOptions, DisplayEnvironment {
  * ```
  */
 export function hasDisplay(options: DisplayEnvironment = {}): boolean {
+  assertOptions(options, 'hasDisplay', { env: 'object', platform: 'string' })
   const env = options.env ?? process.env
   const platform = options.platform ?? process.platform
   const set = (name: string) => typeof env[name] === 'string' && env[name] !== ''
@@ -77,6 +78,13 @@ export async function login(
   client: OAuthClient,
   options: LoginOptions = {},
 ): Promise<LoginTokens> {
+  assertOptions(options, 'login', {
+    ...BROWSER_CHECKS,
+    onCode: 'function',
+    flow: 'string',
+    env: 'object',
+    platform: 'string',
+  })
   const flow = options.flow ?? 'auto'
   if (flow !== 'auto' && flow !== 'browser' && flow !== 'device') {
     throw new KeywardError(
@@ -85,8 +93,6 @@ export async function login(
     )
   }
   const { onCode } = options
-  if (onCode !== undefined && typeof onCode !== 'function')
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `onCode` must be a function')
   if (flow === 'device' && onCode === undefined) {
     throw new KeywardError(
       KEYWARD_INVALID_ARGUMENT,

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TLSSocket } from 'node:tls'
 import type { KeywardError } from '@keyward/core'
+import { expectKeywardError } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   KEYWARD_FETCH_NETWORK,
@@ -126,13 +127,13 @@ describe.runIf(available)('safeFetch over https to a token endpoint on 127.0.0.1
   it('refuses the untrusted certificate: a TLS error, and no request reaches the server', async () => {
     const before = seen.requests.length
     const { resolve } = resolverTo('127.0.0.1')
-    const error = await errorOf(
+    const error = await expectKeywardError(
       safeFetch(`https://${HOST}:${port}/token`, tokenRequest, {
         resolve,
         allowLoopbackHttp: true,
       }),
+      KEYWARD_FETCH_NETWORK,
     )
-    expect(error?.code).toBe(KEYWARD_FETCH_NETWORK)
     expect(error?.details).toMatchObject({ tls: true })
     expect(seen.requests.length).toBe(before)
   })
@@ -151,13 +152,13 @@ describe.runIf(available)('safeFetch over https to a token endpoint on 127.0.0.1
     expect(calls).toEqual([HOST])
     expect(seen.requests.slice(before)).toEqual([{ servername: HOST, remote: '127.0.0.1' }])
     // The system resolver does not know HOST: success can only come from the pinned address.
-    const unpinned = await errorOf(
+    await expectKeywardError(
       safeFetch(`https://${HOST}:${port}/token`, tokenRequest, {
         allowLoopbackHttp: true,
         ca: trustedCa,
       }),
+      KEYWARD_SSRF_RESOLVE_FAILED,
     )
-    expect(unpinned?.code).toBe(KEYWARD_SSRF_RESOLVE_FAILED)
   })
 
   it('an IP-literal URL is checked against the certificate’s IP address', async () => {
@@ -171,14 +172,14 @@ describe.runIf(available)('safeFetch over https to a token endpoint on 127.0.0.1
   it('verifies the host name: the right CA for the wrong name is refused', async () => {
     const before = seen.requests.length
     const { resolve } = resolverTo('127.0.0.1')
-    const error = await errorOf(
+    const error = await expectKeywardError(
       safeFetch(`https://other.keyward.test:${port}/token`, tokenRequest, {
         resolve,
         allowLoopbackHttp: true,
         ca: trustedCa,
       }),
+      KEYWARD_FETCH_NETWORK,
     )
-    expect(error?.code).toBe(KEYWARD_FETCH_NETWORK)
     expect(error?.details).toMatchObject({ tls: true, networkCode: 'ERR_TLS_CERT_ALTNAME_INVALID' })
     expect(seen.requests.length).toBe(before)
   })
@@ -220,8 +221,10 @@ describe.runIf(available)('safeFetch over https to a token endpoint on 127.0.0.1
     const before = seen.connections
     for (const url of [`https://${HOST}:${port}/token`, `https://127.0.0.1:${port}/token`]) {
       const { resolve } = resolverTo('127.0.0.1')
-      const error = await errorOf(safeFetch(url, tokenRequest, { resolve, ca: trustedCa }))
-      expect(error?.code).toBe(KEYWARD_SSRF_BLOCKED_ADDRESS)
+      await expectKeywardError(
+        safeFetch(url, tokenRequest, { resolve, ca: trustedCa }),
+        KEYWARD_SSRF_BLOCKED_ADDRESS,
+      )
     }
     expect(seen.connections).toBe(before)
   })

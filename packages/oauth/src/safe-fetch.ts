@@ -3,7 +3,7 @@ import * as http from 'node:http'
 import * as https from 'node:https'
 import { isIP, type LookupFunction } from 'node:net'
 import { rootCertificates } from 'node:tls'
-import { KeywardError } from '@keyward/core'
+import { assertOptions, KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
 import {
   KEYWARD_FETCH_ABORTED,
   KEYWARD_FETCH_NETWORK,
@@ -82,6 +82,7 @@ export async function checkUrl(
   input: string | URL,
   options: SafeFetchOptions = {},
 ): Promise<CheckedTarget> {
+  assertOptions(options, 'checkUrl', { resolve: 'function', allowLoopbackHttp: 'boolean' })
   let url: URL
   try {
     url = new URL(String(input))
@@ -193,7 +194,7 @@ function _bodyOf(body: RequestInit['body']): Buffer | undefined {
   if (body instanceof ArrayBuffer) return Buffer.from(body)
   if (ArrayBuffer.isView(body)) return Buffer.from(body.buffer, body.byteOffset, body.byteLength)
   throw new KeywardError(
-    'KEYWARD_INVALID_ARGUMENT',
+    KEYWARD_INVALID_ARGUMENT,
     'safeFetch: init.body must be a string, URLSearchParams or bytes',
   )
 }
@@ -314,13 +315,13 @@ export async function _safeFetchWith(
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
     throw new KeywardError(
-      'KEYWARD_INVALID_ARGUMENT',
+      KEYWARD_INVALID_ARGUMENT,
       'safeFetch: option `maxBytes` must be a positive integer',
     )
   }
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new KeywardError(
-      'KEYWARD_INVALID_ARGUMENT',
+      KEYWARD_INVALID_ARGUMENT,
       'safeFetch: option `timeoutMs` must be a positive number',
     )
   }
@@ -331,7 +332,7 @@ export async function _safeFetchWith(
       !ca.every((c) => typeof c === 'string' && c.includes('-----BEGIN CERTIFICATE-----')))
   ) {
     throw new KeywardError(
-      'KEYWARD_INVALID_ARGUMENT',
+      KEYWARD_INVALID_ARGUMENT,
       'safeFetch: option `ca` must be one or more PEM certificates',
     )
   }
@@ -439,5 +440,10 @@ export function safeFetch(
   init?: RequestInit,
   options: SafeFetchOptions = {},
 ): Promise<Response> {
+  assertOptions(options, 'safeFetch', {
+    resolve: 'function',
+    maxBytes: 'positive integer',
+    allowLoopbackHttp: 'boolean',
+  })
   return _safeFetchWith(_nodeTransport, input, init, options)
 }

@@ -1,6 +1,7 @@
 // Server-side sign-in (authorizationUrl / exchangeCode) for web apps and host-owned redirects,
 // against a real oidc-provider on 127.0.0.1 whose pages are driven over HTTP (see _browser.ts).
 import { KEYWARD_INVALID_ARGUMENT, type KeywardError } from '@keyward/core'
+import { expectKeywardError } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { _Browser } from './_browser.js'
 import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
@@ -95,15 +96,15 @@ describe('server-side sign-in against oidc-provider', () => {
   it('another state is refused before anything is sent: the code still works afterwards', async () => {
     const { started, callbackUrl } = await signIn(WEB)
     const other = await authorizationUrl(provider, _CLIENT, { redirectUri: WEB, scopes: SCOPES })
-    const refused = await errorOf(
+    await expectKeywardError(
       exchangeCode(provider, _CLIENT, {
         callbackUrl,
         redirectUri: WEB,
         state: other.state,
         codeVerifier: other.codeVerifier,
       }),
+      KEYWARD_OAUTH_STATE_MISMATCH,
     )
-    expect(refused?.code).toBe(KEYWARD_OAUTH_STATE_MISMATCH)
     const tokens = await exchangeCode(provider, _CLIENT, {
       callbackUrl,
       redirectUri: WEB,
@@ -118,7 +119,7 @@ describe('server-side sign-in against oidc-provider', () => {
     const { started, callbackUrl } = await signIn(WEB)
     const mixed = new URL(callbackUrl)
     mixed.searchParams.set('iss', 'https://attacker.example')
-    const error = await errorOf(
+    const error = await expectKeywardError(
       exchangeCode(provider, _CLIENT, {
         callbackUrl: mixed,
         redirectUri: WEB,
@@ -126,14 +127,14 @@ describe('server-side sign-in against oidc-provider', () => {
         codeVerifier: started.codeVerifier,
         nonce: started.nonce,
       }),
+      KEYWARD_OAUTH_ERROR_RESPONSE,
     )
-    expect(error?.code).toBe(KEYWARD_OAUTH_ERROR_RESPONSE)
     expect(error?.details).toMatchObject({ check: 'iss' })
   })
 
   it('an ID token with another nonce is refused; a wrong PKCE verifier is invalid_grant', async () => {
     const first = await signIn(WEB)
-    const nonce = await errorOf(
+    const nonce = await expectKeywardError(
       exchangeCode(provider, _CLIENT, {
         callbackUrl: first.callbackUrl,
         redirectUri: WEB,
@@ -141,12 +142,12 @@ describe('server-side sign-in against oidc-provider', () => {
         codeVerifier: first.started.codeVerifier,
         nonce: 'the-nonce-of-another-sign-in',
       }),
+      KEYWARD_OAUTH_ID_TOKEN_INVALID,
     )
-    expect(nonce?.code).toBe(KEYWARD_OAUTH_ID_TOKEN_INVALID)
     expect(nonce?.details).toMatchObject({ check: 'nonce' })
 
     const second = await signIn(WEB)
-    const pkce = await errorOf(
+    const pkce = await expectKeywardError(
       exchangeCode(provider, _CLIENT, {
         callbackUrl: second.callbackUrl,
         redirectUri: WEB,
@@ -154,8 +155,8 @@ describe('server-side sign-in against oidc-provider', () => {
         codeVerifier: 'x'.repeat(43),
         nonce: second.started.nonce,
       }),
+      KEYWARD_OAUTH_ERROR_RESPONSE,
     )
-    expect(pkce?.code).toBe(KEYWARD_OAUTH_ERROR_RESPONSE)
     expect(pkce?.details).toMatchObject({ status: 400, error: 'invalid_grant' })
   })
 

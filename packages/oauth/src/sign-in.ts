@@ -1,8 +1,7 @@
-import type { TokenSet } from '@keyward/authstore'
-import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
+import { assertOptions, KEYWARD_INVALID_ARGUMENT, KeywardError, type TokenSet } from '@keyward/core'
 import { beginAuthorization, checkState, completeAuthorization } from './internal/authorize.js'
 import { requestedScopes } from './internal/scopes.js'
-import { resolveClient } from './internal/server.js'
+import { REQUEST_CHECKS, resolveClient } from './internal/server.js'
 import type { OAuthClient, RequestOptions } from './protocol.js'
 import type { Provider } from './provider.js'
 
@@ -100,16 +99,6 @@ function checkRedirectUri(value: unknown): string {
   return value
 }
 
-function checkString(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value === '') throw invalid(field, 'must be a non-empty string')
-  return value
-}
-
-function checkOptions(options: unknown, name: string): void {
-  if (typeof options !== 'object' || options === null)
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, `${name}: options must be an object`)
-}
-
 /**
  * Starts a server-side sign-in (authorization code with PKCE) for a web app or a host that owns
  * its redirect: builds the provider's authorization URL — presets and quirks applied, a fresh
@@ -136,7 +125,12 @@ export async function authorizationUrl(
   client: OAuthClient,
   options: AuthorizationUrlOptions,
 ): Promise<AuthorizationRequest> {
-  checkOptions(options, 'authorizationUrl')
+  assertOptions(options, 'authorizationUrl', {
+    ...REQUEST_CHECKS,
+    redirectUri: { kind: 'string', required: true },
+    upgrade: 'boolean',
+    extraParams: 'object',
+  })
   const redirectUri = checkRedirectUri(options.redirectUri)
   const extraParams = options.extraParams ?? {}
   for (const key of Object.keys(extraParams)) {
@@ -188,11 +182,15 @@ export async function exchangeCode(
   client: OAuthClient,
   options: ExchangeCodeOptions,
 ): Promise<TokenSet> {
-  checkOptions(options, 'exchangeCode')
+  assertOptions(options, 'exchangeCode', {
+    ...REQUEST_CHECKS,
+    redirectUri: { kind: 'string', required: true },
+    state: { kind: 'non-empty string', required: true },
+    codeVerifier: { kind: 'non-empty string', required: true },
+    nonce: 'non-empty string',
+  })
   const redirectUri = checkRedirectUri(options.redirectUri)
-  const state = checkString(options.state, 'state')
-  const codeVerifier = checkString(options.codeVerifier, 'codeVerifier')
-  if (options.nonce !== undefined) checkString(options.nonce, 'nonce')
+  const { state, codeVerifier } = options
   let callback: URL
   try {
     callback = new URL(String(options.callbackUrl))

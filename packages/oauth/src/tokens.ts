@@ -1,4 +1,4 @@
-import type { TokenSet } from '@keyward/authstore'
+import { assertOptions, type TokenSet } from '@keyward/core'
 
 /**
  * A token set as env-style values, for hosts that persist `Record<string, string>`
@@ -16,6 +16,7 @@ export function tokenSetToRecord(
   tokens: TokenSet,
   options: { prefix?: string | undefined; now?: number | undefined } = {},
 ): Record<string, string> {
+  assertOptions(options, 'tokenSetToRecord', { prefix: 'string', now: 'non-negative integer' })
   const prefix = options.prefix ?? ''
   const out: Record<string, string> = { [`${prefix}ACCESS_TOKEN`]: tokens.accessToken }
   if (tokens.refreshToken !== undefined) out[`${prefix}REFRESH_TOKEN`] = tokens.refreshToken

@@ -1,5 +1,4 @@
-import type { TokenSet } from '@keyward/authstore'
-import { KeywardError } from '@keyward/core'
+import { KeywardError, type TokenSet } from '@keyward/core'
 import * as oauth from 'oauth4webapi'
 import {
   KEYWARD_OAUTH_ACCESS_DENIED,

@@ -1,4 +1,4 @@
-import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
+import { KeywardError } from '@keyward/core'
 import * as oauth from 'oauth4webapi'
 import * as v from 'valibot'
 import type { DeviceLoginOptions } from '../device.js'
@@ -85,19 +85,11 @@ function checkVerificationUri(provider: Provider, uri: string, field: string): v
   }
 }
 
-/** Refuses a missing `onCode` before anything is sent. */
-export function checkOnCode(options: { onCode?: unknown } | undefined): void {
-  if (typeof options?.onCode !== 'function') {
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `onCode` must be a function')
-  }
-}
-
 /** The device sign-in, on a resolved context (shared by `loginWithDeviceCode` and `login`). */
 export async function deviceSignIn(
   ctx: ClientContext,
   options: DeviceLoginOptions,
 ): Promise<LoginTokens> {
-  checkOnCode(options)
   const provider = ctx.provider
   const signal = options.signal
   need(ctx, 'device_authorization_endpoint', 'device authorization')

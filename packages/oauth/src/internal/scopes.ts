@@ -1,5 +1,4 @@
-import type { TokenSet } from '@keyward/authstore'
-import type { Logger } from '@keyward/core'
+import type { Logger, TokenSet } from '@keyward/core'
 import type { LoginTokens, ScopeRequestOptions } from '../grant.js'
 import type { Provider } from '../provider.js'
 

@@ -14,6 +14,9 @@ import {
 import type { Provider } from '../provider.js'
 import { safeFetch } from '../safe-fetch.js'
 
+/** The option checks every network call shares (`assertOptions` fields). */
+export const REQUEST_CHECKS = { signal: 'abort signal', timeoutMs: 'positive integer' } as const
+
 /** The authorization server of one provider, resolved once per call and shared by its steps. */
 export interface ServerContext {
   provider: Provider

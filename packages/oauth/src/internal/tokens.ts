@@ -1,5 +1,4 @@
-import type { TokenSet } from '@keyward/authstore'
-import { KeywardError } from '@keyward/core'
+import { KeywardError, type TokenSet } from '@keyward/core'
 import * as v from 'valibot'
 import { KEYWARD_OAUTH_ERROR_RESPONSE, KEYWARD_OAUTH_INVALID_RESPONSE } from '../errors.js'
 import type { Provider } from '../provider.js'
