@@ -3,6 +3,12 @@ import type { IncomingMessage } from 'node:http'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Provider from 'oidc-provider'
+import { afterAll, beforeAll } from 'vitest'
+import {
+  defineProvider,
+  type Provider as KeywardProvider,
+  type ProviderDefinition,
+} from './provider.js'
 
 /** A real oidc-provider on 127.0.0.1 (ephemeral port) with refresh token rotation on. */
 export interface _OidcServer {
@@ -193,4 +199,38 @@ export async function _startOidc(
   provider.on('server_error', () => {})
   server.on('request', provider.callback())
   return state
+}
+
+/**
+ * Starts an oidc-provider for the tests of one file (beforeAll, closed in afterAll) and defines
+ * a provider on it (`id: 'local'`, loopback http allowed, plus `definition`).
+ */
+export function _useOidc(
+  definition: Partial<ProviderDefinition> = {},
+  options: Parameters<typeof _startOidc>[0] = {},
+): { readonly oidc: _OidcServer; readonly provider: KeywardProvider } {
+  let oidc: _OidcServer | undefined
+  let provider: KeywardProvider | undefined
+  beforeAll(async () => {
+    oidc = await _startOidc(options)
+    provider = defineProvider({
+      id: 'local',
+      issuer: oidc.issuer,
+      allowLoopbackHttp: true,
+      ...definition,
+    })
+  })
+  afterAll(async () => {
+    await oidc?.close()
+  })
+  return {
+    get oidc() {
+      if (oidc === undefined) throw new Error('the oidc-provider is not started yet')
+      return oidc
+    },
+    get provider() {
+      if (provider === undefined) throw new Error('the oidc-provider is not started yet')
+      return provider
+    },
+  }
 }

@@ -1,3 +1,5 @@
+import type { KeywardError } from '@keyward/core'
+import type { RecordingLogger } from '@keyward/core/testing'
 import type { CustomFetch } from './protocol.js'
 
 /** One request a recording fetcher saw. */
@@ -49,3 +51,13 @@ export function _json(
       headers: { 'content-type': 'application/json', ...headers },
     })
 }
+
+/** Settles to the rejection of `p` (or `undefined` when it resolves), for tests that inspect it. */
+export const _errorOf = (p: Promise<unknown>): Promise<KeywardError | undefined> =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e as KeywardError,
+  )
+
+/** The lines a recording logger kept, as `<level> <message> <fields JSON>`. */
+export const _linesOf = (logger: RecordingLogger): string[] => logger.lines.map((line) => line.text)

@@ -11,11 +11,12 @@ import { AuthStore, type AuthStoreEvents } from '@keyward/authstore'
 import { envKey } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { memoryDriver } from '@keyward/core/drivers/memory'
-import { expectKeywardError, type RecordingLogger, recordingLogger } from '@keyward/core/testing'
+import { expectKeywardError, recordingLogger } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt, nextMessage } from '../../../test/_built.js'
 import { _Browser } from './_browser.js'
 import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
+import { _linesOf } from './_recording.js'
 import { loginWithBrowser } from './browser.js'
 import { KEYWARD_OAUTH_ERROR_RESPONSE, KEYWARD_OAUTH_UNSUPPORTED } from './errors.js'
 import { oauthRefresher, refreshTokens, revokeOnClear } from './flows.js'
@@ -59,9 +60,6 @@ async function introspect(token: string): Promise<{ active: boolean }> {
   return (await response.json()) as { active: boolean }
 }
 
-/** The lines a recording logger kept, as `<level> <message> <fields JSON>`. */
-const linesOf = (logger: RecordingLogger): string[] => logger.lines.map((line) => line.text)
-
 describe('logout revokes at the provider (AuthStore onClear + revokeOnClear)', () => {
   it('after clearToken the refresh token no longer works and the access token is inactive', async () => {
     const tokens = await signIn()
@@ -87,7 +85,7 @@ describe('logout revokes at the provider (AuthStore onClear + revokeOnClear)', (
     expect(refused?.details).toMatchObject({ status: 400, error: 'invalid_grant' })
     expect(await introspect(tokens.accessToken)).toEqual({ active: false })
     expect(await store.getMetadata('local')).toBeNull()
-    expect(linesOf(logger).some((l) => l.startsWith('warn'))).toBe(false)
+    expect(_linesOf(logger).some((l) => l.startsWith('warn'))).toBe(false)
     for (const secret of [tokens.accessToken, refreshToken, _CLIENT.clientSecret])
       expect(logger.text()).not.toContain(secret)
   })
@@ -108,7 +106,7 @@ describe('logout revokes at the provider (AuthStore onClear + revokeOnClear)', (
       oidc.outage = undefined
     }
     expect(await store.getMetadata('local')).toBeNull()
-    const warning = linesOf(logger).find((l) => l.includes('clear hook failed'))
+    const warning = _linesOf(logger).find((l) => l.includes('clear hook failed'))
     expect(warning).toContain(`"code":"${KEYWARD_OAUTH_ERROR_RESPONSE}"`)
     for (const secret of [tokens.accessToken, tokens.refreshToken as string])
       expect(logger.text()).not.toContain(secret)
@@ -134,7 +132,7 @@ describe('logout revokes at the provider (AuthStore onClear + revokeOnClear)', (
     await store.setToken('norevoke', { accessToken: 'at-canary-41', refreshToken: 'rt-canary-42' })
     expect(await store.clearToken('norevoke')).toBe(true)
     expect(await store.isAuthenticated('norevoke')).toBe(false)
-    expect(linesOf(logger).find((l) => l.includes('clear hook failed'))).toContain(
+    expect(_linesOf(logger).find((l) => l.includes('clear hook failed'))).toContain(
       KEYWARD_OAUTH_UNSUPPORTED,
     )
     expect(logger.text()).not.toContain('canary')

@@ -1,10 +1,7 @@
-// The device flow's handling of hostile device authorization responses. The provider is a
-// recording transport ([customFetch]): oidc-provider cannot be made to send these values.
-import type { KeywardError } from '@keyward/core'
 import { expectKeywardError } from '@keyward/core/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { _json, _recordingFetcher } from './_recording.js'
+import { _errorOf, _json, _recordingFetcher } from './_recording.js'
 import { loginWithDeviceCode } from './device.js'
 import { KEYWARD_OAUTH_INVALID_RESPONSE } from './errors.js'
 import { MAX_POLL_INTERVAL, MIN_POLL_INTERVAL, pollInterval } from './internal/time.js'
@@ -25,11 +22,6 @@ const device = (fields: Record<string, unknown>) =>
     expires_in: 600,
     ...fields,
   })
-const errorOf = (p: Promise<unknown>) =>
-  p.then(
-    () => undefined,
-    (e: unknown) => e as KeywardError,
-  )
 
 describe('device flow: polling interval', () => {
   it('interval 0 no longer polls in a tight loop: at most one poll per second', async () => {
@@ -39,7 +31,7 @@ describe('device flow: polling interval', () => {
       ...Array.from({ length: 5000 }, () => pending),
     ])
     const controller = new AbortController()
-    const done = errorOf(
+    const done = _errorOf(
       loginWithDeviceCode(provider, CLIENT, {
         onCode: () => {},
         signal: controller.signal,
@@ -114,7 +106,7 @@ describe('device flow: verification URIs', () => {
         _json({ access_token: 'at', token_type: 'bearer' }),
       ])
       let shown = ''
-      const error = await errorOf(
+      const error = await _errorOf(
         loginWithDeviceCode(dev, CLIENT, {
           onCode: (prompt) => {
             shown = prompt.verificationUri

@@ -1,10 +1,10 @@
 import { AuthStore, RefreshError } from '@keyward/authstore'
-import type { KeywardError } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { _Browser } from './_browser.js'
 import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
+import { _errorOf } from './_recording.js'
 import { loginWithBrowser } from './browser.js'
 import { loginWithDeviceCode } from './device.js'
 import {
@@ -42,12 +42,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await oidc.close()
 })
-
-const errorOf = (p: Promise<unknown>) =>
-  p.then(
-    () => undefined,
-    (e: unknown) => e as KeywardError,
-  )
 
 /** Drives the authorize URL through login and consent, then delivers the redirect to the loopback server. */
 async function _approve(
@@ -93,7 +87,7 @@ describe('browser sign-in against oidc-provider', () => {
     expect(fresh.refreshToken).not.toBe(tokens.refreshToken)
 
     // The spent refresh token is refused: the refresher calls that permanent.
-    const reuse = await errorOf(
+    const reuse = await _errorOf(
       oauthRefresher(
         provider,
         _CLIENT,
@@ -150,7 +144,7 @@ describe('browser sign-in against oidc-provider', () => {
 
   it('a redirect with another state is KEYWARD_OAUTH_STATE_MISMATCH', async () => {
     let url = ''
-    const error = await errorOf(
+    const error = await _errorOf(
       loginWithBrowser(provider, _CLIENT, {
         scopes: SCOPES,
         onUrl: (u) => {
@@ -177,7 +171,7 @@ describe('browser sign-in against oidc-provider', () => {
       openBrowser: async () => controller.abort(),
       signal: controller.signal,
     })
-    expect((await errorOf(pending))?.code).toBe(KEYWARD_OAUTH_ABORTED)
+    expect((await _errorOf(pending))?.code).toBe(KEYWARD_OAUTH_ABORTED)
   })
 })
 

@@ -1,34 +1,13 @@
-// Regression tests for what hostile input broke in the sign-in flows, against a real
-// oidc-provider on 127.0.0.1 (the "browser" is an HTTP client, see _browser.ts).
-import type { KeywardError } from '@keyward/core'
-import { expectKeywardError, type RecordingLogger, recordingLogger } from '@keyward/core/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { expectKeywardError, recordingLogger } from '@keyward/core/testing'
+import { describe, expect, it } from 'vitest'
 import { _Browser } from './_browser.js'
-import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
+import { _CLIENT, _useOidc } from './_oidc.js'
+import { _errorOf, _linesOf } from './_recording.js'
 import { loginWithBrowser } from './browser.js'
 import * as codes from './errors.js'
-import { defineProvider, type Provider } from './provider.js'
 
-let oidc: _OidcServer
-let provider: Provider
+const local = _useOidc()
 const SCOPES = ['openid', 'offline_access', 'email']
-
-beforeAll(async () => {
-  oidc = await _startOidc()
-  provider = defineProvider({ id: 'local', issuer: oidc.issuer, allowLoopbackHttp: true })
-})
-afterAll(async () => {
-  await oidc?.close()
-})
-
-const errorOf = (p: Promise<unknown>) =>
-  p.then(
-    () => undefined,
-    (e: unknown) => e as KeywardError,
-  )
-
-/** The lines a recording logger kept, as `<level> <message> <fields JSON>`. */
-const linesOf = (logger: RecordingLogger): string[] => logger.lines.map((line) => line.text)
 
 /** Sends a request to the loopback callback with a state this sign-in never issued. */
 async function forgeCallback(authorizeUrl: string): Promise<number> {
@@ -44,7 +23,7 @@ describe('loopback callback with a wrong state (forged request)', () => {
   it('a forged callback no longer ends the sign-in: it is ignored and counted, and the genuine redirect completes it', async () => {
     const logger = recordingLogger()
     const statuses: number[] = []
-    const tokens = await loginWithBrowser(provider, _CLIENT, {
+    const tokens = await loginWithBrowser(local.provider, _CLIENT, {
       scopes: SCOPES,
       logger,
       openBrowser: async (url) => {
@@ -56,14 +35,14 @@ describe('loopback callback with a wrong state (forged request)', () => {
     })
     expect(tokens.accessToken).toEqual(expect.any(String))
     expect(statuses).toEqual([400, 400])
-    const warning = linesOf(logger).find((l) => l.includes('wrong state'))
+    const warning = _linesOf(logger).find((l) => l.includes('wrong state'))
     expect(warning).toContain('"ignoredCallbacks":2')
     expect(logger.text()).not.toMatch(/canary/)
   })
 
   it('only forged callbacks until the timeout: KEYWARD_OAUTH_TIMEOUT, with the count and no value', async () => {
     const error = await expectKeywardError(
-      loginWithBrowser(provider, _CLIENT, {
+      loginWithBrowser(local.provider, _CLIENT, {
         scopes: SCOPES,
         timeoutMs: 1500,
         openBrowser: async (url) => {
@@ -80,7 +59,7 @@ describe('loopback callback with a wrong state (forged request)', () => {
 describe('OpenID nonce', () => {
   it('a nonce goes with every request for openid, and an ID token carrying another nonce is refused', async () => {
     let sent: string | null = null
-    const tokens = await loginWithBrowser(provider, _CLIENT, {
+    const tokens = await loginWithBrowser(local.provider, _CLIENT, {
       scopes: SCOPES,
       openBrowser: async (url) => {
         sent = new URL(url).searchParams.get('nonce')
@@ -93,8 +72,8 @@ describe('OpenID nonce', () => {
 
     // The authorization request the user approves carries another nonce (a response injected
     // from another sign-in): the ID token then names that one, and the exchange is refused.
-    const error = await errorOf(
-      loginWithBrowser(provider, _CLIENT, {
+    const error = await _errorOf(
+      loginWithBrowser(local.provider, _CLIENT, {
         scopes: SCOPES,
         openBrowser: async (url) => {
           const swapped = new URL(url)
@@ -111,7 +90,7 @@ describe('OpenID nonce', () => {
 
   it('no openid, no nonce', async () => {
     let url = ''
-    await loginWithBrowser(provider, _CLIENT, {
+    await loginWithBrowser(local.provider, _CLIENT, {
       scopes: ['offline_access', 'email'],
       openBrowser: async (u) => {
         url = u

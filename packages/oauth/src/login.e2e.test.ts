@@ -1,12 +1,13 @@
 // `login` (browser or device flow, chosen by whether there is a display) and incremental
 // authorization, against a real oidc-provider on 127.0.0.1. The environment is injected.
 import { AuthStore } from '@keyward/authstore'
-import { KEYWARD_INVALID_ARGUMENT, type KeywardError } from '@keyward/core'
+import { KEYWARD_INVALID_ARGUMENT } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
-import { expectKeywardError, type RecordingLogger, recordingLogger } from '@keyward/core/testing'
+import { expectKeywardError, recordingLogger } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { _Browser } from './_browser.js'
 import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
+import { _errorOf, _linesOf } from './_recording.js'
 import { loginWithBrowser } from './browser.js'
 import type { DeviceCodePrompt } from './device.js'
 import { hasDisplay, type LoginOptions, login } from './login.js'
@@ -29,15 +30,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await oidc?.close()
 })
-
-const errorOf = (p: Promise<unknown>) =>
-  p.then(
-    () => undefined,
-    (e: unknown) => e as KeywardError,
-  )
-
-/** The lines a recording logger kept, as `<level> <message> <fields JSON>`. */
-const linesOf = (logger: RecordingLogger): string[] => logger.lines.map((line) => line.text)
 
 /**
  * Options that complete whichever flow `login` picks, recording which one ran: the device
@@ -163,7 +155,7 @@ describe('incremental authorization', () => {
     expect(initial.scopes).toEqual(expect.arrayContaining(['openid', 'email']))
     expect(initial.scopes).not.toContain('api:read')
     await store.setToken('local', initial)
-    const refused = await errorOf(store.getToken('local', { scope: 'api:read' }))
+    const refused = await _errorOf(store.getToken('local', { scope: 'api:read' }))
     expect(refused).toMatchObject({ reason: 'insufficient_scope', missingScopes: ['api:read'] })
 
     const granted = (await store.getMetadata('local'))?.scopes ?? []
@@ -216,7 +208,7 @@ describe('incremental authorization', () => {
     expect(tokens.refreshToken).toEqual(expect.any(String))
     expect(tokens.deniedScopes).toEqual(['api:write'])
     expect(tokens.scopes).not.toContain('api:write')
-    const warning = linesOf(logger).find((l) => l.startsWith('warn'))
+    const warning = _linesOf(logger).find((l) => l.startsWith('warn'))
     expect(warning).toContain('granted fewer scopes than asked')
     expect(warning).toContain('api:write')
     expect(logger.text()).not.toContain(tokens.accessToken)
@@ -224,7 +216,7 @@ describe('incremental authorization', () => {
     const store = new AuthStore({ driver: memoryDriver() })
     await store.setToken('partial', tokens)
     expect(await store.getToken('partial', { scope: 'profile' })).toBe(tokens.accessToken)
-    const refused = await errorOf(store.getToken('partial', { scope: 'api:write' }))
+    const refused = await _errorOf(store.getToken('partial', { scope: 'api:write' }))
     expect(refused).toMatchObject({ reason: 'insufficient_scope', missingScopes: ['api:write'] })
   })
 
@@ -249,6 +241,6 @@ describe('incremental authorization', () => {
     ])
     expect(tokens.scopes).toEqual(expect.arrayContaining(['email', 'profile', 'api:read']))
     expect(tokens.deniedScopes).toEqual([])
-    expect(linesOf(logger).filter((l) => l.startsWith('warn'))).toEqual([])
+    expect(_linesOf(logger).filter((l) => l.startsWith('warn'))).toEqual([])
   })
 })

@@ -1,36 +1,22 @@
-// RFC 8707 resource indicators as a provider option, against oidc-provider with
+// RFC 8707 resource indicators as a local.provider option, against oidc-local.provider with
 // features.resourceIndicators: the server records the `resource` of every request it receives.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { _Browser } from './_browser.js'
-import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
+import { _CLIENT, _useOidc } from './_oidc.js'
 import { loginWithBrowser } from './browser.js'
 import { loginWithDeviceCode } from './device.js'
 import { KEYWARD_OAUTH_INVALID_PROVIDER } from './errors.js'
 import { clientCredentials, refreshTokens } from './flows.js'
-import { defineProvider, type Provider } from './provider.js'
+import { defineProvider } from './provider.js'
 import { authorizationUrl } from './sign-in.js'
 
 const API = 'https://api.example/'
-let oidc: _OidcServer
-let provider: Provider
-
-beforeAll(async () => {
-  oidc = await _startOidc({ resourceServer: API })
-  provider = defineProvider({
-    id: 'local',
-    issuer: oidc.issuer,
-    allowLoopbackHttp: true,
-    resource: API,
-  })
-})
-afterAll(async () => {
-  await oidc?.close()
-})
+const local = _useOidc({ resource: API }, { resourceServer: API })
 
 describe('RFC 8707 resource on every request', () => {
   it('authorization, code exchange and refresh requests all carry the resource', async () => {
-    oidc.resourceSeen.length = 0
-    const tokens = await loginWithBrowser(provider, _CLIENT, {
+    local.oidc.resourceSeen.length = 0
+    const tokens = await loginWithBrowser(local.provider, _CLIENT, {
       scopes: ['openid', 'offline_access', 'api:read'],
       openBrowser: async (url) => {
         expect(new URL(url).searchParams.getAll('resource')).toEqual([API])
@@ -39,11 +25,11 @@ describe('RFC 8707 resource on every request', () => {
       },
     })
     expect(tokens.refreshToken).toEqual(expect.any(String))
-    const fresh = await refreshTokens(provider, _CLIENT, {
+    const fresh = await refreshTokens(local.provider, _CLIENT, {
       refreshToken: tokens.refreshToken as string,
     })
     expect(fresh.accessToken).toEqual(expect.any(String))
-    expect(oidc.resourceSeen).toEqual([
+    expect(local.oidc.resourceSeen).toEqual([
       { path: '/auth', grant: undefined, resource: API },
       { path: '/token', grant: 'authorization_code', resource: API },
       { path: '/token', grant: 'refresh_token', resource: API },
@@ -51,9 +37,9 @@ describe('RFC 8707 resource on every request', () => {
   })
 
   it('client credentials and the device flow carry it too', async () => {
-    oidc.resourceSeen.length = 0
-    await clientCredentials(provider, _CLIENT, { scopes: ['api:read'] })
-    await loginWithDeviceCode(provider, _CLIENT, {
+    local.oidc.resourceSeen.length = 0
+    await clientCredentials(local.provider, _CLIENT, { scopes: ['api:read'] })
+    await loginWithDeviceCode(local.provider, _CLIENT, {
       scopes: ['offline_access', 'api:read'],
       onCode: (prompt) => {
         void new _Browser().authorize(prompt.verificationUriComplete ?? prompt.verificationUri, {
@@ -61,14 +47,14 @@ describe('RFC 8707 resource on every request', () => {
         })
       },
     })
-    expect(oidc.resourceSeen).toEqual(
+    expect(local.oidc.resourceSeen).toEqual(
       expect.arrayContaining([
         { path: '/token', grant: 'client_credentials', resource: API },
         { path: '/device/auth', grant: undefined, resource: API },
         { path: '/token', grant: 'urn:ietf:params:oauth:grant-type:device_code', resource: API },
       ]),
     )
-    expect(oidc.resourceSeen.every((seen) => seen.resource === API)).toBe(true)
+    expect(local.oidc.resourceSeen.every((seen) => seen.resource === API)).toBe(true)
   })
 
   it('several resources are each sent; a resource with a fragment or no scheme is refused at definition', async () => {

@@ -1,11 +1,11 @@
 // Server-side sign-in (authorizationUrl / exchangeCode) for web apps and host-owned redirects,
-// against a real oidc-provider on 127.0.0.1 whose pages are driven over HTTP (see _browser.ts).
-import { KEYWARD_INVALID_ARGUMENT, type KeywardError } from '@keyward/core'
+// against a real oidc-local.provider on 127.0.0.1 whose pages are driven over HTTP (see _browser.ts).
+import { KEYWARD_INVALID_ARGUMENT } from '@keyward/core'
 import { expectKeywardError } from '@keyward/core/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { _Browser } from './_browser.js'
-import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
-import { _json, _recordingFetcher } from './_recording.js'
+import { _CLIENT, _useOidc } from './_oidc.js'
+import { _errorOf, _json, _recordingFetcher } from './_recording.js'
 import {
   KEYWARD_OAUTH_ERROR_RESPONSE,
   KEYWARD_OAUTH_ID_TOKEN_INVALID,
@@ -14,36 +14,15 @@ import {
 import { fetchAccount } from './flows.js'
 import { presets } from './presets.js'
 import { customFetch } from './protocol.js'
-import { defineProvider, type Provider } from './provider.js'
 import { authorizationUrl, exchangeCode } from './sign-in.js'
 
-let oidc: _OidcServer
-let provider: Provider
+const local = _useOidc({ accountIdPath: 'sub' })
 const WEB = 'https://app.example/oauth/callback'
 const SCOPES = ['openid', 'offline_access', 'email']
 
-beforeAll(async () => {
-  oidc = await _startOidc()
-  provider = defineProvider({
-    id: 'local',
-    issuer: oidc.issuer,
-    allowLoopbackHttp: true,
-    accountIdPath: 'sub',
-  })
-})
-afterAll(async () => {
-  await oidc?.close()
-})
-
-const errorOf = (p: Promise<unknown>) =>
-  p.then(
-    () => undefined,
-    (e: unknown) => e as KeywardError,
-  )
-
 /** Starts a sign-in and drives the provider's login and consent pages to the callback URL. */
 async function signIn(redirectUri: string, scopes = SCOPES) {
-  const started = await authorizationUrl(provider, _CLIENT, { redirectUri, scopes })
+  const started = await authorizationUrl(local.provider, _CLIENT, { redirectUri, scopes })
   const callbackUrl = await new _Browser().authorize(started.url)
   return { started, callbackUrl }
 }
@@ -64,9 +43,9 @@ describe('server-side sign-in against oidc-provider', () => {
     expect(url.searchParams.get('code_challenge')).not.toContain(started.codeVerifier)
     expect(started.scopes).toEqual(SCOPES)
     expect(callbackUrl.startsWith(`${WEB}?`)).toBe(true)
-    expect(new URL(callbackUrl).searchParams.get('iss')).toBe(oidc.issuer)
+    expect(new URL(callbackUrl).searchParams.get('iss')).toBe(local.oidc.issuer)
 
-    const tokens = await exchangeCode(provider, _CLIENT, {
+    const tokens = await exchangeCode(local.provider, _CLIENT, {
       callbackUrl,
       redirectUri: WEB,
       state: started.state,
@@ -76,7 +55,7 @@ describe('server-side sign-in against oidc-provider', () => {
     })
     expect(tokens.refreshToken).toEqual(expect.any(String))
     expect(tokens.expiresIn).toBe(3600)
-    expect(await fetchAccount(provider, tokens.accessToken)).toMatchObject({ id: 'alice' })
+    expect(await fetchAccount(local.provider, tokens.accessToken)).toMatchObject({ id: 'alice' })
   })
 
   it('a host-owned redirect (myapp://callback), without openid and so without a nonce', async () => {
@@ -84,7 +63,7 @@ describe('server-side sign-in against oidc-provider', () => {
     expect(started.nonce).toBeUndefined()
     expect(new URL(started.url).searchParams.has('nonce')).toBe(false)
     expect(callbackUrl.startsWith('myapp://callback?')).toBe(true)
-    const tokens = await exchangeCode(provider, _CLIENT, {
+    const tokens = await exchangeCode(local.provider, _CLIENT, {
       callbackUrl,
       redirectUri: 'myapp://callback',
       state: started.state,
@@ -95,9 +74,12 @@ describe('server-side sign-in against oidc-provider', () => {
 
   it('another state is refused before anything is sent: the code still works afterwards', async () => {
     const { started, callbackUrl } = await signIn(WEB)
-    const other = await authorizationUrl(provider, _CLIENT, { redirectUri: WEB, scopes: SCOPES })
+    const other = await authorizationUrl(local.provider, _CLIENT, {
+      redirectUri: WEB,
+      scopes: SCOPES,
+    })
     await expectKeywardError(
-      exchangeCode(provider, _CLIENT, {
+      exchangeCode(local.provider, _CLIENT, {
         callbackUrl,
         redirectUri: WEB,
         state: other.state,
@@ -105,7 +87,7 @@ describe('server-side sign-in against oidc-provider', () => {
       }),
       KEYWARD_OAUTH_STATE_MISMATCH,
     )
-    const tokens = await exchangeCode(provider, _CLIENT, {
+    const tokens = await exchangeCode(local.provider, _CLIENT, {
       callbackUrl,
       redirectUri: WEB,
       state: started.state,
@@ -120,7 +102,7 @@ describe('server-side sign-in against oidc-provider', () => {
     const mixed = new URL(callbackUrl)
     mixed.searchParams.set('iss', 'https://attacker.example')
     const error = await expectKeywardError(
-      exchangeCode(provider, _CLIENT, {
+      exchangeCode(local.provider, _CLIENT, {
         callbackUrl: mixed,
         redirectUri: WEB,
         state: started.state,
@@ -135,7 +117,7 @@ describe('server-side sign-in against oidc-provider', () => {
   it('an ID token with another nonce is refused; a wrong PKCE verifier is invalid_grant', async () => {
     const first = await signIn(WEB)
     const nonce = await expectKeywardError(
-      exchangeCode(provider, _CLIENT, {
+      exchangeCode(local.provider, _CLIENT, {
         callbackUrl: first.callbackUrl,
         redirectUri: WEB,
         state: first.started.state,
@@ -148,7 +130,7 @@ describe('server-side sign-in against oidc-provider', () => {
 
     const second = await signIn(WEB)
     const pkce = await expectKeywardError(
-      exchangeCode(provider, _CLIENT, {
+      exchangeCode(local.provider, _CLIENT, {
         callbackUrl: second.callbackUrl,
         redirectUri: WEB,
         state: second.started.state,
@@ -169,18 +151,21 @@ describe('server-side sign-in against oidc-provider', () => {
       'https://user:pw@app.example/callback',
       'not a url',
     ]) {
-      const error = await errorOf(authorizationUrl(provider, _CLIENT, { redirectUri }))
+      const error = await _errorOf(authorizationUrl(local.provider, _CLIENT, { redirectUri }))
       expect({ redirectUri, code: error?.code }).toEqual({
         redirectUri,
         code: KEYWARD_INVALID_ARGUMENT,
       })
       expect(error?.message).toContain('`redirectUri`')
     }
-    const override = await errorOf(
-      authorizationUrl(provider, _CLIENT, { redirectUri: WEB, extraParams: { state: 'mine' } }),
+    const override = await _errorOf(
+      authorizationUrl(local.provider, _CLIENT, {
+        redirectUri: WEB,
+        extraParams: { state: 'mine' },
+      }),
     )
     expect(override?.details).toMatchObject({ field: 'extraParams.state' })
-    const hinted = await authorizationUrl(provider, _CLIENT, {
+    const hinted = await authorizationUrl(local.provider, _CLIENT, {
       redirectUri: WEB,
       extraParams: { login_hint: 'alice@example.test' },
     })
