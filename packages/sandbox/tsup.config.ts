@@ -1,3 +1,3 @@
 import { packageConfig } from '../../tsup.shared.js'
 
-export default packageConfig({ index: 'src/index.ts' })
+export default packageConfig({ index: 'src/index.ts', runner: 'src/runner.ts' })

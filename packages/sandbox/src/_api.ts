@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll } from 'vitest'
 
 /** A request the loopback API received. */
 export interface _Received {
@@ -47,5 +48,20 @@ export async function _startApi() {
     port,
     received,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
+
+/** Starts the loopback API before a test file's tests and closes it after; read it through `.api`. */
+export function _useApi(): { readonly api: Awaited<ReturnType<typeof _startApi>> } {
+  let api: Awaited<ReturnType<typeof _startApi>> | undefined
+  beforeAll(async () => {
+    api = await _startApi()
+  })
+  afterAll(() => api?.close())
+  return {
+    get api() {
+      if (api === undefined) throw new Error('the loopback API starts in beforeAll')
+      return api
+    },
   }
 }

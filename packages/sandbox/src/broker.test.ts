@@ -1,7 +1,7 @@
 import { KeywardError, type TokenProvider } from '@keyward/core'
 import { expectKeywardError } from '@keyward/core/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { _startApi } from './_api.js'
+import { describe, expect, it } from 'vitest'
+import { _useApi } from './_api.js'
 import { createBroker } from './broker.js'
 import {
   KEYWARD_APPROVAL_DENIED,
@@ -14,11 +14,7 @@ import { envSource } from './sources.js'
 const TOKEN = 'tok_canary_5b1d0e7a9c3f4e21'
 const SECRET = 'sec_canary_0a8f3d6b2c9e4f17'
 
-let api: Awaited<ReturnType<typeof _startApi>>
-beforeAll(async () => {
-  api = await _startApi()
-})
-afterAll(() => api.close())
+const loopback = _useApi()
 
 /** A token provider that grants `registry:read` only, like an AuthStore with that scope. */
 const tokens: TokenProvider = {
@@ -51,13 +47,13 @@ function broker(extra: Parameters<typeof createBroker>[0] = {}) {
 describe('broker.execute against a real loopback API', () => {
   it('injects the token for the allowed origin and masks its echoes in headers and body', async () => {
     const { broker: b, audited } = broker()
-    const before = api.received.length
+    const before = loopback.api.received.length
     const response = await b.execute({
-      url: `${api.origin}/echo`,
+      url: `${loopback.api.origin}/echo`,
       auth: 'registry',
       scope: 'registry:read',
     })
-    expect(api.received[before]?.headers.authorization).toBe(`Bearer ${TOKEN}`)
+    expect(loopback.api.received[before]?.headers.authorization).toBe(`Bearer ${TOKEN}`)
     expect(response.status).toBe(200)
     expect(response.body).not.toContain(TOKEN)
     expect(response.body).toContain('Bearer ${auth.registry}')
@@ -67,9 +63,9 @@ describe('broker.execute against a real loopback API', () => {
       {
         type: 'request',
         plugin: null,
-        tool: `GET ${api.origin}/echo`,
+        tool: `GET ${loopback.api.origin}/echo`,
         method: 'GET',
-        origin: api.origin,
+        origin: loopback.api.origin,
         status: 200,
         service: 'registry',
       },
@@ -78,41 +74,41 @@ describe('broker.execute against a real loopback API', () => {
 
   it('checks the scope before any byte is sent, naming the missing scope', async () => {
     const { broker: b } = broker()
-    const before = api.received.length
+    const before = loopback.api.received.length
     const error = await expectKeywardError(
-      b.execute({ url: `${api.origin}/echo`, auth: 'registry', scope: 'registry:write' }),
+      b.execute({ url: `${loopback.api.origin}/echo`, auth: 'registry', scope: 'registry:write' }),
       KEYWARD_AUTH_REQUIRED,
     )
     expect(error.code).toBe(KEYWARD_AUTH_REQUIRED)
     expect(error.details).toMatchObject({ service: 'registry', missingScopes: ['registry:write'] })
-    expect(api.received.length).toBe(before)
+    expect(loopback.api.received.length).toBe(before)
   })
 
   it('sends the token only to the tool’s origins', async () => {
     const { broker: b } = broker()
-    const before = api.received.length
+    const before = loopback.api.received.length
     await b.execute({
-      url: `${api.origin}/echo`,
+      url: `${loopback.api.origin}/echo`,
       auth: 'registry',
       scope: 'registry:read',
-      origins: ['https://api.example.com'],
+      origins: ['https://loopback.api.example.com'],
     })
-    expect(api.received[before]?.headers.authorization).toBeUndefined()
+    expect(loopback.api.received[before]?.headers.authorization).toBeUndefined()
   })
 
   it('substitutes ${secret.…}, ${env.…} and ${param.…} at the boundary and masks the values coming back', async () => {
     const { broker: b } = broker()
-    const before = api.received.length
+    const before = loopback.api.received.length
     const response = await b.execute(
       {
         method: 'POST',
-        url: `${api.origin}/echo?q=\${param.q}`,
+        url: `${loopback.api.origin}/echo?q=\${param.q}`,
         headers: { 'x-api-key': '${secret.clockify.apiKey}', 'x-token': '${env.API_TOKEN}' },
         body: { user: '${param.user}', key: '${secret.clockify.apiKey}' },
       },
       { q: 'a b&c=${secret.clockify.apiKey}', user: 'ada' },
     )
-    const seen = api.received[before]
+    const seen = loopback.api.received[before]
     expect(seen?.headers['x-api-key']).toBe(SECRET)
     expect(JSON.parse(seen?.body ?? '{}')).toEqual({ user: 'ada', key: SECRET })
     // A parameter's value is data: a reference inside it is never resolved.
@@ -122,12 +118,12 @@ describe('broker.execute against a real loopback API', () => {
   })
 
   it('refuses origins outside the grant, plain loopback outside dev mode, and private addresses — without connecting', async () => {
-    const before = api.received.length
-    const granted = broker({ allowedOrigins: ['https://api.clockify.me'] }).broker
+    const before = loopback.api.received.length
+    const granted = broker({ allowedOrigins: ['https://loopback.api.clockify.me'] }).broker
     expect(
       (
         await expectKeywardError(
-          granted.execute({ url: `${api.origin}/echo` }),
+          granted.execute({ url: `${loopback.api.origin}/echo` }),
           KEYWARD_ORIGIN_DENIED,
         )
       ).details.reason,
@@ -136,7 +132,7 @@ describe('broker.execute against a real loopback API', () => {
     expect(
       (
         await expectKeywardError(
-          strict.execute({ url: `${api.origin}/echo` }),
+          strict.execute({ url: `${loopback.api.origin}/echo` }),
           KEYWARD_ORIGIN_DENIED,
         )
       ).code,
@@ -147,18 +143,18 @@ describe('broker.execute against a real loopback API', () => {
       KEYWARD_ORIGIN_DENIED,
     )
     expect(error.code).toBe(KEYWARD_ORIGIN_DENIED)
-    expect(api.received.length).toBe(before)
+    expect(loopback.api.received.length).toBe(before)
   })
 
   it('follows a same-origin redirect and refuses one to another origin', async () => {
     const { broker: b } = broker()
-    const same = await b.execute({ url: `${api.origin}/redirect?to=/user` })
+    const same = await b.execute({ url: `${loopback.api.origin}/redirect?to=/user` })
     expect(JSON.parse(same.body)).toEqual({ id: 'u1', name: 'Ada' })
-    const other = `http://localhost:${api.port}/echo`
-    const before = api.received.length
+    const other = `http://localhost:${loopback.api.port}/echo`
+    const before = loopback.api.received.length
     const error = await expectKeywardError(
       b.execute({
-        url: `${api.origin}/redirect?to=${encodeURIComponent(other)}`,
+        url: `${loopback.api.origin}/redirect?to=${encodeURIComponent(other)}`,
         auth: 'registry',
         scope: 'registry:read',
       }),
@@ -166,7 +162,7 @@ describe('broker.execute against a real loopback API', () => {
     )
     expect(error.code).toBe(KEYWARD_ORIGIN_DENIED)
     expect(error.details.reason).toBe('redirect')
-    expect(api.received.length).toBe(before + 1)
+    expect(loopback.api.received.length).toBe(before + 1)
   })
 
   it('asks for approval: always every time, once only the first time; a refusal sends nothing', async () => {
@@ -178,18 +174,18 @@ describe('broker.execute against a real loopback API', () => {
         return answer
       },
     })
-    const before = api.received.length
+    const before = loopback.api.received.length
     const error = await expectKeywardError(
-      b.execute({ name: 'upload', url: `${api.origin}/echo`, approval: 'always' }),
+      b.execute({ name: 'upload', url: `${loopback.api.origin}/echo`, approval: 'always' }),
       KEYWARD_APPROVAL_DENIED,
     )
     expect(error.code).toBe(KEYWARD_APPROVAL_DENIED)
-    expect(api.received.length).toBe(before)
+    expect(loopback.api.received.length).toBe(before)
     answer = true
-    await b.execute({ name: 'upload', url: `${api.origin}/echo`, approval: 'always' })
-    await b.execute({ name: 'upload', url: `${api.origin}/echo`, approval: 'always' })
-    await b.execute({ name: 'sync', url: `${api.origin}/echo`, approval: 'once' })
-    await b.execute({ name: 'sync', url: `${api.origin}/echo`, approval: 'once' })
+    await b.execute({ name: 'upload', url: `${loopback.api.origin}/echo`, approval: 'always' })
+    await b.execute({ name: 'upload', url: `${loopback.api.origin}/echo`, approval: 'always' })
+    await b.execute({ name: 'sync', url: `${loopback.api.origin}/echo`, approval: 'once' })
+    await b.execute({ name: 'sync', url: `${loopback.api.origin}/echo`, approval: 'once' })
     expect(asked).toEqual(['upload:always', 'upload:always', 'upload:always', 'sync:once'])
   })
 
@@ -198,7 +194,7 @@ describe('broker.execute against a real loopback API', () => {
     expect(
       (
         await expectKeywardError(
-          b.execute({ url: `${api.origin}/`, method: 'TRACE' as 'GET' }),
+          b.execute({ url: `${loopback.api.origin}/`, method: 'TRACE' as 'GET' }),
           KEYWARD_TOOL_INVALID,
         )
       ).details.path,
@@ -214,7 +210,7 @@ describe('broker.execute against a real loopback API', () => {
     expect(
       (
         await expectKeywardError(
-          b.execute({ url: `${api.origin}/`, headers: { 'bad header': 'x' } }),
+          b.execute({ url: `${loopback.api.origin}/`, headers: { 'bad header': 'x' } }),
           KEYWARD_TOOL_INVALID,
         )
       ).code,

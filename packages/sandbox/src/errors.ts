@@ -82,6 +82,21 @@ export const KEYWARD_BROKER_FETCH_FAILED = 'KEYWARD_BROKER_FETCH_FAILED'
 /** A tool definition passed to `broker.execute` is malformed; `details.path` names the field. */
 export const KEYWARD_TOOL_INVALID = 'KEYWARD_TOOL_INVALID'
 
+/**
+ * A plugin's process ended (it crashed, or was killed) while a call was running, or did not
+ * start. The host and other plugins keep running; the next call starts the plugin again.
+ */
+export const KEYWARD_PLUGIN_CRASHED = 'KEYWARD_PLUGIN_CRASHED'
+
+/** A plugin call ran past its time limit; its process was killed and restarts on the next call. */
+export const KEYWARD_PLUGIN_TIMEOUT = 'KEYWARD_PLUGIN_TIMEOUT'
+
+/** A plugin's process grew past its memory limit; it was killed and restarts on the next call. */
+export const KEYWARD_PLUGIN_MEMORY = 'KEYWARD_PLUGIN_MEMORY'
+
+/** The plugin's own code threw, or it has no such tool; `details.tool` names the call. */
+export const KEYWARD_PLUGIN_FAILED = 'KEYWARD_PLUGIN_FAILED'
+
 /** Every code `@keyward/sandbox` defines. */
 export type SandboxErrorCode =
   | typeof KEYWARD_MANIFEST_NOT_FOUND
@@ -97,3 +112,7 @@ export type SandboxErrorCode =
   | typeof KEYWARD_APPROVAL_DENIED
   | typeof KEYWARD_BROKER_FETCH_FAILED
   | typeof KEYWARD_TOOL_INVALID
+  | typeof KEYWARD_PLUGIN_CRASHED
+  | typeof KEYWARD_PLUGIN_TIMEOUT
+  | typeof KEYWARD_PLUGIN_MEMORY
+  | typeof KEYWARD_PLUGIN_FAILED

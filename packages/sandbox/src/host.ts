@@ -10,7 +10,8 @@ import {
   type SecretSource,
 } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
-import { substitute } from '@keyward/templating'
+import { createRedactor, substitute } from '@keyward/templating'
+import { createBroker } from './broker.js'
 import {
   KEYWARD_GRANT_MISSING,
   KEYWARD_PLUGIN_NOT_LINKED,
@@ -29,6 +30,7 @@ import { checkLocalValues } from './internal/local-values.js'
 import { readRecord, scopedValues, writeRecord } from './internal/store.js'
 import { loadManifest, type PluginPackage } from './manifest.js'
 import { SOURCE_NAMES, type SourceName } from './manifest-types.js'
+import { type PluginProcess, type StartOptions, startPluginProcess } from './runtime.js'
 
 /** A plugin-scoped secret store, as `ctx.secrets` sees it. */
 export interface PluginSecrets {
@@ -61,6 +63,11 @@ export interface PluginHost {
   runCommand(id: string, name: string, ...args: unknown[]): Promise<unknown>
   /** The plugin's own secret store (`ctx.secrets`). */
   secrets(id: string): PluginSecrets
+  /**
+   * Starts a linked plugin in its own child process (on its first call): an empty environment,
+   * the Node permission model, its granted env over IPC, by default inside QuickJS.
+   */
+  start(id: string, options?: StartOptions): Promise<PluginProcess>
   /** Appends an entry to the audit log (and hands it to the host's `audit` callback). */
   record(entry: AuditEntry): Promise<void>
   /** The audit log's path under `dataDir`. */
@@ -145,6 +152,7 @@ export function createPluginHost(options: PluginHostOptions): PluginHost {
   const auditPath = join(options.dataDir, 'audit.jsonl')
   const auditLog = createAuditLog({ path: auditPath })
   const listeners: ((id: string) => void | Promise<void>)[] = []
+  const running = new Map<string, Set<PluginProcess>>()
 
   async function record(entry: AuditEntry): Promise<void> {
     await auditLog.append(entry)
@@ -152,6 +160,7 @@ export function createPluginHost(options: PluginHostOptions): PluginHost {
   }
 
   async function changed(id: string): Promise<void> {
+    for (const plugin of running.get(id) ?? []) plugin.restart()
     for (const listener of listeners) await listener(id)
   }
 
@@ -432,8 +441,110 @@ export function createPluginHost(options: PluginHostOptions): PluginHost {
     })
   }
 
+  /** Values of `mode: 'reference'` variables, for the broker to substitute `${env.NAME}`. */
+  function referenceSource(id: string): SecretSource {
+    return {
+      async resolve(names) {
+        const { record: current } = await linked(id)
+        const found = new Map<string, string>()
+        for (const name of names) {
+          const entry = current.manifest.env[name]
+          const grant = current.env[name]
+          if (entry?.mode !== 'reference' || !grant?.granted) continue
+          const source = sourceFor(id, grant.source)
+          const value = (await source?.resolve([grant.key]))?.get(grant.key)
+          if (value !== undefined) found.set(name, value)
+        }
+        return found
+      },
+    }
+  }
+
+  async function start(id: string, startOptions: StartOptions = {}): Promise<PluginProcess> {
+    const { record: linkedRecord } = await linked(id)
+    const redactor = createRedactor()
+    const tokens = options.tokens
+    const broker = createBroker({
+      ...(tokens === undefined ? {} : { tokens }),
+      env: referenceSource(id),
+      redactor,
+      audit: record,
+      approve: options.approve,
+      allowedOrigins: linkedRecord.network,
+      allowLoopback: options.allowLoopback,
+      plugin: id,
+    })
+    const plugin = startPluginProcess(
+      id,
+      {
+        main: linkedRecord.main,
+        dir: linkedRecord.dir,
+        resolveEnv: () => resolveEnv(id),
+        async op(tool, op, payload) {
+          const input = JSON.parse(payload) as Record<string, unknown>
+          if (op === 'log') return 'null'
+          if (op === 'secrets') {
+            const store = secrets(id)
+            const key = input.key as string
+            if (input.op === 'get') return JSON.stringify((await store.get(key)) ?? null)
+            if (input.op === 'has') return JSON.stringify(await store.has(key))
+            if (input.op === 'delete') return JSON.stringify(await store.delete(key))
+            if (input.op === 'set')
+              return JSON.stringify((await store.set(key, input.value as string)) ?? null)
+            throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'unknown ctx.secrets operation')
+          }
+          const { record: current } = await linked(id)
+          const declared = Object.hasOwn(current.manifest.tools, tool)
+            ? current.manifest.tools[tool]
+            : undefined
+          const service =
+            declared?.auth === undefined ? undefined : current.manifest.auth[declared.auth]
+          if (
+            declared?.auth !== undefined &&
+            declared.scope !== undefined &&
+            !(current.auth[declared.auth] ?? []).includes(declared.scope)
+          )
+            throw new KeywardError(
+              KEYWARD_GRANT_MISSING,
+              `plugin "${id}": scope ${declared.scope} of ${declared.auth} is not granted`,
+              {
+                details: { plugin: id, service: declared.auth, scope: declared.scope },
+              },
+            )
+          const response = await broker.execute({
+            name: tool || 'fetch',
+            url: String(input.url),
+            ...(typeof input.method === 'string'
+              ? { method: input.method.toUpperCase() as 'GET' }
+              : {}),
+            ...(typeof input.headers === 'object' && input.headers !== null
+              ? { headers: input.headers as Record<string, string> }
+              : {}),
+            ...(typeof input.body === 'string' ? { body: input.body } : {}),
+            ...(declared?.auth === undefined
+              ? {}
+              : { auth: declared.auth, origins: service?.origins ?? [] }),
+            ...(declared?.scope === undefined ? {} : { scope: declared.scope }),
+            ...(declared === undefined ? {} : { approval: declared.approval }),
+          })
+          return JSON.stringify(response)
+        },
+        stopped(process) {
+          running.get(id)?.delete(process)
+        },
+      },
+      startOptions,
+    )
+    const set = running.get(id) ?? new Set<PluginProcess>()
+    set.add(plugin)
+    running.set(id, set)
+    await record({ type: 'start', plugin: id, tier: plugin.tier })
+    return plugin
+  }
+
   return Object.freeze({
     link,
+    start,
     grants: async (id: string) => view((await linked(id)).record),
     revoke,
     setLocal,

@@ -53,6 +53,7 @@ export {
   type Tool,
   type ToolInput,
 } from './manifest-types.js'
+export type { PluginProcess, StartOptions } from './runtime.js'
 export {
   driverSource,
   envSource,

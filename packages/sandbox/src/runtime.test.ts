@@ -1,0 +1,140 @@
+import { memoryDriver } from '@keyward/core/drivers/memory'
+import { expectKeywardError } from '@keyward/core/testing'
+import { describe, expect, it } from 'vitest'
+import { _useApi } from './_api.js'
+import { _tempDir, _writePlugin } from './_fixtures.js'
+import {
+  KEYWARD_GRANT_MISSING,
+  KEYWARD_PLUGIN_FAILED,
+  KEYWARD_PLUGIN_MEMORY,
+  KEYWARD_PLUGIN_TIMEOUT,
+} from './errors.js'
+import { createPluginHost } from './host.js'
+import { envSource } from './sources.js'
+
+const KEY = 'key_canary_3e9b7c1d5a2f4680'
+const TOKEN = 'tok_canary_9d2e4f6a8b1c3e57'
+
+const loopback = _useApi()
+
+/** A plugin folder whose index.js is `code`, declaring the loopback API and a token-using tool. */
+async function plugin(code: string, name = 'demo') {
+  return _writePlugin(await _tempDir(), {
+    'package.json': {
+      name,
+      type: 'module',
+      main: './index.js',
+      keyward: { permissions: './permissions.json' },
+    },
+    'permissions.json': {
+      env: { API_KEY: 'DEMO_API_KEY', TOKEN_REF: { key: 'DEMO_TOKEN', mode: 'reference' } },
+      network: [loopback.api.origin],
+      auth: { demo: { scopes: ['read'], origins: [loopback.api.origin] } },
+      tools: { whoami: { auth: 'demo', scope: 'read' } },
+    },
+    'index.js': code,
+  })
+}
+
+async function host(env: Record<string, string> = { DEMO_API_KEY: KEY, DEMO_TOKEN: KEY }) {
+  return createPluginHost({
+    dataDir: await _tempDir(),
+    store: memoryDriver(),
+    sources: { ENV: envSource(env) },
+    tokens: { getToken: async () => TOKEN },
+    allowLoopback: true,
+    prompt: async (request) =>
+      request.kind === 'env' ? { grant: true, source: 'ENV' } : { grant: true },
+  })
+}
+
+const TOOLS = `export default function main(env, ctx) {
+  return {
+    async echo(x) { return { x, keys: Object.keys(env) } },
+    async whoami() { const r = await ctx.fetch('${'$'}{ORIGIN}/echo'); return r.json() },
+    async ref() { const r = await ctx.fetch('${'$'}{ORIGIN}/echo', { headers: { 'x-key': env.TOKEN_REF } }); return r.json() },
+    async remember(v) { await ctx.secrets.set('k', v); return ctx.secrets.get('k') },
+    async boom() { throw new Error('bad input') },
+    async spin() { for (;;) {} },
+    async grow() { let s = 'x'; for (;;) s += s },
+  }
+}`
+
+describe.each(['isolated', 'node'] as const)('plugin runtime (%s tier)', (tier) => {
+  it('runs main(env, ctx) in a child and returns tool results', async () => {
+    const h = await host()
+    const { id } = await h.link(await plugin(TOOLS.replaceAll('${ORIGIN}', loopback.api.origin)))
+    const p = await h.start(id, { tier })
+    try {
+      expect(await p.call('echo', 42)).toEqual({ x: 42, keys: ['API_KEY', 'TOKEN_REF'] })
+      expect(p.pid).not.toBe(process.pid)
+      expect(await p.call('remember', 'v1')).toBe('v1')
+    } finally {
+      await p.stop()
+    }
+  })
+
+  it('ctx.fetch goes through the broker: the token is attached for the tool and its echo comes back masked', async () => {
+    const h = await host()
+    const { id } = await h.link(await plugin(TOOLS.replaceAll('${ORIGIN}', loopback.api.origin)))
+    const p = await h.start(id, { tier })
+    try {
+      const before = loopback.api.received.length
+      const seen = (await p.call('whoami')) as { headers: Record<string, string> }
+      expect(loopback.api.received[before]?.headers.authorization).toBe(`Bearer ${TOKEN}`)
+      expect(seen.headers.authorization).toBe('Bearer ${auth.demo}')
+      const ref = (await p.call('ref')) as { headers: Record<string, string> }
+      expect(loopback.api.received[before + 1]?.headers['x-key']).toBe(KEY)
+      expect(ref.headers['x-key']).toBe('${env.TOKEN_REF}')
+    } finally {
+      await p.stop()
+    }
+  })
+
+  it('a throwing tool is KEYWARD_PLUGIN_FAILED; an infinite loop is killed and the plugin restarts', async () => {
+    const h = await host()
+    const { id } = await h.link(await plugin(TOOLS.replaceAll('${ORIGIN}', loopback.api.origin)))
+    const p = await h.start(id, { tier, callTimeoutMs: 2_000 })
+    try {
+      const failed = await expectKeywardError(p.call('boom'), KEYWARD_PLUGIN_FAILED)
+      expect(failed.message).toContain('bad input')
+      await expectKeywardError(p.call('spin'), KEYWARD_PLUGIN_TIMEOUT)
+      expect(await p.call('echo', 1)).toMatchObject({ x: 1 })
+    } finally {
+      await p.stop()
+    }
+  })
+
+  it('a memory bomb ends only that plugin’s process', async () => {
+    const h = await host()
+    const { id } = await h.link(await plugin(TOOLS.replaceAll('${ORIGIN}', loopback.api.origin)))
+    const p = await h.start(id, { tier, callTimeoutMs: 20_000, memoryMiB: 64 })
+    try {
+      const error = await p.call('grow').then(
+        () => undefined,
+        (e: unknown) => e as { code?: string },
+      )
+      expect([KEYWARD_PLUGIN_MEMORY, KEYWARD_PLUGIN_FAILED, 'KEYWARD_PLUGIN_CRASHED']).toContain(
+        error?.code,
+      )
+      expect(await p.call('echo', 2)).toMatchObject({ x: 2 })
+    } finally {
+      await p.stop()
+    }
+  })
+
+  it('a revoked grant on a warm process takes effect at once', async () => {
+    const h = await host()
+    const { id } = await h.link(await plugin(TOOLS.replaceAll('${ORIGIN}', loopback.api.origin)))
+    const p = await h.start(id, { tier })
+    try {
+      await p.call('echo', 1)
+      const pid = p.pid
+      await h.revoke(id, 'API_KEY')
+      await expectKeywardError(p.call('echo', 1), KEYWARD_GRANT_MISSING)
+      expect(p.pid === undefined || p.pid !== pid).toBe(true)
+    } finally {
+      await p.stop()
+    }
+  })
+})
