@@ -1,51 +1,30 @@
-import { KeywardError, type RefreshError } from '@keyward/core'
-
-// RefreshError and its code are contracts that live in @keyward/core (a refresher in
-// @keyward/oauth throws it without importing authstore); re-exported so no import breaks.
-export { KEYWARD_REFRESH_FAILED, RefreshError, type RefreshErrorOptions } from '@keyward/core'
-
 /**
- * No usable token: none is stored, it expired and cannot be refreshed, it lacks a scope the
- * caller asked for, or the provider refused the refresh token and the user must sign in again.
- * `error.reason` says which.
+ * `AuthenticationRequiredError` and the code union of `@keyward/authstore`. Its own codes are
+ * constants in `./codes.ts`; the codes and types shared with other packages (a token provider's
+ * `KEYWARD_AUTH_REQUIRED`, a refresher's `RefreshError`) live in `@keyward/core` and are
+ * re-exported here so no import breaks.
  *
- * @example
- * ```ts
- * import { KEYWARD_AUTH_REQUIRED, KeywardError } from '@keyward/authstore'
- *
- * function needsLogin(error: unknown): boolean {
- *   return KeywardError.isInstance(error) && error.code === KEYWARD_AUTH_REQUIRED
- * }
- * ```
+ * @module
  */
-export const KEYWARD_AUTH_REQUIRED = 'KEYWARD_AUTH_REQUIRED'
+import {
+  type AuthenticationRequiredReason,
+  KEYWARD_AUTH_REQUIRED,
+  KeywardError,
+  type RefreshError,
+} from '@keyward/core'
+import type * as codes from './codes.js'
 
-/**
- * A stored token record cannot be read (it is not JSON, or not an authstore record). The record
- * is left as it is; `setToken` replaces it, `clearToken` removes it.
- *
- * @example
- * ```ts
- * import { KEYWARD_AUTH_RECORD_CORRUPT, KeywardError } from '@keyward/authstore'
- *
- * const corrupt = (error: unknown) =>
- *   KeywardError.isInstance(error) && error.code === KEYWARD_AUTH_RECORD_CORRUPT
- * ```
- */
-export const KEYWARD_AUTH_RECORD_CORRUPT = 'KEYWARD_AUTH_RECORD_CORRUPT'
+export {
+  type AuthenticationRequiredReason,
+  KEYWARD_AUTH_REQUIRED,
+  KEYWARD_REFRESH_FAILED,
+  RefreshError,
+  type RefreshErrorOptions,
+} from '@keyward/core'
+export * from './codes.js'
 
-/**
- * Why a token cannot be handed out:
- * - `no_token`: nothing is stored for the service (or it was cleared);
- * - `expired`: the token expired and no refresh succeeded;
- * - `insufficient_scope`: the token lacks a scope the caller asked for (`missingScopes`);
- * - `reauth_required`: the provider refused the refresh token; sign in again.
- */
-export type AuthenticationRequiredReason =
-  | 'no_token'
-  | 'expired'
-  | 'insufficient_scope'
-  | 'reauth_required'
+/** Every code `@keyward/authstore` defines, derived from the constants of `./codes.ts`. */
+export type AuthStoreErrorCode = (typeof codes)[keyof typeof codes]
 
 /** Options of {@link AuthenticationRequiredError}. */
 export interface AuthenticationRequiredErrorOptions {
@@ -75,7 +54,7 @@ export interface AuthenticationRequiredErrorOptions {
  * error.missingScopes // ['registry:write']
  * ```
  */
-export class AuthenticationRequiredError extends KeywardError {
+export class AuthenticationRequiredError extends KeywardError<typeof KEYWARD_AUTH_REQUIRED> {
   static override readonly marker: symbol = Symbol.for('keyward.error.AuthenticationRequiredError')
 
   /** Why no token was handed out. */

@@ -17,6 +17,7 @@ export {
   AuthenticationRequiredError,
   type AuthenticationRequiredErrorOptions,
   type AuthenticationRequiredReason,
+  type AuthStoreErrorCode,
   KEYWARD_AUTH_RECORD_CORRUPT,
   KEYWARD_AUTH_REQUIRED,
   KEYWARD_REFRESH_FAILED,

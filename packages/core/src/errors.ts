@@ -1,105 +1,92 @@
 /**
- * Stable error codes of `@keyward/core`. A caller branches on `error.code`, never on the
- * message text. Other keyward packages define their own `KEYWARD_*` codes the same way.
+ * `KeywardError`, its subclasses and the code union of `@keyward/core`. The codes themselves
+ * are constants in `./codes.ts` (the one place a `KEYWARD_*` code is written), re-exported here.
+ *
+ * @module
+ */
+import type * as codes from './codes.js'
+import { KEYWARD_INVALID_ARGUMENT, KEYWARD_REFRESH_FAILED } from './codes.js'
+
+export * from './codes.js'
+
+/**
+ * Why a token cannot be handed out (`details.reason` of `KEYWARD_AUTH_REQUIRED`):
+ * - `no_token`: nothing is stored for the service (or it was cleared);
+ * - `expired`: the token expired and no refresh succeeded;
+ * - `insufficient_scope`: the token lacks a scope the caller asked for (`missingScopes`);
+ * - `reauth_required`: the provider refused the refresh token; sign in again.
  *
  * @example
  * ```ts
- * import { KEYWARD_VERSION_CONFLICT, KeywardError } from '@keyward/core'
+ * import type { AuthenticationRequiredReason } from '@keyward/core'
  *
- * try {
- *   await driver.set('k', new Uint8Array([1]), { ifVersion: 3 })
- * } catch (error) {
- *   if (KeywardError.isInstance(error) && error.code === KEYWARD_VERSION_CONFLICT) {
- *     // re-read and retry
- *   }
- * }
+ * const mustSignIn = (reason: AuthenticationRequiredReason) => reason !== 'insufficient_scope'
  * ```
- * @module
  */
+export type AuthenticationRequiredReason =
+  | 'no_token'
+  | 'expired'
+  | 'insufficient_scope'
+  | 'reauth_required'
 
-/** An argument or option passed to a keyward function is invalid; the message names it. */
-export const KEYWARD_INVALID_ARGUMENT = 'KEYWARD_INVALID_ARGUMENT'
-/** A storage key is empty, too long, or contains a character a driver cannot store. */
-export const KEYWARD_INVALID_KEY = 'KEYWARD_INVALID_KEY'
-/** `set`/`delete` with `ifVersion` found another version: re-read, then retry. */
-export const KEYWARD_VERSION_CONFLICT = 'KEYWARD_VERSION_CONFLICT'
-/** A value is larger than the driver (or the platform beneath it) can store. */
-export const KEYWARD_VALUE_TOO_LARGE = 'KEYWARD_VALUE_TOO_LARGE'
-/** `withLock` could not take the lock within its timeout: another holder is alive and busy. */
-export const KEYWARD_LOCK_TIMEOUT = 'KEYWARD_LOCK_TIMEOUT'
-/** `withLock` was called again for a key whose lock the same async context already holds. */
-export const KEYWARD_LOCK_REENTRANT = 'KEYWARD_LOCK_REENTRANT'
-/** An optional dependency (for example `@napi-rs/keyring`) is not installed; the message names it. */
-export const KEYWARD_MISSING_DEPENDENCY = 'KEYWARD_MISSING_DEPENDENCY'
-/** The file is not a keyward store (wrong magic bytes): nothing was read or overwritten. */
-export const KEYWARD_STORE_UNKNOWN_FORMAT = 'KEYWARD_STORE_UNKNOWN_FORMAT'
-/** The store was written by a newer format version than this release reads. */
-export const KEYWARD_STORE_UNSUPPORTED_VERSION = 'KEYWARD_STORE_UNSUPPORTED_VERSION'
-/** The store file is shorter than its own framing says: it was cut off. Nothing was overwritten. */
-export const KEYWARD_STORE_TRUNCATED = 'KEYWARD_STORE_TRUNCATED'
-/** The store file failed an integrity check (a changed byte, a swapped or forged record). */
-export const KEYWARD_STORE_CORRUPT = 'KEYWARD_STORE_CORRUPT'
-/** The store file cannot be read or written (permissions, missing directory, disk full). */
-export const KEYWARD_STORE_IO = 'KEYWARD_STORE_IO'
-/** The passphrase does not open this store. */
-export const KEYWARD_WRONG_PASSPHRASE = 'KEYWARD_WRONG_PASSPHRASE'
-/** The key (from the keyring or the environment) does not open this store. */
-export const KEYWARD_WRONG_KEY = 'KEYWARD_WRONG_KEY'
-/** The store was created with another kind of key provider (for example a passphrase store opened with `envKey`). */
-export const KEYWARD_KEY_TYPE_MISMATCH = 'KEYWARD_KEY_TYPE_MISMATCH'
-/** The key the provider needs is not there (unset environment variable, key missing from the keyring). */
-export const KEYWARD_KEY_MISSING = 'KEYWARD_KEY_MISSING'
-/** The key material is malformed (not base64, not 32 bytes). */
-export const KEYWARD_KEY_INVALID = 'KEYWARD_KEY_INVALID'
-/** No OS keyring is reachable (no Secret Service daemon, no session bus, unsupported platform). */
-export const KEYWARD_KEYRING_UNAVAILABLE = 'KEYWARD_KEYRING_UNAVAILABLE'
-/** The OS keyring is there but locked, or the user denied access. */
-export const KEYWARD_KEYRING_LOCKED = 'KEYWARD_KEYRING_LOCKED'
-/** The OS keyring failed in a way keyward does not recognise; `cause` holds the platform error. */
-export const KEYWARD_KEYRING_ERROR = 'KEYWARD_KEYRING_ERROR'
-/**
- * A refresher could not refresh a token (a {@link RefreshError}). `error.transient` says whether
- * retrying later may help (network errors, 5xx, 429) or not (`invalid_grant`: the refresh token
- * is dead).
- */
-export const KEYWARD_REFRESH_FAILED = 'KEYWARD_REFRESH_FAILED'
-
-/** Every code `@keyward/core` itself throws. */
-export type CoreErrorCode =
-  | typeof KEYWARD_INVALID_ARGUMENT
-  | typeof KEYWARD_INVALID_KEY
-  | typeof KEYWARD_VERSION_CONFLICT
-  | typeof KEYWARD_VALUE_TOO_LARGE
-  | typeof KEYWARD_LOCK_TIMEOUT
-  | typeof KEYWARD_LOCK_REENTRANT
-  | typeof KEYWARD_MISSING_DEPENDENCY
-  | typeof KEYWARD_STORE_UNKNOWN_FORMAT
-  | typeof KEYWARD_STORE_UNSUPPORTED_VERSION
-  | typeof KEYWARD_STORE_TRUNCATED
-  | typeof KEYWARD_STORE_CORRUPT
-  | typeof KEYWARD_STORE_IO
-  | typeof KEYWARD_WRONG_PASSPHRASE
-  | typeof KEYWARD_WRONG_KEY
-  | typeof KEYWARD_KEY_TYPE_MISMATCH
-  | typeof KEYWARD_KEY_MISSING
-  | typeof KEYWARD_KEY_INVALID
-  | typeof KEYWARD_KEYRING_UNAVAILABLE
-  | typeof KEYWARD_KEYRING_LOCKED
-  | typeof KEYWARD_KEYRING_ERROR
-  | typeof KEYWARD_REFRESH_FAILED
+/** Every code `@keyward/core` defines, derived from its `KEYWARD_*` constants. */
+export type CoreErrorCode = (typeof codes)[keyof typeof codes]
 
 /** A keyward error code: one of core's, or a `KEYWARD_*` code another keyward package defines. */
 export type KeywardErrorCode = CoreErrorCode | `KEYWARD_${string}`
 
+/**
+ * The `details` of the codes whose details programs read, by code. Other keyward packages add
+ * their codes by module augmentation (`declare module '@keyward/core' { interface
+ * KeywardErrorDetails { … } }`); use type literals as values. Narrow to one code with
+ * {@link isKeywardError} to read them without a cast.
+ *
+ * @example
+ * ```ts
+ * import { isKeywardError, KEYWARD_VERSION_CONFLICT } from '@keyward/core'
+ *
+ * function staleVersion(error: unknown): number | undefined {
+ *   return isKeywardError(error, KEYWARD_VERSION_CONFLICT) ? error.details.actual : undefined
+ * }
+ * ```
+ */
+export interface KeywardErrorDetails {
+  KEYWARD_VERSION_CONFLICT: {
+    /** The key (or record) whose version moved. */
+    readonly key: string
+    /** The version the caller expected (`0`: absent). */
+    readonly expected: number
+    /** The version found (`0`: absent). */
+    readonly actual: number
+  }
+  KEYWARD_AUTH_REQUIRED: {
+    readonly reason: AuthenticationRequiredReason
+    readonly service: string
+    readonly account?: string
+    /** For `insufficient_scope`: the scopes asked for and not granted. */
+    readonly missingScopes?: readonly string[]
+  }
+}
+
+/**
+ * The `details` type of errors with code `C`: the entry of {@link KeywardErrorDetails} for one
+ * code that has one, otherwise a plain record (also for a union of codes).
+ */
+export type KeywardErrorDetailsOf<C extends KeywardErrorCode> = [C] extends [
+  keyof KeywardErrorDetails,
+]
+  ? KeywardErrorDetails[C]
+  : Readonly<Record<string, unknown>>
+
 /** Options of {@link KeywardError}. */
-export interface KeywardErrorOptions {
+export interface KeywardErrorOptions<C extends KeywardErrorCode = KeywardErrorCode> {
   /** The underlying error. Never pass an error whose message may contain a secret value. */
   cause?: unknown
   /**
    * Facts about the failure that a program may act on: a path, a key, a field, a version.
    * Never a secret value.
    */
-  details?: Readonly<Record<string, unknown>>
+  details?: KeywardErrorDetailsOf<C> | undefined
 }
 
 /**
@@ -133,19 +120,19 @@ export interface KeywardErrorClass<E extends KeywardError = KeywardError> {
  * error.code // 'KEYWARD_INVALID_ARGUMENT'
  * ```
  */
-export class KeywardError extends Error {
+export class KeywardError<C extends KeywardErrorCode = KeywardErrorCode> extends Error {
   /** The `Symbol.for` marker every keyward error carries. Each subclass declares its own. */
   static readonly marker: symbol = Symbol.for('keyward.error')
 
   /** The stable code to branch on. */
-  readonly code: KeywardErrorCode
+  readonly code: C
   /** Facts about the failure (paths, keys, versions); never a secret value. */
-  readonly details: Readonly<Record<string, unknown>>
+  readonly details: KeywardErrorDetailsOf<C>
 
-  constructor(code: KeywardErrorCode, message: string, options: KeywardErrorOptions = {}) {
+  constructor(code: C, message: string, options: KeywardErrorOptions<C> = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
-    this.details = Object.freeze({ ...options.details })
+    this.details = Object.freeze({ ...options.details }) as KeywardErrorDetailsOf<C>
     this.name = new.target.name
     // Mark the instance with the marker of every class from new.target up to KeywardError, so
     // each class's isInstance recognises it across copies of the package.
@@ -186,16 +173,31 @@ export class KeywardError extends Error {
   /** A JSON form for logs and audit lines: name, code, message and details (no stack, no cause). */
   toJSON(): {
     name: string
-    code: KeywardErrorCode
+    code: C
     message: string
-    details: Readonly<Record<string, unknown>>
+    details: KeywardErrorDetailsOf<C>
   } {
     return { name: this.name, code: this.code, message: this.message, details: this.details }
   }
 }
 
-/** True when `value` is a `KeywardError` with the given code. */
-export function isKeywardError(value: unknown, code?: KeywardErrorCode): value is KeywardError {
+/**
+ * True when `value` is a `KeywardError` (from any copy of keyward) with the given code; narrows
+ * `code` and `details` to that code's (see {@link KeywardErrorDetails}).
+ *
+ * @example
+ * ```ts
+ * import { isKeywardError, KEYWARD_AUTH_REQUIRED } from '@keyward/core'
+ *
+ * function missingScopes(error: unknown): readonly string[] {
+ *   return isKeywardError(error, KEYWARD_AUTH_REQUIRED) ? (error.details.missingScopes ?? []) : []
+ * }
+ * ```
+ */
+export function isKeywardError<C extends KeywardErrorCode = KeywardErrorCode>(
+  value: unknown,
+  code?: C,
+): value is KeywardError<C> {
   return KeywardError.isInstance(value) && (code === undefined || value.code === code)
 }
 
@@ -229,7 +231,7 @@ export interface RefreshErrorOptions {
  * RefreshError.isInstance(error) // true
  * ```
  */
-export class RefreshError extends KeywardError {
+export class RefreshError extends KeywardError<typeof KEYWARD_REFRESH_FAILED> {
   static override readonly marker: symbol = Symbol.for('keyward.error.RefreshError')
 
   /** True when retrying later may succeed. */

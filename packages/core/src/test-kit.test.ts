@@ -18,14 +18,16 @@ async function assertionOf(fn: () => unknown): Promise<AssertionError> {
 
 describe('expectKeywardError', () => {
   const conflict = () =>
-    new KeywardError(KEYWARD_VERSION_CONFLICT, 'stale', { details: { key: 'k' } })
+    new KeywardError(KEYWARD_VERSION_CONFLICT, 'stale', {
+      details: { key: 'k', expected: 1, actual: 2 },
+    })
 
   it('returns the error of a rejected promise, a throwing function and an async function', async () => {
     const fromPromise = await expectKeywardError(
       Promise.reject(conflict()),
       KEYWARD_VERSION_CONFLICT,
     )
-    expect(fromPromise.details).toEqual({ key: 'k' })
+    expect(fromPromise.details).toEqual({ key: 'k', expected: 1, actual: 2 })
     const fromSync = await expectKeywardError(() => {
       throw conflict()
     }, KEYWARD_VERSION_CONFLICT)

@@ -15,7 +15,15 @@
 import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import type { Driver } from './contracts.js'
-import type { KeywardError, KeywardErrorCode } from './errors.js'
+import {
+  KEYWARD_INVALID_ARGUMENT,
+  KEYWARD_INVALID_KEY,
+  KEYWARD_LOCK_REENTRANT,
+  KEYWARD_LOCK_TIMEOUT,
+  KEYWARD_VERSION_CONFLICT,
+  type KeywardError,
+  type KeywardErrorCode,
+} from './errors.js'
 import { expectKeywardError, expectNoLeak } from './test-kit.js'
 
 export * from './test-kit.js'
@@ -125,7 +133,7 @@ export function testDriver(options: TestDriverOptions): void {
         })
         const error = await expectCode(
           driver.set('cas', bytes(CANARY), { ifVersion: version }),
-          'KEYWARD_VERSION_CONFLICT',
+          KEYWARD_VERSION_CONFLICT,
         )
         expect(error.details).toMatchObject({ key: 'cas', expected: version, actual: version + 1 })
         expect(text((await driver.get('cas'))!.value)).toBe('two')
@@ -136,7 +144,7 @@ export function testDriver(options: TestDriverOptions): void {
         expect(await driver.set('new', bytes('first'), { ifVersion: 0 })).toEqual({ version: 1 })
         await expectCode(
           driver.set('new', bytes(CANARY), { ifVersion: 0 }),
-          'KEYWARD_VERSION_CONFLICT',
+          KEYWARD_VERSION_CONFLICT,
         )
         expect(text((await driver.get('new'))!.value)).toBe('first')
       }))
@@ -145,7 +153,7 @@ export function testDriver(options: TestDriverOptions): void {
       withDriver(async (driver) => {
         await expectCode(
           driver.set('absent', bytes(CANARY), { ifVersion: 3 }),
-          'KEYWARD_VERSION_CONFLICT',
+          KEYWARD_VERSION_CONFLICT,
         )
         expect(await driver.get('absent')).toBeNull()
       }))
@@ -154,7 +162,7 @@ export function testDriver(options: TestDriverOptions): void {
       withDriver(async (driver) => {
         await driver.set('d', bytes('x'))
         await driver.set('d', bytes('y'))
-        await expectCode(driver.delete('d', { ifVersion: 1 }), 'KEYWARD_VERSION_CONFLICT')
+        await expectCode(driver.delete('d', { ifVersion: 1 }), KEYWARD_VERSION_CONFLICT)
         expect(await driver.get('d')).not.toBeNull()
         expect(await driver.delete('d', { ifVersion: 2 })).toBe(true)
         expect(await driver.get('d')).toBeNull()
@@ -182,18 +190,15 @@ export function testDriver(options: TestDriverOptions): void {
 
     it('rejects invalid keys with KEYWARD_INVALID_KEY', () =>
       withDriver(async (driver) => {
-        await expectCode(driver.get(''), 'KEYWARD_INVALID_KEY')
-        await expectCode(driver.set('', bytes('x')), 'KEYWARD_INVALID_KEY')
-        await expectCode(driver.set('a\0b', bytes('x')), 'KEYWARD_INVALID_KEY')
-        await expectCode(driver.set('k'.repeat(600), bytes('x')), 'KEYWARD_INVALID_KEY')
+        await expectCode(driver.get(''), KEYWARD_INVALID_KEY)
+        await expectCode(driver.set('', bytes('x')), KEYWARD_INVALID_KEY)
+        await expectCode(driver.set('a\0b', bytes('x')), KEYWARD_INVALID_KEY)
+        await expectCode(driver.set('k'.repeat(600), bytes('x')), KEYWARD_INVALID_KEY)
       }))
 
     it('rejects a value that is not a Uint8Array', () =>
       withDriver(async (driver) => {
-        await expectCode(
-          driver.set('k', CANARY as unknown as Uint8Array),
-          'KEYWARD_INVALID_ARGUMENT',
-        )
+        await expectCode(driver.set('k', CANARY as unknown as Uint8Array), KEYWARD_INVALID_ARGUMENT)
         expect(await driver.get('k')).toBeNull()
       }))
 
@@ -231,7 +236,7 @@ export function testDriver(options: TestDriverOptions): void {
         expect(won).toHaveLength(1)
         for (const r of results) {
           if (r.status === 'rejected')
-            expect((r.reason as KeywardError).code).toBe('KEYWARD_VERSION_CONFLICT')
+            expect((r.reason as KeywardError).code).toBe(KEYWARD_VERSION_CONFLICT)
         }
         expect((await driver.get('race'))!.version).toBe(version + 1)
       }))
@@ -281,7 +286,7 @@ export function testDriver(options: TestDriverOptions): void {
         await driver.withLock('lock/re', async () => {
           await expectCode(
             driver.withLock('lock/re', async () => undefined),
-            'KEYWARD_LOCK_REENTRANT',
+            KEYWARD_LOCK_REENTRANT,
           )
         })
       }))
@@ -303,7 +308,7 @@ export function testDriver(options: TestDriverOptions): void {
         await holding
         await expectCode(
           driver.withLock('lock/t', async () => undefined, { timeoutMs: 50 }),
-          'KEYWARD_LOCK_TIMEOUT',
+          KEYWARD_LOCK_TIMEOUT,
         )
         release()
         await holder
@@ -338,7 +343,7 @@ export function testDriver(options: TestDriverOptions): void {
             expect(text((await driver.get('shared'))!.value)).toBe('from second')
             await expectCode(
               driver.set('shared', bytes(CANARY), { ifVersion: 1 }),
-              'KEYWARD_VERSION_CONFLICT',
+              KEYWARD_VERSION_CONFLICT,
             )
             await other.delete('shared')
             expect(await driver.get('shared')).toBeNull()

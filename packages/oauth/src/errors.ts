@@ -1,92 +1,13 @@
 /**
- * Stable error codes of `@keyward/oauth`. Every failure is a `KeywardError` from
- * `@keyward/core` carrying one of these codes; branch on `error.code`, never on the message.
- * Provider error bodies never appear in an error: only the HTTP status and the OAuth `error`
- * code (in `error.details`).
+ * The code union of `@keyward/oauth`, derived from its constants. The codes themselves are
+ * written once, in `./codes.ts` (a repo test refuses a `KEYWARD_*` string literal anywhere
+ * else in `src`; `npm run docs:errors` lists them in `docs/errors.md`).
  *
- * @example
- * ```ts
- * import { KeywardError } from '@keyward/core'
- * import { KEYWARD_SSRF_BLOCKED_ADDRESS, safeFetch } from '@keyward/oauth'
- *
- * try {
- *   await safeFetch('https://169.254.169.254/latest/meta-data/')
- * } catch (error) {
- *   if (KeywardError.isInstance(error) && error.code === KEYWARD_SSRF_BLOCKED_ADDRESS) {
- *     // refused before any connection was made
- *   }
- * }
- * ```
  * @module
  */
+import type * as codes from './codes.js'
 
-/** The URL cannot be parsed, carries credentials, or its host is not a usable name or address. */
-export const KEYWARD_SSRF_INVALID_URL = 'KEYWARD_SSRF_INVALID_URL'
-/** The scheme is not `https:` (plain `http:` only with `allowLoopbackHttp` and a loopback address). */
-export const KEYWARD_SSRF_SCHEME = 'KEYWARD_SSRF_SCHEME'
-/** The host is, or resolves to, a loopback, private, link-local, unique-local, multicast, reserved or mapped address. */
-export const KEYWARD_SSRF_BLOCKED_ADDRESS = 'KEYWARD_SSRF_BLOCKED_ADDRESS'
-/** The host name did not resolve to any address (or the resolver failed or returned something that is not an address). */
-export const KEYWARD_SSRF_RESOLVE_FAILED = 'KEYWARD_SSRF_RESOLVE_FAILED'
-/** The server answered with a redirect; `safeFetch` never follows redirects. */
-export const KEYWARD_SSRF_REDIRECT = 'KEYWARD_SSRF_REDIRECT'
-/** The response body is larger than `maxBytes` (default 1 MiB). */
-export const KEYWARD_FETCH_TOO_LARGE = 'KEYWARD_FETCH_TOO_LARGE'
-/** The request did not complete within `timeoutMs`. */
-export const KEYWARD_FETCH_TIMEOUT = 'KEYWARD_FETCH_TIMEOUT'
-/** The caller's `AbortSignal` fired. */
-export const KEYWARD_FETCH_ABORTED = 'KEYWARD_FETCH_ABORTED'
-/** The connection failed (refused, reset, TLS failure). */
-export const KEYWARD_FETCH_NETWORK = 'KEYWARD_FETCH_NETWORK'
+export * from './codes.js'
 
-/** A provider definition is malformed; the message and `details.path` name the field at fault. */
-export const KEYWARD_OAUTH_INVALID_PROVIDER = 'KEYWARD_OAUTH_INVALID_PROVIDER'
-/** The provider lacks what the flow needs (no device endpoint, no revocation endpoint, no account URL). */
-export const KEYWARD_OAUTH_UNSUPPORTED = 'KEYWARD_OAUTH_UNSUPPORTED'
-/** OIDC discovery failed or returned an issuer other than the one configured. */
-export const KEYWARD_OAUTH_DISCOVERY_FAILED = 'KEYWARD_OAUTH_DISCOVERY_FAILED'
-/** The provider answered with an OAuth error; `details.status` and `details.error` say which. */
-export const KEYWARD_OAUTH_ERROR_RESPONSE = 'KEYWARD_OAUTH_ERROR_RESPONSE'
-/** The provider's response is malformed (no `access_token`, wrong types, not JSON); nothing was stored. */
-export const KEYWARD_OAUTH_INVALID_RESPONSE = 'KEYWARD_OAUTH_INVALID_RESPONSE'
-/** The redirect carried a `state` other than the one this login sent. */
-export const KEYWARD_OAUTH_STATE_MISMATCH = 'KEYWARD_OAUTH_STATE_MISMATCH'
-/**
- * The ID token returned with an OpenID sign-in failed validation (`details.check` says which:
- * `nonce`, `iss`, `aud`, `exp`…); nothing was returned or stored.
- */
-export const KEYWARD_OAUTH_ID_TOKEN_INVALID = 'KEYWARD_OAUTH_ID_TOKEN_INVALID'
-/** The user (or the provider) denied the authorization request. */
-export const KEYWARD_OAUTH_ACCESS_DENIED = 'KEYWARD_OAUTH_ACCESS_DENIED'
-/** The login did not complete within `timeoutMs`. */
-export const KEYWARD_OAUTH_TIMEOUT = 'KEYWARD_OAUTH_TIMEOUT'
-/** The login was cancelled through its `AbortSignal`. */
-export const KEYWARD_OAUTH_ABORTED = 'KEYWARD_OAUTH_ABORTED'
-/** The device code expired before the user approved it: start again. */
-export const KEYWARD_OAUTH_DEVICE_CODE_EXPIRED = 'KEYWARD_OAUTH_DEVICE_CODE_EXPIRED'
-/** The loopback server could not listen (a fixed port in use, no loopback interface). */
-export const KEYWARD_OAUTH_LOOPBACK_UNAVAILABLE = 'KEYWARD_OAUTH_LOOPBACK_UNAVAILABLE'
-
-/** Every code `@keyward/oauth` throws. */
-export type OAuthErrorCode =
-  | typeof KEYWARD_SSRF_INVALID_URL
-  | typeof KEYWARD_SSRF_SCHEME
-  | typeof KEYWARD_SSRF_BLOCKED_ADDRESS
-  | typeof KEYWARD_SSRF_RESOLVE_FAILED
-  | typeof KEYWARD_SSRF_REDIRECT
-  | typeof KEYWARD_FETCH_TOO_LARGE
-  | typeof KEYWARD_FETCH_TIMEOUT
-  | typeof KEYWARD_FETCH_ABORTED
-  | typeof KEYWARD_FETCH_NETWORK
-  | typeof KEYWARD_OAUTH_INVALID_PROVIDER
-  | typeof KEYWARD_OAUTH_UNSUPPORTED
-  | typeof KEYWARD_OAUTH_DISCOVERY_FAILED
-  | typeof KEYWARD_OAUTH_ERROR_RESPONSE
-  | typeof KEYWARD_OAUTH_INVALID_RESPONSE
-  | typeof KEYWARD_OAUTH_STATE_MISMATCH
-  | typeof KEYWARD_OAUTH_ID_TOKEN_INVALID
-  | typeof KEYWARD_OAUTH_ACCESS_DENIED
-  | typeof KEYWARD_OAUTH_TIMEOUT
-  | typeof KEYWARD_OAUTH_ABORTED
-  | typeof KEYWARD_OAUTH_DEVICE_CODE_EXPIRED
-  | typeof KEYWARD_OAUTH_LOOPBACK_UNAVAILABLE
+/** Every code `@keyward/oauth` defines, derived from the constants of `./codes.ts`. */
+export type OAuthErrorCode = (typeof codes)[keyof typeof codes]

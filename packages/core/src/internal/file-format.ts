@@ -38,6 +38,7 @@ import {
   KEYWARD_STORE_TRUNCATED,
   KEYWARD_STORE_UNKNOWN_FORMAT,
   KEYWARD_STORE_UNSUPPORTED_VERSION,
+  KEYWARD_VALUE_TOO_LARGE,
   KEYWARD_WRONG_KEY,
   KEYWARD_WRONG_PASSPHRASE,
   KeywardError,
@@ -444,7 +445,7 @@ export function encodeStore(
     count++
   }
   if (headerBytes.byteLength > MAX_HEADER_BYTES || bodyLength > MAX_BODY_BYTES) {
-    throw new KeywardError('KEYWARD_VALUE_TOO_LARGE', 'the store would exceed its 4 GiB limit')
+    throw new KeywardError(KEYWARD_VALUE_TOO_LARGE, 'the store would exceed its 4 GiB limit')
   }
   const preamble = Buffer.alloc(PREAMBLE_BYTES)
   preamble.set(MAGIC, 0)

@@ -1,4 +1,9 @@
-import { KEYWARD_INVALID_ARGUMENT, KEYWARD_INVALID_KEY, KeywardError } from '../errors.js'
+import {
+  KEYWARD_INVALID_ARGUMENT,
+  KEYWARD_INVALID_KEY,
+  KEYWARD_VERSION_CONFLICT,
+  KeywardError,
+} from '../errors.js'
 
 /** Longest storage key, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 512
@@ -67,7 +72,7 @@ export function assertPrefix(prefix: unknown): asserts prefix is string {
 export function assertVersion(key: string, expected: number | undefined, actual: number): void {
   if (expected === undefined || expected === actual) return
   throw new KeywardError(
-    'KEYWARD_VERSION_CONFLICT',
+    KEYWARD_VERSION_CONFLICT,
     `key "${key}" is at version ${actual}, not ${expected}: re-read it and retry`,
     { details: { key, expected, actual } },
   )
