@@ -21,21 +21,21 @@ export interface SetOptions {
    * the key does not exist"). Otherwise throw a `KeywardError` with code
    * `KEYWARD_VERSION_CONFLICT` and change nothing.
    */
-  readonly ifVersion?: number
+  readonly ifVersion?: number | undefined
 }
 
 /** Options of {@link Driver.delete}. */
 export interface DeleteOptions {
   /** Delete only if the key's current version is this one; otherwise `KEYWARD_VERSION_CONFLICT`. */
-  readonly ifVersion?: number
+  readonly ifVersion?: number | undefined
 }
 
 /** Options of {@link Driver.withLock}. */
 export interface LockOptions {
   /** Give up with `KEYWARD_LOCK_TIMEOUT` after this many milliseconds (default 30 000). */
-  readonly timeoutMs?: number
+  readonly timeoutMs?: number | undefined
   /** Stop waiting with the signal's reason when it aborts. */
-  readonly signal?: AbortSignal
+  readonly signal?: AbortSignal | undefined
 }
 
 /**

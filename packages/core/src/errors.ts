@@ -52,12 +52,14 @@ export type KeywardErrorCode = CoreErrorCode | `KEYWARD_${string}`
  */
 export interface KeywardErrorDetails {
   KEYWARD_VERSION_CONFLICT: {
-    /** The key (or record) whose version moved. */
-    readonly key: string
-    /** The version the caller expected (`0`: absent). */
+    /** The version the caller expected (`0` for a driver key: absent). */
     readonly expected: number
-    /** The version found (`0`: absent). */
+    /** The version found (`0` for a driver key: absent). */
     readonly actual: number
+    /** A driver conflict: the storage key whose version moved. */
+    readonly key?: string
+    /** A vault conflict: the id of the secret whose version moved. */
+    readonly secret?: string
   }
   KEYWARD_AUTH_REQUIRED: {
     readonly reason: AuthenticationRequiredReason

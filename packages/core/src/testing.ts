@@ -39,13 +39,13 @@ export interface TestDriverOptions {
    * would open it). When given, the suite checks that writes are visible across instances and
    * that locks exclude across them.
    */
-  readonly reopen?: (driver: Driver) => Driver | Promise<Driver>
+  readonly reopen?: ((driver: Driver) => Driver | Promise<Driver>) | undefined
   /** Removes what `create` made; called after each test. */
-  readonly cleanup?: (driver: Driver) => void | Promise<void>
+  readonly cleanup?: ((driver: Driver) => void | Promise<void>) | undefined
   /** The largest value the driver must accept (default 64 KiB). */
-  readonly maxValueBytes?: number
+  readonly maxValueBytes?: number | undefined
   /** How many concurrent operations the concurrency tests run (default 50; lower it for slow backends). */
-  readonly concurrency?: number
+  readonly concurrency?: number | undefined
 }
 
 const bytes = (text: string) => new TextEncoder().encode(text)

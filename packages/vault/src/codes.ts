@@ -7,14 +7,14 @@
  * @example
  * ```ts
  * import { KeywardError } from '@keyward/core'
- * import { KEYWARD_VAULT_VERSION_CONFLICT, openVault } from '@keyward/vault'
+ * import { KEYWARD_VERSION_CONFLICT, openVault } from '@keyward/vault'
  *
  * const vault = await openVault()
  * const [secret] = await vault.secrets.list({ collection: 'my-saas' })
  * try {
  *   await vault.secrets.update(secret!.id, { value: 'new' }, { ifVersion: secret!.version })
  * } catch (error) {
- *   if (KeywardError.isInstance(error) && error.code === KEYWARD_VAULT_VERSION_CONFLICT) {
+ *   if (KeywardError.isInstance(error) && error.code === KEYWARD_VERSION_CONFLICT) {
  *     // someone else changed it first: re-read, then retry
  *   }
  * }
@@ -32,12 +32,10 @@ export const KEYWARD_VAULT_UNKNOWN_COLLECTION = 'KEYWARD_VAULT_UNKNOWN_COLLECTIO
 export const KEYWARD_VAULT_UNKNOWN_ENVIRONMENT = 'KEYWARD_VAULT_UNKNOWN_ENVIRONMENT'
 /** No secret with that id (or the secret has no such field). */
 export const KEYWARD_VAULT_UNKNOWN_SECRET = 'KEYWARD_VAULT_UNKNOWN_SECRET'
-/** `ifVersion` did not match the secret's current version: re-read it, then retry. */
-export const KEYWARD_VAULT_VERSION_CONFLICT = 'KEYWARD_VAULT_VERSION_CONFLICT'
 /** The vault was written by a newer release of `@keyward/vault` (a newer record format). */
 export const KEYWARD_VAULT_UNSUPPORTED_FORMAT = 'KEYWARD_VAULT_UNSUPPORTED_FORMAT'
 /** A stored record does not decode as a vault record. It is not quoted; nothing was changed. */
-export const KEYWARD_VAULT_CORRUPT = 'KEYWARD_VAULT_CORRUPT'
+export const KEYWARD_VAULT_RECORD_CORRUPT = 'KEYWARD_VAULT_RECORD_CORRUPT'
 /**
  * No key to open the vault: no OS keyring is reachable and no `key` was given. The message
  * says the fix: set `KEYWARD_KEY` or pass `key: passphraseKey(…)`.

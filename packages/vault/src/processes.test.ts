@@ -86,7 +86,7 @@ describe('across processes (built package)', () => {
     const outcomes = children.map((c) => c.results().at(-1)!)
     expect(outcomes.filter((o) => o.ok === true)).toHaveLength(1)
     expect(outcomes.filter((o) => o.ok === false).map((o) => o.code)).toEqual([
-      'KEYWARD_VAULT_VERSION_CONFLICT',
+      'KEYWARD_VERSION_CONFLICT',
     ])
     const winner = children[outcomes.findIndex((o) => o.ok)]!
     const secret = await t.vault.secrets.get(id)

@@ -160,7 +160,7 @@ export interface UpdateSecretInput {
  * ```ts
  * import type { WriteOptions } from '@keyward/vault'
  *
- * const options: WriteOptions = { ifVersion: 3 } // fail with KEYWARD_VAULT_VERSION_CONFLICT unless still version 3
+ * const options: WriteOptions = { ifVersion: 3 } // fail with KEYWARD_VERSION_CONFLICT unless still version 3
  * ```
  */
 export interface WriteOptions {

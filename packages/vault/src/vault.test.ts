@@ -341,11 +341,11 @@ describe('updates', () => {
     const updated = await vault.secrets.update(id, { value: 'v2-value' }, { ifVersion: 1 })
     expect(updated.version).toBe(2)
     const error = await _failure(vault.secrets.update(id, { value: CANARY }, { ifVersion: 1 }))
-    expect(error.code).toBe('KEYWARD_VAULT_VERSION_CONFLICT')
+    expect(error.code).toBe('KEYWARD_VERSION_CONFLICT')
     expect(error.details).toMatchObject({ secret: id, expected: 1, actual: 2 })
     expect((await vault.secrets.get(id)).value).toBe('v2-value')
     expect((await _failure(vault.secrets.delete(id, { ifVersion: 1 }))).code).toBe(
-      'KEYWARD_VAULT_VERSION_CONFLICT',
+      'KEYWARD_VERSION_CONFLICT',
     )
     _assertNoLeak([error])
   })
@@ -444,7 +444,7 @@ describe('opening', () => {
     )
     await driver.set('vault/head', new TextEncoder().encode('{"format":1,"kind":"head"}'))
     const error = await _failure(v.resolveEnvironment({ collection: 'c' }))
-    expect(error.code).toBe('KEYWARD_VAULT_CORRUPT')
+    expect(error.code).toBe('KEYWARD_VAULT_RECORD_CORRUPT')
     expect(error.cause).toBeUndefined()
     _assertNoLeak([error])
   })

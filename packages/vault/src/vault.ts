@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import {
   type Driver,
   KEYWARD_INVALID_ARGUMENT,
+  KEYWARD_VERSION_CONFLICT,
   KeywardError,
   type Logger,
   redactFields,
@@ -14,7 +15,6 @@ import {
   KEYWARD_VAULT_UNKNOWN_COLLECTION,
   KEYWARD_VAULT_UNKNOWN_ENVIRONMENT,
   KEYWARD_VAULT_UNKNOWN_SECRET,
-  KEYWARD_VAULT_VERSION_CONFLICT,
 } from './errors.js'
 import { checkExportOptions, formatEnvironment, writePrivateFile } from './internal/export.js'
 import {
@@ -291,7 +291,7 @@ export class OpenedVault implements Vault {
         const { rec, dv } = this.#secret(snapshot, id)
         if (ifVersion !== undefined && ifVersion !== rec.version)
           throw new KeywardError(
-            KEYWARD_VAULT_VERSION_CONFLICT,
+            KEYWARD_VERSION_CONFLICT,
             `secret ${id} (${this.#where(snapshot, rec)}) is at version ${rec.version}, not ${ifVersion}: someone changed it; re-read and retry`,
             { details: { secret: id, expected: ifVersion, actual: rec.version } },
           )
@@ -323,7 +323,7 @@ export class OpenedVault implements Vault {
         const { rec, dv } = this.#secret(snapshot, id)
         if (ifVersion !== undefined && ifVersion !== rec.version)
           throw new KeywardError(
-            KEYWARD_VAULT_VERSION_CONFLICT,
+            KEYWARD_VERSION_CONFLICT,
             `secret ${id} is at version ${rec.version}, not ${ifVersion}: re-read before deleting`,
             { details: { secret: id, expected: ifVersion, actual: rec.version } },
           )

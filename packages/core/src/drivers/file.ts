@@ -77,12 +77,12 @@ export interface FileDriverOptions {
   /** Supplies the key that wraps the store's data key: `passphraseKey`, `envKey`, `keyringKey`. */
   readonly key: KeyProvider
   /** Largest value `set` accepts, in bytes (default 16 MiB); larger → `KEYWARD_VALUE_TOO_LARGE`. */
-  readonly maxValueBytes?: number
+  readonly maxValueBytes?: number | undefined
   /**
    * How long a write waits for another process's write to finish before
    * `KEYWARD_LOCK_TIMEOUT` (default 30 000 ms).
    */
-  readonly writeTimeoutMs?: number
+  readonly writeTimeoutMs?: number | undefined
 }
 
 /** What the driver knows about the file it last read or wrote. */

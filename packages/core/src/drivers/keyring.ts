@@ -64,20 +64,20 @@ export interface KeyringDriverOptions {
    * or reboot and is reported as `durability: 'session'`. There is no silent fallback from
    * one to the other.
    */
-  readonly store?: LinuxKeyringStore
+  readonly store?: LinuxKeyringStore | undefined
   /**
    * Largest value accepted, in bytes. Defaults to the platform's limit minus keyward's header
    * (Windows: 2539, Linux keyutils: 32 746) or 64 KiB where the platform sets none (macOS,
    * Secret Service). It may be lowered anywhere, and raised only where the platform has no
    * limit.
    */
-  readonly maxValueBytes?: number
+  readonly maxValueBytes?: number | undefined
   /**
    * A private directory of this user for the lock files that make compare-and-set and
    * `withLock` safe across processes. Default: `$XDG_RUNTIME_DIR/keyward`, else
    * `<tmpdir>/keyward-<uid>`. Every process sharing a store must use the same one.
    */
-  readonly lockDir?: string
+  readonly lockDir?: string | undefined
 }
 
 /** What {@link probeKeyring} and `driver.probe()` report. */
@@ -113,9 +113,9 @@ export interface KeyringDriver extends Driver {
 /** Options of {@link probeKeyring}. */
 export interface ProbeKeyringOptions {
   /** Service name of the throwaway entry (default `keyward`). */
-  readonly service?: string
+  readonly service?: string | undefined
   /** Linux only: which store to probe (default `secret-service`). */
-  readonly store?: LinuxKeyringStore
+  readonly store?: LinuxKeyringStore | undefined
 }
 
 /** Value limit where the platform sets none. */

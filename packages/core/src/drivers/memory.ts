@@ -13,7 +13,7 @@ import {
 /** Options of {@link memoryDriver}. */
 export interface MemoryDriverOptions {
   /** Values to start with (each at version 1). */
-  readonly initial?: Readonly<Record<string, Uint8Array>>
+  readonly initial?: Readonly<Record<string, Uint8Array>> | undefined
 }
 
 /**

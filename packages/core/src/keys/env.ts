@@ -13,7 +13,7 @@ export interface EnvKeyOptions {
    * Where to read the variable from (default `process.env`), read each time the key is needed.
    * Tests pass their own object.
    */
-  readonly env?: Readonly<Record<string, string | undefined>>
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
 }
 
 const VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*$/

@@ -25,16 +25,16 @@ import {
 /** Options of {@link keyringKey}. */
 export interface KeyringKeyOptions {
   /** Keychain service name of the key's entry (default `keyward`). */
-  readonly service?: string
+  readonly service?: string | undefined
   /** Account name of the key's entry (default `store-key`). One entry may serve many stores. */
-  readonly account?: string
+  readonly account?: string | undefined
   /**
    * Linux only: `secret-service` (default, survives reboots) or `keyutils` (the kernel
    * keyring: lost at logout, so a store keyed there cannot be opened after a reboot).
    */
-  readonly store?: LinuxKeyringStore
+  readonly store?: LinuxKeyringStore | undefined
   /** Directory of the lock file that serialises key creation (see `keyringDriver`'s `lockDir`). */
-  readonly lockDir?: string
+  readonly lockDir?: string | undefined
 }
 
 /** The provider {@link keyringKey} returns: a {@link KeyProvider} naming its keychain entry. */

@@ -2,7 +2,7 @@ import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import type { KeyParams } from '../contracts.js'
 import { expectKeywardError } from '../test-kit.js'
-import { DEFAULT_SCRYPT_COST, passphraseKey } from './passphrase.js'
+import { DEFAULT_SCRYPT_COST, MAX_SCRYPT_COST, passphraseKey } from './passphrase.js'
 
 const PASSPHRASE = 'canary-passphrase-91ac-never-print'
 const fast = { insecureLowCostForTests: true } as const
@@ -77,6 +77,45 @@ describe('passphraseKey', () => {
         (await expectKeywardError(provider.deriveKey(bad, 'open'), 'KEYWARD_STORE_CORRUPT')).code,
       ).toBe('KEYWARD_STORE_CORRUPT')
     }
+  })
+
+  it('refuses a header asking for more scrypt memory or work than keyward writes, before asking for the passphrase (regression: a forged header could ask for 16 GiB)', async () => {
+    let asked = 0
+    const provider = passphraseKey(() => {
+      asked++
+      // Unreachable with the bound in place; without it, stop here instead of running scrypt.
+      throw new Error('the passphrase was asked for')
+    })
+    const good = passphraseKey(PASSPHRASE).createParams()
+    for (const hostile of [
+      { ...good, N: 2 ** 22, r: 32 }, // 16 GiB: what the old bounds allowed
+      { ...good, N: 2 ** 21 }, // beyond N ≤ 2^20
+      { ...good, r: 64 },
+      { ...good, p: 16 },
+      { ...good, N: 2 ** 20, r: 16, p: 1 }, // 2 GiB: each bound met, memory not
+      { ...good, N: 2 ** 4 }, // below anything keyward writes
+    ]) {
+      const error = await expectKeywardError(
+        provider.deriveKey(hostile, 'open'),
+        'KEYWARD_STORE_CORRUPT',
+      )
+      expect(error.details).toEqual({ reason: 'kdf params' })
+    }
+    expect(asked).toBe(0)
+    // The strongest cost keyward writes is accepted and reaches the passphrase.
+    const strongest = { ...good, N: MAX_SCRYPT_COST.N, r: 8, p: MAX_SCRYPT_COST.p }
+    await expect(provider.deriveKey(strongest, 'open')).rejects.toThrow(
+      'the passphrase was asked for',
+    )
+    expect(asked).toBe(1)
+  })
+
+  it('accepts for new stores only costs it would also open', () => {
+    expect(() => passphraseKey(PASSPHRASE, { cost: { N: 2 ** 20, r: 8, p: 4 } })).not.toThrow()
+    expect(() => passphraseKey(PASSPHRASE, { cost: { N: 2 ** 20, r: 16 } })).toThrow(/1 GiB/)
+    expect(() => passphraseKey(PASSPHRASE, { cost: { N: 2 ** 22 } })).toThrow(/`cost.N`/)
+    expect(() => passphraseKey(PASSPHRASE, { cost: { r: 32 } })).toThrow(/`cost.r`/)
+    expect(() => passphraseKey(PASSPHRASE, { cost: { p: 16 } })).toThrow(/`cost.p`/)
   })
 
   it('throws argument errors at construction, naming what is wrong', () => {

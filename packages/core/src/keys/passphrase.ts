@@ -19,10 +19,26 @@ export const DEFAULT_SCRYPT_COST: ScryptCost = Object.freeze({ N: 2 ** 17, r: 8,
 /** The cost {@link PassphraseKeyOptions.insecureLowCostForTests} selects: fast and weak. */
 const TEST_SCRYPT_COST: ScryptCost = Object.freeze({ N: 2 ** 10, r: 8, p: 1 })
 
-/** Upper bounds on parameters read from a store header, so a hostile file cannot exhaust memory. */
-const MAX_N = 2 ** 22
-const MAX_R = 32
-const MAX_P = 16
+/**
+ * The strongest scrypt cost keyward writes (the bounds of `cost`): N ≤ 2^20, r ≤ 16, p ≤ 4, and
+ * at most 1 GiB of memory (128·N·r) — 8× the default. A store header is checked by a plain
+ * hash, not the key, so it can be forged: parameters beyond these are refused before any
+ * derivation (a header used to be able to ask for 16 GiB).
+ */
+export const MAX_SCRYPT_COST: ScryptCost & { readonly memoryBytes: number } = Object.freeze({
+  N: 2 ** 20,
+  r: 16,
+  p: 4,
+  memoryBytes: 2 ** 30,
+})
+const MAX_N = MAX_SCRYPT_COST.N
+const MAX_R = MAX_SCRYPT_COST.r
+const MAX_P = MAX_SCRYPT_COST.p
+
+/** scrypt's memory for a cost, in bytes (128·N·r). */
+function scryptMemory(cost: ScryptCost): number {
+  return 128 * cost.N * cost.r
+}
 
 /** Options of {@link passphraseKey}. */
 export interface PassphraseKeyOptions {
@@ -32,13 +48,13 @@ export interface PassphraseKeyOptions {
    * `insecureLowCostForTests`). A store whose header holds weaker parameters is re-wrapped
    * with these on its next write.
    */
-  readonly cost?: Partial<ScryptCost>
+  readonly cost?: Partial<ScryptCost> | undefined
   /**
    * **Tests only.** Uses N=2^10 (about 1 ms) instead of the OWASP-strength default, so a test
    * suite that opens many stores stays fast. A store created this way is trivial to brute-force;
    * never set it in production. A later save with a normal `passphraseKey` raises the cost.
    */
-  readonly insecureLowCostForTests?: boolean
+  readonly insecureLowCostForTests?: boolean | undefined
 }
 
 function isPowerOfTwo(n: number): boolean {
@@ -65,17 +81,22 @@ function checkCost(options: PassphraseKeyOptions): ScryptCost {
   if (!isPowerOfTwo(cost.N) || cost.N < DEFAULT_SCRYPT_COST.N || cost.N > MAX_N)
     throw new KeywardError(
       KEYWARD_INVALID_ARGUMENT,
-      `option \`cost.N\` must be a power of two from 2^17 to 2^22 (OWASP minimum is 2^17)`,
+      `option \`cost.N\` must be a power of two from 2^17 to 2^20 (OWASP minimum is 2^17)`,
     )
   if (!Number.isSafeInteger(cost.r) || cost.r < DEFAULT_SCRYPT_COST.r || cost.r > MAX_R)
     throw new KeywardError(
       KEYWARD_INVALID_ARGUMENT,
-      'option `cost.r` must be an integer from 8 to 32',
+      `option \`cost.r\` must be an integer from 8 to ${MAX_R}`,
     )
   if (!Number.isSafeInteger(cost.p) || cost.p < 1 || cost.p > MAX_P)
     throw new KeywardError(
       KEYWARD_INVALID_ARGUMENT,
-      'option `cost.p` must be an integer from 1 to 16',
+      `option \`cost.p\` must be an integer from 1 to ${MAX_P}`,
+    )
+  if (scryptMemory(cost) > MAX_SCRYPT_COST.memoryBytes)
+    throw new KeywardError(
+      KEYWARD_INVALID_ARGUMENT,
+      'options `cost.N` and `cost.r` ask for more than 1 GiB of memory (128·N·r): lower one of them',
     )
   return Object.freeze(cost)
 }
@@ -94,9 +115,13 @@ function readParams(params: KeyParams): { salt: Buffer } & ScryptCost {
   if (kdf !== 'scrypt' || typeof salt !== 'string') throw paramError()
   const saltBytes = Buffer.from(salt, 'base64url')
   if (saltBytes.byteLength < 16 || saltBytes.toString('base64url') !== salt) throw paramError()
-  if (typeof N !== 'number' || !isPowerOfTwo(N) || N > MAX_N) throw paramError()
-  if (typeof r !== 'number' || !Number.isSafeInteger(r) || r < 1 || r > MAX_R) throw paramError()
+  // Only what keyward itself writes (the test cost up to MAX_SCRYPT_COST), before any work.
+  if (typeof N !== 'number' || !isPowerOfTwo(N) || N < TEST_SCRYPT_COST.N || N > MAX_N)
+    throw paramError()
+  if (typeof r !== 'number' || !Number.isSafeInteger(r) || r < TEST_SCRYPT_COST.r || r > MAX_R)
+    throw paramError()
   if (typeof p !== 'number' || !Number.isSafeInteger(p) || p < 1 || p > MAX_P) throw paramError()
+  if (scryptMemory({ N, r, p }) > MAX_SCRYPT_COST.memoryBytes) throw paramError()
   return { salt: saltBytes, N, r, p }
 }
 

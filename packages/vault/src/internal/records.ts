@@ -1,8 +1,8 @@
-import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
+import { KeywardError } from '@keyward/core'
 import { lintTemplate } from '@keyward/templating'
 import {
-  KEYWARD_VAULT_CORRUPT,
   KEYWARD_VAULT_INVALID,
+  KEYWARD_VAULT_RECORD_CORRUPT,
   KEYWARD_VAULT_UNSUPPORTED_FORMAT,
 } from '../errors.js'
 import { encodeBase32, parseTotp } from '../totp.js'
@@ -187,10 +187,7 @@ export function buildFields(
 export function checkType(value: unknown): SecretType {
   if (value === undefined) return 'string'
   if (!SECRET_TYPES.includes(value as SecretType))
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      `\`type\` must be one of ${SECRET_TYPES.join(', ')}`,
-    )
+    throw invalid(`secret \`type\` must be one of ${SECRET_TYPES.join(', ')}`, { field: 'type' })
   return value as SecretType
 }
 
@@ -204,7 +201,7 @@ export function encodeRec(rec: Rec | { kind: 'head'; pending?: true }): Uint8Arr
 function corrupt(key: string): KeywardError {
   // Never the JSON.parse error as cause: V8 quotes the input, which holds secret values.
   return new KeywardError(
-    KEYWARD_VAULT_CORRUPT,
+    KEYWARD_VAULT_RECORD_CORRUPT,
     `vault record "${key}" does not decode as a vault record; it was left as it is`,
     { details: { key } },
   )
