@@ -1,5 +1,6 @@
 import {
   type AuditEntry,
+  isKeywardError,
   KEYWARD_INVALID_ARGUMENT,
   KeywardError,
   type SecretSource,
@@ -272,7 +273,7 @@ export function createBroker(options: BrokerOptions = {}): Broker {
             KEYWARD_AUTH_REQUIRED,
             `broker: no token provider for service ${spec.auth}`,
             {
-              details: { service: spec.auth, missingScopes: scopes },
+              details: { reason: 'no_token', service: spec.auth, missingScopes: scopes },
             },
           )
         let value: string
@@ -289,6 +290,9 @@ export function createBroker(options: BrokerOptions = {}): Broker {
             {
               cause,
               details: {
+                reason: isKeywardError(cause, KEYWARD_AUTH_REQUIRED)
+                  ? cause.details.reason
+                  : 'no_token',
                 service: spec.auth,
                 missingScopes: Array.isArray(missing) ? missing : scopes,
               },
