@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
+import { expectKeywardError } from '@keyward/core/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { _assertNoLeak, _failure, type _TempVault, _tempVault, CANARY } from './_helpers.js'
 
@@ -152,13 +153,18 @@ describe('vault.run hardening', () => {
     _assertNoLeak([error, error.message, error.cause])
   })
 
-  it('an argument with a NUL is an argument error that never quotes it', async () => {
-    const error = await _failure(
-      t.vault.run({ collection: 'app', command: process.execPath, args: [`${CANARY}\0`] }),
-    )
-    expect(error.code).toBe('KEYWARD_INVALID_ARGUMENT')
-    expect(error.message).toContain('`args`')
-    _assertNoLeak([error])
+  it('an argument, cwd or env value with a NUL is an argument error that never quotes it', async () => {
+    const run = (extra: object) =>
+      t.vault.run({ collection: 'app', command: process.execPath, args: [], ...extra })
+    for (const [extra, option] of [
+      [{ args: [`${CANARY}\0`] }, '`args`'],
+      [{ cwd: `/tmp/${CANARY}\0` }, '`cwd`'],
+      [{ env: { HOST_TOKEN: `${CANARY}\0` } }, '`env`'],
+    ] as const) {
+      const error = await expectKeywardError(run(extra), 'KEYWARD_INVALID_ARGUMENT')
+      expect(error.message).toContain(option)
+      _assertNoLeak([error])
+    }
   })
 
   it('refuses to inject NODE_OPTIONS, PATH, LD_*, DYLD_*, BASH_FUNC_* unless allowed by name (regression: a stored NODE_OPTIONS ran code)', async () => {
