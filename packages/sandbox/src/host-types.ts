@@ -4,7 +4,14 @@
  *
  * @module
  */
-import type { AuditEntry, Driver, KeyProvider, SecretSource, TokenProvider } from '@keyward/core'
+import type {
+  AuditEntry,
+  Driver,
+  KeyProvider,
+  Logger,
+  SecretSource,
+  TokenProvider,
+} from '@keyward/core'
 import type { EnvEntry, SourceName } from './manifest-types.js'
 import type { LocalSource } from './sources.js'
 
@@ -98,6 +105,8 @@ export interface PluginHostOptions {
   store?: Driver | undefined
   /** The key of the default encrypted store (default: core's `defaultKey()`). */
   key?: KeyProvider | undefined
+  /** Receives plugins' `ctx.log` lines (masked, with `{ plugin }`); default: dropped. */
+  logger?: Logger | undefined
   /** Allow `http:` origins on loopback addresses (development only). */
   allowLoopback?: boolean | undefined
 }

@@ -481,8 +481,14 @@ export function createPluginHost(options: PluginHostOptions): PluginHost {
         dir: linkedRecord.dir,
         resolveEnv: () => resolveEnv(id),
         async op(tool, op, payload) {
+          if (op === 'log') {
+            const parts = JSON.parse(payload) as unknown[]
+            options.logger?.info(redactor.redact(parts.map(String).join(' ').slice(0, 4096)), {
+              plugin: id,
+            })
+            return 'null'
+          }
           const input = JSON.parse(payload) as Record<string, unknown>
-          if (op === 'log') return 'null'
           if (op === 'secrets') {
             const store = secrets(id)
             const key = input.key as string

@@ -1,5 +1,5 @@
 import { memoryDriver } from '@keyward/core/drivers/memory'
-import { expectKeywardError } from '@keyward/core/testing'
+import { expectKeywardError, recordingLogger } from '@keyward/core/testing'
 import { describe, expect, it } from 'vitest'
 import { _useApi } from './_api.js'
 import { _tempDir, _writePlugin } from './_fixtures.js'
@@ -36,8 +36,12 @@ async function plugin(code: string, name = 'demo') {
   })
 }
 
-async function host(env: Record<string, string> = { DEMO_API_KEY: KEY, DEMO_TOKEN: KEY }) {
+async function host(
+  env: Record<string, string> = { DEMO_API_KEY: KEY, DEMO_TOKEN: KEY },
+  logger = recordingLogger(),
+) {
   return createPluginHost({
+    logger,
     dataDir: await _tempDir(),
     store: memoryDriver(),
     sources: { ENV: envSource(env) },
@@ -55,6 +59,7 @@ const TOOLS = `export default function main(env, ctx) {
     async ref() { const r = await ctx.fetch('${'$'}{ORIGIN}/echo', { headers: { 'x-key': env.TOKEN_REF } }); return r.json() },
     async remember(v) { await ctx.secrets.set('k', v); return ctx.secrets.get('k') },
     async boom() { throw new Error('bad input') },
+    async say(m) { ctx.log('said', m); return 1 },
     async spin() { for (;;) {} },
     async grow() { let s = 'x'; for (;;) s += s },
   }
@@ -69,6 +74,21 @@ describe.each(['isolated', 'node'] as const)('plugin runtime (%s tier)', (tier) 
       expect(await p.call('echo', 42)).toEqual({ x: 42, keys: ['API_KEY', 'TOKEN_REF'] })
       expect(p.pid).not.toBe(process.pid)
       expect(await p.call('remember', 'v1')).toBe('v1')
+    } finally {
+      await p.stop()
+    }
+  })
+
+  it('ctx.log reaches the host logger with the plugin id', async () => {
+    const logger = recordingLogger()
+    const h = await host(undefined, logger)
+    const { id } = await h.link(await plugin(TOOLS.replaceAll('${ORIGIN}', loopback.api.origin)))
+    const p = await h.start(id, { tier })
+    try {
+      await p.call('say', 'hello')
+      expect(logger.at('info').map((line) => [line.message, line.fields])).toEqual([
+        ['said hello', { plugin: 'demo' }],
+      ])
     } finally {
       await p.stop()
     }
