@@ -6,7 +6,7 @@ import {
   KEYWARD_SSRF_RESOLVE_FAILED,
   KEYWARD_SSRF_SCHEME,
 } from './errors.js'
-import type { _Transport } from './safe-fetch.js'
+import type { Transport } from './internal/transport.js'
 
 /**
  * No traffic leaves this machine in the table below, even if the policy were wrong: names are
@@ -33,7 +33,7 @@ export const _resolver = async (host: string): Promise<string[]> => {
   if (found === undefined) throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' })
   return found
 }
-export const _noConnect: _Transport = async (target) => {
+export const _noConnect: Transport = async (target) => {
   throw new Error(`transport reached for ${target.hostname}`)
 }
 

@@ -14,7 +14,8 @@ import {
   KEYWARD_SSRF_SCHEME,
 } from './errors.js'
 import { classifyAddress } from './internal/address.js'
-import { _safeFetchWith, type _Transport, checkUrl, safeFetch } from './safe-fetch.js'
+import { fetchWith, type Transport } from './internal/transport.js'
+import { checkUrl, safeFetch } from './safe-fetch.js'
 
 describe('safeFetch SSRF table (resolver is a table, transport throws: no traffic possible)', () => {
   it('has at least 40 hostile URLs', () => {
@@ -22,7 +23,7 @@ describe('safeFetch SSRF table (resolver is a table, transport throws: no traffi
   })
 
   it.each(hostile)('refuses %s with %s', async (url, code) => {
-    const error = await _safeFetchWith(_noConnect, url, undefined, { resolve: _resolver }).catch(
+    const error = await fetchWith(_noConnect, url, undefined, { resolve: _resolver }).catch(
       (e: unknown) => e,
     )
     expect(KeywardError.isInstance(error)).toBe(true)
@@ -31,11 +32,11 @@ describe('safeFetch SSRF table (resolver is a table, transport throws: no traffi
 
   it('reaches the transport for a public name, with the checked address pinned', async () => {
     let seen: unknown
-    const capture: _Transport = async (target) => {
+    const capture: Transport = async (target) => {
       seen = target.addresses
       return new Response('ok')
     }
-    const response = await _safeFetchWith(capture, 'https://public.example/x', undefined, {
+    const response = await fetchWith(capture, 'https://public.example/x', undefined, {
       resolve: _resolver,
     })
     expect(await response.text()).toBe('ok')
@@ -44,11 +45,11 @@ describe('safeFetch SSRF table (resolver is a table, transport throws: no traffi
 
   it('allowLoopbackHttp opens loopback only, never private or link-local', async () => {
     const opts = { resolve: _resolver, allowLoopbackHttp: true }
-    const ok: _Transport = async () => new Response('ok')
-    await expect(
-      _safeFetchWith(ok, 'http://127.0.0.1:9/', undefined, opts),
-    ).resolves.toBeInstanceOf(Response)
-    await expect(_safeFetchWith(ok, 'http://[::1]:9/', undefined, opts)).resolves.toBeInstanceOf(
+    const ok: Transport = async () => new Response('ok')
+    await expect(fetchWith(ok, 'http://127.0.0.1:9/', undefined, opts)).resolves.toBeInstanceOf(
+      Response,
+    )
+    await expect(fetchWith(ok, 'http://[::1]:9/', undefined, opts)).resolves.toBeInstanceOf(
       Response,
     )
     for (const url of [
@@ -57,10 +58,10 @@ describe('safeFetch SSRF table (resolver is a table, transport throws: no traffi
       'http://[fd00::1]/',
       'http://[::ffff:127.0.0.1]/',
     ]) {
-      const error = await _safeFetchWith(_noConnect, url, undefined, opts).catch((e: unknown) => e)
+      const error = await fetchWith(_noConnect, url, undefined, opts).catch((e: unknown) => e)
       expect((error as KeywardError).code).toBe(KEYWARD_SSRF_BLOCKED_ADDRESS)
     }
-    const error = await _safeFetchWith(_noConnect, 'http://public.example/', undefined, opts).catch(
+    const error = await fetchWith(_noConnect, 'http://public.example/', undefined, opts).catch(
       (e: unknown) => e,
     )
     expect((error as KeywardError).code).toBe(KEYWARD_SSRF_SCHEME)

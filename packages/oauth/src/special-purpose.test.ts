@@ -13,7 +13,7 @@ import {
   IPV6_SPECIAL_PURPOSE,
   type SpecialPurposeEntry,
 } from './internal/special-purpose.js'
-import { _safeFetchWith } from './safe-fetch.js'
+import { fetchWith } from './internal/transport.js'
 
 function toAddress(value: bigint, width: 32 | 128): string {
   if (width === 32) return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.')
@@ -102,7 +102,7 @@ describe('SSRF policy derived from the IANA special-purpose registries', () => {
     'https://192.0.0.8/',
     'https://192.88.99.2/',
   ])('%s, allowed before, is refused before any connection', async (url) => {
-    const error = await _safeFetchWith(_noConnect, url, undefined, {}).catch((e: unknown) => e)
+    const error = await fetchWith(_noConnect, url, undefined, {}).catch((e: unknown) => e)
     expect(KeywardError.isInstance(error)).toBe(true)
     expect((error as KeywardError).code).toBe(KEYWARD_SSRF_BLOCKED_ADDRESS)
   })
