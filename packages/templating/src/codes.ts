@@ -49,6 +49,13 @@ export const KEYWARD_RESOLVER_FAILED = 'KEYWARD_RESOLVER_FAILED'
 export const KEYWARD_TEMPLATE_TOO_DEEP = 'KEYWARD_TEMPLATE_TOO_DEEP'
 
 /**
+ * The output of `substitute` (or a value composed from template values) would be longer than
+ * a JavaScript string can be (about 2^29 UTF-16 code units in V8): many occurrences of a long
+ * value, or template values that repeat their references. Nothing was substituted.
+ */
+export const KEYWARD_TEMPLATE_TOO_LARGE = 'KEYWARD_TEMPLATE_TOO_LARGE'
+
+/**
  * A resolved value cannot be written in the encoding `substitute` was asked for (with
  * `encoding: 'url'`, a value that is not well-formed Unicode: a lone surrogate).
  * `details.reference` names the reference; never the value.

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import {
   KEYWARD_REFERENCE_UNRESOLVED,
   KEYWARD_TEMPLATE_TOO_DEEP,
+  KEYWARD_TEMPLATE_TOO_LARGE,
   KEYWARD_VALUE_UNENCODABLE,
   KEYWARD_VALUE_UNMASKABLE,
 } from './errors.js'
@@ -158,6 +159,32 @@ describe('unbounded recursion', () => {
     for (let i = 0; i < MAX_JSON_DEPTH; i++) out = (out as unknown[])[0]
     expect(out).toBe('value-value')
     await _rejects(substitute(nest(MAX_JSON_DEPTH + 1), resolver), KEYWARD_TEMPLATE_TOO_DEEP)
+  })
+})
+
+describe('output larger than a string can be', () => {
+  it('many occurrences of a long value give KEYWARD_TEMPLATE_TOO_LARGE, not RangeError', async () => {
+    const resolver = _table({ '${secret.big}': 'ab'.repeat(1 << 19) })
+    const redactor = createRedactor()
+    await _rejects(
+      substitute('${secret.big} '.repeat(600), resolver, { redactor }),
+      KEYWARD_TEMPLATE_TOO_LARGE,
+    )
+    expect(redactor.patterns).toBe(0) // nothing registered: nothing was substituted
+  })
+
+  it('template values that double at every level give KEYWARD_TEMPLATE_TOO_LARGE', async () => {
+    const entries: Record<string, Resolution> = { '${secret.d40}': 'xx' }
+    for (let i = 0; i < 40; i++) {
+      entries[`\${secret.d${i}}`] = {
+        value: `\${secret.d${i + 1}}\${secret.d${i + 1}}`,
+        template: true,
+      }
+    }
+    await _rejects(
+      substitute('${secret.d0}', _table(entries), { maxDepth: 64 }),
+      KEYWARD_TEMPLATE_TOO_LARGE,
+    )
   })
 })
 

@@ -1,4 +1,5 @@
 import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
+import { KEYWARD_TEMPLATE_TOO_LARGE } from './errors.js'
 import { Composition } from './internal/compose.js'
 import { rebuild } from './internal/json.js'
 import {
@@ -260,22 +261,46 @@ export async function substitute<T>(
   const resolved = await resolveRounds(resolver, registry, maxDepth)
   const composition = new Composition(registry, resolved, maxDepth)
   let failed = scanned.problems > 0
-  for (let r = 0; r < inputRefs; r++) {
-    composition.run(r)
-    if (composition.failed(r)) failed = true
+  try {
+    for (let r = 0; r < inputRefs; r++) {
+      composition.run(r)
+      if (composition.failed(r)) failed = true
+    }
+  } catch (error) {
+    throw tooLarge(error)
   }
   if (failed) throw unresolved(scanned, registry, composition)
+  if (redactor) checkMaskable(redactor, registry, composition, inputRefs, allowed)
+  const values: string[] = new Array(inputRefs)
+  let result: T
+  try {
+    for (let r = 0; r < inputRefs; r++) {
+      values[r] = encode(encoding, composition.values[r]!, registry.refs[r]!)
+    }
+    result = output(input, scanned.scans, values)
+  } catch (error) {
+    throw tooLarge(error)
+  }
+  // Everything resolved and the output exists: register the values, parts first.
   if (redactor) {
-    checkMaskable(redactor, registry, composition, inputRefs, allowed)
     for (const r of composition.order) {
       redactor.add({ value: composition.values[r]!, label: registry.refs[r]!.raw })
     }
   }
-  const values: string[] = new Array(inputRefs)
-  for (let r = 0; r < inputRefs; r++) {
-    values[r] = encode(encoding, composition.values[r]!, registry.refs[r]!)
-  }
-  return output(input, scanned.scans, values)
+  return result
+}
+
+/**
+ * A composed value or the output would be longer than a JavaScript string can be (V8 throws
+ * `RangeError: Invalid string length`): `KEYWARD_TEMPLATE_TOO_LARGE`. Anything else passes.
+ */
+function tooLarge(error: unknown): unknown {
+  if (!(error instanceof RangeError)) return error
+  return new KeywardError(
+    KEYWARD_TEMPLATE_TOO_LARGE,
+    'the substituted output (or a value composed from template values) would be longer than a string can be; nothing was substituted',
+    { cause: error },
+  )
 }
 
 /** The input with every scanned string's edits applied, in the shape of the input. */
