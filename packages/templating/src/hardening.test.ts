@@ -402,3 +402,135 @@ describe('values too short to mask fail closed', () => {
     expect(redactor.check('a-real-value')).toBeUndefined()
   })
 })
+
+describe('composition (property)', () => {
+  /**
+   * The rules of composition, written as plainly as possible: recursive, nothing memoised.
+   * Each reference fails through its first failing reference (a cycle when it meets one still
+   * being composed), or with `depth` when its template values nest deeper than `maxDepth`
+   * (the chain then follows the deepest reference down to level `maxDepth + 1`); a reference
+   * first reached more than `maxDepth` levels down is never resolved (`depth`). A `depth`
+   * chain always ends at level `maxDepth + 1` of the reference that failed.
+   */
+  type _Node = { value: string } | { error: 'denied' } | { template: number[] } | undefined
+  type _Result =
+    | { ok: true; value: string; height: number; path: string[] }
+    | { ok: false; reason: string; chain: string[] }
+  const raw = (i: number) => `\${secret.n${i}}`
+  function _model(graph: _Node[], inputs: number[], maxDepth: number) {
+    const level = new Map<number, number>()
+    let frontier = [...new Set(inputs)]
+    for (let d = 0; frontier.length > 0; d++) {
+      const next: number[] = []
+      for (const r of frontier) {
+        if (level.has(r)) continue
+        level.set(r, d)
+        const node = graph[r]
+        if (d <= maxDepth && node && 'template' in node) next.push(...node.template)
+      }
+      frontier = next.filter((r) => !level.has(r))
+    }
+    const cut = (chain: string[]) => (chain.length > 16 ? [...chain.slice(0, 16), '…'] : chain)
+    const evaluate = (r: number, stack: number[]): _Result => {
+      if (stack.includes(r)) return { ok: false, reason: 'cycle', chain: [raw(r)] }
+      if (level.get(r)! > maxDepth) return { ok: false, reason: 'depth', chain: [raw(r)] }
+      const node = graph[r]
+      if (node === undefined) return { ok: false, reason: 'not_found', chain: [raw(r)] }
+      if ('value' in node) return { ok: true, value: node.value, height: 0, path: [raw(r)] }
+      if ('error' in node) return { ok: false, reason: node.error, chain: [raw(r)] }
+      let value = '['
+      let height = 0
+      let path = [raw(r)]
+      for (const c of node.template) {
+        const child = evaluate(c, [...stack, r])
+        if (!child.ok) return { ...child, chain: [raw(r), ...child.chain] }
+        value += `${child.value};`
+        if (child.height + 1 > height) {
+          height = child.height + 1
+          path = [raw(r), ...child.path]
+        }
+      }
+      if (height > maxDepth)
+        return { ok: false, reason: 'depth', chain: path.slice(0, maxDepth + 2) }
+      return { ok: true, value: `${value}]`, height, path }
+    }
+    return (r: number) => {
+      const result = evaluate(r, [])
+      if (result.ok) return result
+      // A failure's chain: for a cycle, up to the first repeat; for depth, to level maxDepth + 1.
+      let chain = result.chain
+      if (result.reason === 'cycle') {
+        const seen = new Set<string>()
+        const k = chain.findIndex((x) => (seen.has(x) ? true : (seen.add(x), false)))
+        chain = chain.slice(0, k + 1)
+      }
+      // For depth, the chain ends with the first reference too deep (level maxDepth + 1).
+      if (result.reason === 'depth') chain = chain.slice(0, maxDepth + 2)
+      return { ...result, chain: cut(chain) }
+    }
+  }
+
+  it('agrees with a plain recursive model on random graphs of template values', async () => {
+    const size = 7
+    const node = fc.oneof(
+      fc.constant(undefined),
+      fc.nat(99).map((k) => ({ value: `v${k}` })),
+      fc.constant({ error: 'denied' as const }),
+      fc.array(fc.nat(size - 1), { maxLength: 3 }).map((template) => ({ template })),
+      fc.array(fc.nat(size - 1), { minLength: 1, maxLength: 2 }).map((template) => ({ template })),
+    )
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(node, { minLength: size, maxLength: size }),
+        fc.array(fc.nat(size - 1), { minLength: 1, maxLength: 5 }),
+        fc.nat(3),
+        async (graph, inputs, maxDepth) => {
+          const resolver: Resolver = async (refs) => {
+            const out = new Map<string, Resolution>()
+            for (const ref of refs) {
+              const n = graph[Number(ref.id.slice(1))]
+              if (n === undefined) continue
+              out.set(
+                ref.raw,
+                'template' in n
+                  ? { value: `[${n.template.map((c) => `${raw(c)};`).join('')}]`, template: true }
+                  : 'value' in n
+                    ? n.value
+                    : n,
+              )
+            }
+            return out
+          }
+          const model = _model(graph, inputs, maxDepth)
+          const expected = inputs.map(model)
+          const input = inputs.map(raw).join(' ')
+          if (expected.every((e) => e.ok)) {
+            const out = await substitute(input, resolver, { maxDepth })
+            expect(out).toBe(expected.map((e) => (e as { value: string }).value).join(' '))
+            return
+          }
+          const error = await _rejects(
+            substitute(input, resolver, { maxDepth }),
+            KEYWARD_REFERENCE_UNRESOLVED,
+          )
+          const failures = error.details.failures as ReferenceFailure[]
+          const want = inputs
+            .map((r, k) => [r, expected[k]!] as const)
+            .filter(([, e]) => !e.ok)
+            .map(([r, e]) => {
+              const f = e as { reason: string; chain: string[] }
+              return {
+                raw: raw(r),
+                reason: f.reason,
+                chain: f.chain.length > 1 || f.reason === 'cycle' ? f.chain : undefined,
+              }
+            })
+          expect(failures.map((f) => ({ raw: f.raw, reason: f.reason, chain: f.chain }))).toEqual(
+            want,
+          )
+        },
+      ),
+      { numRuns: 1000 },
+    )
+  })
+})
