@@ -21,5 +21,27 @@ declare module '@keyward/core' {
       /** Set by `@keyward/vault`: the collection/environment whose values were resolved. */
       readonly environment?: string
     }
+    KEYWARD_VALUE_UNMASKABLE: {
+      /** Each reference whose value the redactor would not mask; never the value. */
+      readonly references: readonly {
+        readonly raw: string
+        readonly reason: 'too_short' | 'common'
+        /** The value's length in UTF-16 code units. */
+        readonly length: number
+        /** The redactor's `minLength`, when it tells. */
+        readonly minLength: number | undefined
+      }[]
+    }
+    KEYWARD_TEMPLATE_TOO_DEEP: {
+      /** The argument that nests too deep (`input`). */
+      readonly argument: string
+      /** The limit, `MAX_JSON_DEPTH`. */
+      readonly maxDepth: number
+    }
+    KEYWARD_VALUE_UNENCODABLE: {
+      /** The reference whose value could not be encoded. */
+      readonly reference: string
+      readonly encoding: 'url'
+    }
   }
 }
