@@ -18,6 +18,15 @@ export interface TokenServer {
   issue(scope?: string): { accessToken: string; refreshToken: string }
   /** True for the newest access token of a grant (not superseded by a refresh). */
   isCurrent(accessToken: string): boolean
+  /** Revokes an access token before its expiry (the grant's refresh token keeps working). */
+  revokeAccessToken(accessToken: string): void
+  /**
+   * A protected resource on the same origin: GET answers 200 with `{ ok: true }` for a current
+   * access token (`authorization: Bearer …`), else 401. `?redirect=<url>` answers 302 to it.
+   */
+  readonly resourceUrl: string
+  /** Requests to the resource, with the authorization header each carried. */
+  readonly resourceRequests: readonly { path: string; authorization: string | null }[]
   /** Answer every request with `status` (503, 429…) until called with `null`. */
   fail(status: number | null, retryAfterSeconds?: number): void
   /**
@@ -60,7 +69,22 @@ export async function _startTokenServer(options: TokenServerOptions = {}): Promi
   let failing: { status: number; retryAfter?: number } | null = null
   let echoing: number | null = null
 
+  const resourceRequests: { path: string; authorization: string | null }[] = []
   const server = createServer(async (request, response) => {
+    const url = new URL(request.url ?? '/', 'http://127.0.0.1')
+    if (url.pathname === '/resource') {
+      const authorization = request.headers.authorization ?? null
+      resourceRequests.push({ path: `${url.pathname}${url.search}`, authorization })
+      const redirect = url.searchParams.get('redirect')
+      if (redirect !== null) {
+        response.writeHead(302, { location: redirect })
+        return response.end()
+      }
+      const presented = authorization?.startsWith('Bearer ') ? authorization.slice(7) : ''
+      const ok = [...current.values()].includes(presented)
+      response.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' })
+      return response.end(JSON.stringify(ok ? { ok: true } : { error: 'invalid_token' }))
+    }
     const body = new URLSearchParams(await readBody(request))
     await new Promise((r) => setTimeout(r, delayMs))
     const send = (status: number, json: unknown, headers: Record<string, string> = {}) => {
@@ -128,6 +152,11 @@ export async function _startTokenServer(options: TokenServerOptions = {}): Promi
     isCurrent(accessToken) {
       return [...current.values()].includes(accessToken)
     },
+    revokeAccessToken(accessToken) {
+      for (const [grant, value] of current) if (value === accessToken) current.set(grant, '')
+    },
+    resourceUrl: `http://127.0.0.1:${port}/resource`,
+    resourceRequests,
     fail(status, retryAfterSeconds) {
       failing =
         status === null

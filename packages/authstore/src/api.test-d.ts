@@ -1,3 +1,4 @@
+import type { TokenProvider } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { describe, expectTypeOf, it } from 'vitest'
 import {
@@ -11,6 +12,7 @@ import {
   RefreshError,
   type Refresher,
   type SetTokenInput,
+  type TokenInfo,
   type TokenMetadata,
   type TokenSet,
 } from './index.js'
@@ -106,5 +108,23 @@ describe('public API types', () => {
       }
     }
     expectTypeOf(refresher).toEqualTypeOf<Refresher>()
+  })
+
+  it('types the calls that hand tokens out for use; an AuthStore is a core TokenProvider', () => {
+    const store = new AuthStore({ driver: memoryDriver() })
+    const provider: TokenProvider = store
+    void provider
+    expectTypeOf(store.getTokenInfo('svc', { scope: ['a', 'b'] })).toEqualTypeOf<
+      Promise<TokenInfo>
+    >()
+    expectTypeOf<TokenInfo['expiresAt']>().toEqualTypeOf<Date | null>()
+    expectTypeOf(store.invalidate('svc', 'rejected')).toEqualTypeOf<Promise<TokenInfo>>()
+    expectTypeOf(store.authorizedFetch('svc', 'https://api.example.com/')).toEqualTypeOf<
+      Promise<Response>
+    >()
+    expectTypeOf(store.setDefaultAccount('svc', 'me')).toEqualTypeOf<Promise<void>>()
+    expectTypeOf(store.ready()).resolves.toHaveProperty('backend')
+    store.setRefresher('svc', undefined)
+    void store.getToken('svc', { signal: AbortSignal.timeout(1000) })
   })
 })

@@ -19,3 +19,17 @@
  * ```
  */
 export const KEYWARD_AUTH_RECORD_CORRUPT = 'KEYWARD_AUTH_RECORD_CORRUPT'
+
+/**
+ * `AuthStore.authorizedFetch` could not send the request, and the underlying error quoted the
+ * token (a Node error that quotes a header value, for example), so it is withheld.
+ *
+ * @example
+ * ```ts
+ * import { KEYWARD_AUTH_FETCH_FAILED, KeywardError } from '@keyward/authstore'
+ *
+ * const withheld = (error: unknown) =>
+ *   KeywardError.isInstance(error) && error.code === KEYWARD_AUTH_FETCH_FAILED
+ * ```
+ */
+export const KEYWARD_AUTH_FETCH_FAILED = 'KEYWARD_AUTH_FETCH_FAILED'

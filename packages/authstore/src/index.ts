@@ -18,6 +18,7 @@ export {
   type AuthenticationRequiredErrorOptions,
   type AuthenticationRequiredReason,
   type AuthStoreErrorCode,
+  KEYWARD_AUTH_FETCH_FAILED,
   KEYWARD_AUTH_RECORD_CORRUPT,
   KEYWARD_AUTH_REQUIRED,
   KEYWARD_REFRESH_FAILED,
@@ -36,8 +37,11 @@ export { type SelectDriverOptions, type StorageFallback, selectDriver } from './
 export { AuthStore } from './store.js'
 export type {
   AccountOptions,
+  AuthorizedFetchOptions,
   AuthStoreEvents,
   GetTokenOptions,
+  InvalidateOptions,
   SetTokenInput,
+  TokenInfo,
   TokenMetadata,
 } from './types.js'

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { type Driver, KEYWARD_LOCK_TIMEOUT, KeywardError } from '@keyward/core'
 import { AuthenticationRequiredError } from './errors.js'
+import { abortable, checkSignal } from './internal/abort.js'
+import type { Entry } from './internal/entries.js'
 import { Emitter, type Listener } from './internal/events.js'
+import { authorizedFetch } from './internal/fetch.js'
 import {
   accountOf,
   checkName,
@@ -18,15 +21,25 @@ import { assertScopes, coversScopes } from './internal/scope-check.js'
 import { resolveSettings, type Settings } from './internal/settings.js'
 import { checkTokenInput } from './internal/token-input.js'
 import { expiryOf, signedIn } from './internal/transitions.js'
-import { assertUsable, expiredError, runClearHook, toMetadata } from './internal/views.js'
+import {
+  assertUsable,
+  expiredError,
+  runClearHook,
+  toMetadata,
+  toTokenInfo,
+} from './internal/views.js'
 import type { AuthStoreOptions } from './options.js'
 import { decodeRecord, encodeRecord, type TokenRecord } from './record.js'
 import type {
   AccountOptions,
+  AuthorizedFetchOptions,
   AuthStoreEvents,
   ClearHook,
   GetTokenOptions,
+  InvalidateOptions,
+  Refresher,
   SetTokenInput,
+  TokenInfo,
   TokenMetadata,
 } from './types.js'
 
@@ -164,6 +177,7 @@ export class AuthStore {
       const entry = this.#records.cache.get(key)
       if (
         entry !== undefined &&
+        options?.signal === undefined &&
         entry.record.state === 'valid' &&
         this.#settings.clock() < entry.refreshAt &&
         coversScopes(entry.granted, options, this.#settings.matcher)
@@ -171,7 +185,147 @@ export class AuthStore {
         return entry.record.accessToken
       }
     }
-    return this.#getSlow(service, options)
+    return (await this.#getEntry(service, options)).record.accessToken
+  }
+
+  /**
+   * Like {@link AuthStore.getToken}, with what a caller needs to use the token: its type, when
+   * the provider says it expires (`null` when it did not say), the granted scopes and the
+   * account.
+   *
+   * @example
+   * ```ts
+   * const { accessToken, tokenType, expiresAt, account } = await store.getTokenInfo('github', {
+   *   scope: 'repo',
+   *   signal: AbortSignal.timeout(5_000),
+   * })
+   * console.log(`${account}: ${tokenType} token, expires ${expiresAt?.toISOString() ?? 'unknown'}`)
+   * ```
+   */
+  async getTokenInfo(service: string, options?: GetTokenOptions): Promise<TokenInfo> {
+    return toTokenInfo((await this.#getEntry(service, options)).record)
+  }
+
+  /**
+   * Call after an API answered 401 to `rejectedToken` before its expiry. If it is still the
+   * stored token, the store refreshes now (once for that token, however many callers and
+   * processes report it: they wait on the record lock and then find the new token); if another
+   * caller or process already replaced it, the newer token is returned without a refresh. A
+   * rejected token that cannot be refreshed (no refresher, no refresh token) moves the record to
+   * `reauth_required`. Throws {@link AuthenticationRequiredError} when no other token can be had.
+   *
+   * @example
+   * ```ts
+   * let info = await store.getTokenInfo('registry')
+   * let response = await fetch('https://registry.example.com/me', {
+   *   headers: { authorization: `Bearer ${info.accessToken}` },
+   * })
+   * if (response.status === 401) {
+   *   info = await store.invalidate('registry', info.accessToken)
+   *   response = await fetch('https://registry.example.com/me', {
+   *     headers: { authorization: `Bearer ${info.accessToken}` },
+   *   })
+   * }
+   * ```
+   */
+  async invalidate(
+    service: string,
+    rejectedToken: string,
+    options?: InvalidateOptions,
+  ): Promise<TokenInfo> {
+    checkName(service, 'service')
+    if (typeof rejectedToken !== 'string' || rejectedToken.length === 0)
+      throw invalid('rejectedToken must be the non-empty access token the API rejected')
+    checkOptionalName(options?.account, 'option `account`')
+    const signal = checkSignal(options?.signal)
+    signal?.throwIfAborted()
+    const entry = await abortable(this.#find(service, options?.account), signal)
+    const fresh = await abortable(
+      this.#refreshes.invalidate(entry.key, entry, rejectedToken),
+      signal,
+    )
+    assertUsable(fresh)
+    if (fresh.record.accessToken === rejectedToken)
+      throw expiredError(fresh, this.#canRefresh(fresh.record), this.#settings.clock())
+    return toTokenInfo(fresh.record)
+  }
+
+  /**
+   * `fetch` with the token of `service` attached (`authorization: Bearer …`). On a 401 it
+   * calls {@link AuthStore.invalidate} and retries once with the new token. It follows
+   * redirects with the token only within the request's origin (GET and HEAD, up to 5); a
+   * redirect to another origin is returned as is, never followed with the token. An error that
+   * would quote the token becomes `KEYWARD_AUTH_FETCH_FAILED` without it.
+   *
+   * @example
+   * ```ts
+   * const response = await store.authorizedFetch(
+   *   'github',
+   *   'https://api.github.com/user/repos',
+   *   { headers: { accept: 'application/vnd.github+json' } },
+   *   { scope: 'repo' },
+   * )
+   * ```
+   */
+  authorizedFetch(
+    service: string,
+    input: string | URL | Request,
+    init?: RequestInit,
+    options?: AuthorizedFetchOptions,
+  ): Promise<Response> {
+    return authorizedFetch(this, service, input, init, options ?? {})
+  }
+
+  /**
+   * Makes `account` the one `getToken(service)` and the other calls without `{ account }`
+   * use when the service has several stored accounts (like `gh auth switch`). Persisted in the
+   * driver, so other processes see it once they read the service again (`reload`).
+   *
+   * @example
+   * ```ts
+   * await store.setToken('github', { accessToken: 'gho_work', account: 'octo-work' })
+   * await store.setToken('github', { accessToken: 'gho_home', account: 'octo-home' })
+   * await store.setDefaultAccount('github', 'octo-home')
+   * await store.getToken('github') // 'gho_home'
+   * ```
+   */
+  async setDefaultAccount(service: string, account: string): Promise<void> {
+    checkName(service, 'service')
+    checkName(account, 'account')
+    const key = this.#records.keyFor(service, account)
+    if ((await this.#records.load(key)) === null)
+      throw new AuthenticationRequiredError(
+        `no token stored for ${describe(service, account)}; sign in to that account first`,
+        { reason: 'no_token', service, account },
+      )
+    await this.#records.setActiveAccount(service, account, key)
+  }
+
+  /**
+   * Adds (or replaces, or with `undefined` removes) the refresher of `service` on an existing
+   * store — for a component that brings its own refresher for the records it manages.
+   *
+   * @example
+   * ```ts
+   * import type { Refresher } from '@keyward/authstore'
+   *
+   * const refreshMcp: Refresher = async ({ refreshToken, signal }) => {
+   *   const response = await fetch('https://auth.example.com/token', {
+   *     method: 'POST',
+   *     body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
+   *     signal,
+   *   })
+   *   const body = (await response.json()) as { access_token: string; expires_in?: number }
+   *   return { accessToken: body.access_token, expiresIn: body.expires_in }
+   * }
+   * store.setRefresher('mcp:https://mcp.example.com', refreshMcp)
+   * ```
+   */
+  setRefresher(service: string, refresher: Refresher | undefined): void {
+    checkName(service, 'service')
+    if (refresher === undefined) this.#settings.refreshers.delete(service)
+    else if (typeof refresher !== 'function') throw invalid('refresher must be a function')
+    else this.#settings.refreshers.set(service, refresher)
   }
 
   /**
@@ -291,7 +445,10 @@ export class AuthStore {
    */
   async list(): Promise<TokenMetadata[]> {
     const out: TokenMetadata[] = []
-    for (const key of await this.#driver.list(namespacePrefix(this.#settings.namespace))) {
+    const prefix = namespacePrefix(this.#settings.namespace)
+    for (const key of await this.#driver.list(prefix)) {
+      // Records are <service>/<account>; an active-account marker has no second segment.
+      if (!key.slice(prefix.length).includes('/')) continue
       const stored = await this.#driver.get(key)
       if (stored === null) continue
       try {
@@ -374,28 +531,24 @@ export class AuthStore {
     return lockOptions(this.#settings)
   }
 
-  async #getSlow(service: string, options: GetTokenOptions | undefined): Promise<string> {
+  async #getEntry(service: string, options: GetTokenOptions | undefined): Promise<Entry> {
     checkName(service, 'service')
     if (options !== undefined && (typeof options !== 'object' || options === null))
       throw invalid('options must be an object')
     checkOptionalName(options?.account, 'option `account`')
-    const key = await this.#records.resolve(service, options?.account)
-    let entry = key === null ? null : await this.#records.load(key)
-    if (entry === null || key === null) {
-      throw new AuthenticationRequiredError(
-        `no token stored for ${describe(service, options?.account ?? DEFAULT_ACCOUNT)}; sign in first`,
-        { reason: 'no_token', service, account: options?.account },
-      )
-    }
+    const signal = checkSignal(options?.signal)
+    signal?.throwIfAborted()
+    let entry = await abortable(this.#find(service, options?.account), signal)
+    const { key } = entry
     const { clock, matcher } = this.#settings
     assertScopes(entry.record, entry.granted, options, matcher)
     assertUsable(entry)
     let now = clock()
-    if (now < entry.refreshAt) return entry.record.accessToken
+    if (now < entry.refreshAt) return entry
     const inBackoff = entry.record.retryAt !== null && now < entry.record.retryAt
     if (this.#canRefresh(entry.record) && !inBackoff) {
       try {
-        entry = await this.#refreshes.run(key, entry)
+        entry = await abortable(this.#refreshes.run(key, entry), signal)
       } catch (error) {
         // Another process holds the record lock past lockTimeoutMs: the token we hold is still
         // good until it expires, so serve it rather than fail the caller.
@@ -404,14 +557,26 @@ export class AuthStore {
           service,
           account: entry.record.account,
         })
-        return entry.record.accessToken
+        return entry
       }
       assertScopes(entry.record, entry.granted, options, matcher)
       assertUsable(entry)
       now = clock()
     }
-    if (now < entry.hardExpiry) return entry.record.accessToken
+    if (now < entry.hardExpiry) return entry
     throw expiredError(entry, this.#canRefresh(entry.record), now)
+  }
+
+  /** The entry of `service`/`account` (the service's only or active account), or `no_token`. */
+  async #find(service: string, account: string | undefined): Promise<Entry> {
+    const key = await this.#records.resolve(service, account)
+    const entry = key === null ? null : await this.#records.load(key)
+    if (entry === null)
+      throw new AuthenticationRequiredError(
+        `no token stored for ${describe(service, account ?? DEFAULT_ACCOUNT)}; sign in first`,
+        { reason: 'no_token', service, account },
+      )
+    return entry
   }
 
   #canRefresh(record: TokenRecord): boolean {

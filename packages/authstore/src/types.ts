@@ -16,21 +16,56 @@ export interface SetTokenInput extends TokenSet {
   readonly account?: string | undefined
 }
 
-/** Options of {@link AuthStore.getToken}. */
+/**
+ * Options of {@link AuthStore.getToken} and {@link AuthStore.getTokenInfo} (a `TokenRequest` of
+ * `@keyward/core`).
+ */
 export interface GetTokenOptions {
-  /** A scope the token must carry. */
-  readonly scope?: string | undefined
+  /** A scope the token must carry (or several: an array, or a space- or comma-separated string). */
+  readonly scope?: string | readonly string[] | undefined
   /** Scopes the token must all carry (an array, or a space- or comma-separated string). */
   readonly scopes?: readonly string[] | string | undefined
-  /** The account; default: the service's only stored account. */
+  /**
+   * The account; default: the service's only stored account, or the one chosen with
+   * `setDefaultAccount` when there are several.
+   */
   readonly account?: string | undefined
+  /**
+   * Stop waiting (for the driver, the record lock or a refresh) when it aborts: the call rejects
+   * with the signal's reason. A refresh other callers share goes on.
+   */
+  readonly signal?: AbortSignal | undefined
 }
 
 /** Options of the methods that address one record. */
 export interface AccountOptions {
-  /** The account; default: the service's only stored account. */
+  /**
+   * The account; default: the service's only stored account, or the one chosen with
+   * `setDefaultAccount` when there are several.
+   */
   readonly account?: string | undefined
 }
+
+/** Options of {@link AuthStore.invalidate}. */
+export interface InvalidateOptions extends AccountOptions {
+  /** Stop waiting when it aborts (the refresh, shared with other callers, goes on). */
+  readonly signal?: AbortSignal | undefined
+}
+
+/** What {@link AuthStore.getTokenInfo} returns: the token and what a caller needs to use it. */
+export interface TokenInfo {
+  readonly accessToken: string
+  /** `Bearer` unless the provider said otherwise. */
+  readonly tokenType: string
+  /** When the provider says the token expires; `null` when it did not say (or it never does). */
+  readonly expiresAt: Date | null
+  /** The scopes granted, sorted. */
+  readonly scopes: readonly string[]
+  readonly account: string
+}
+
+/** Options of {@link AuthStore.authorizedFetch}: which token to attach. */
+export interface AuthorizedFetchOptions extends GetTokenOptions {}
 
 /** What {@link AuthStore.getMetadata} and {@link AuthStore.list} report: never a token. */
 export interface TokenMetadata {

@@ -65,6 +65,12 @@ export class Records {
     const accounts = await this.accounts(service)
     if (accounts.length === 0) return null
     if (accounts.length > 1) {
+      const active = await this.activeAccount(service)
+      const chosen = accounts.find((a) => a.account === active)
+      if (chosen !== undefined) {
+        this.cache.setServiceKey(service, chosen.key)
+        return chosen.key
+      }
       throw invalid(
         `service ${service} has ${accounts.length} stored accounts (${accounts.map((a) => a.account).join(', ')}); pass { account } to choose one`,
       )
@@ -72,6 +78,36 @@ export class Records {
     const key = accounts[0]!.key
     this.cache.setServiceKey(service, key)
     return key
+  }
+
+  /**
+   * The driver key of `service`'s active-account marker: beside its records, never one of them
+   * (`#` is always escaped in a service name, and a record key has a `/` after the service).
+   */
+  activeKey(service: string): string {
+    return `${this.servicePrefix(service).slice(0, -1)}#active`
+  }
+
+  /** The account `setDefaultAccount` chose for `service`, if any (an unreadable marker: none). */
+  async activeAccount(service: string): Promise<string | undefined> {
+    const stored = await this.#driver.get(this.activeKey(service))
+    if (stored === null) return undefined
+    try {
+      const parsed: unknown = JSON.parse(new TextDecoder().decode(stored.value))
+      const account = (parsed as { account?: unknown } | null)?.account
+      return typeof account === 'string' ? account : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Records `account` as the active one of `service`. */
+  async setActiveAccount(service: string, account: string, key: string): Promise<void> {
+    await this.#driver.set(
+      this.activeKey(service),
+      new TextEncoder().encode(JSON.stringify({ account })),
+    )
+    this.cache.setServiceKey(service, key)
   }
 
   /** The cached entry for `key`, or the driver's record (one read however many callers ask). */

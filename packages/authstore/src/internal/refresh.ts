@@ -37,14 +37,58 @@ export class Refreshes {
 
   /** Single-flight refresh of `key` in this process, under the record's cross-process lock. */
   run(key: string, entry: Entry): Promise<Entry> {
-    let running = this.#refreshing.get(key)
+    return this.#flight(key, key, () => this.#refreshLocked(key, entry))
+  }
+
+  /**
+   * After an API rejected `rejected` (a 401 before its expiry): under the record lock, re-read;
+   * if another caller or process already replaced that token, return the record as stored;
+   * otherwise refresh now, whatever the expiry says — once per rejected token, across processes
+   * (the re-read sees the token the first refresh wrote). A rejected token that cannot be
+   * refreshed moves the record to `reauth_required`.
+   */
+  invalidate(key: string, entry: Entry, rejected: string): Promise<Entry> {
+    return this.#flight(key, `${key}\n${rejected}`, () =>
+      this.#invalidateLocked(key, entry, rejected),
+    )
+  }
+
+  #flight(key: string, flight: string, locked: () => Promise<Entry>): Promise<Entry> {
+    let running = this.#refreshing.get(flight)
     if (running === undefined) {
       running = this.#settings.driver
-        .withLock(key, () => this.#refreshLocked(key, entry), lockOptions(this.#settings))
-        .finally(() => this.#refreshing.delete(key))
-      this.#refreshing.set(key, running)
+        .withLock(key, locked, lockOptions(this.#settings))
+        .finally(() => this.#refreshing.delete(flight))
+      this.#refreshing.set(flight, running)
     }
     return running
+  }
+
+  async #invalidateLocked(key: string, cached: Entry, rejected: string): Promise<Entry> {
+    const stored = await this.#settings.driver.get(key)
+    const { service, account } = cached.record
+    if (stored === null) throw this.#records.cleared(key, service, account)
+    const entry = this.#records.remember(key, stored)
+    const { record } = entry
+    if (record.accessToken !== rejected || record.state === 'reauth_required') return entry
+    if (!this.canRefresh(record)) {
+      const written = await this.#records.write(
+        key,
+        refused(record, 'invalid_token'),
+        stored.version,
+      )
+      this.#settings.logger.warn(
+        'authstore: token rejected and cannot be refreshed; sign-in required',
+        {
+          service,
+          account,
+        },
+      )
+      this.#events.emit('reauthRequired', { service, account, oauthError: 'invalid_token' })
+      return written
+    }
+    if (record.retryAt !== null && this.#settings.clock() < record.retryAt) return entry
+    return this.#refreshNow(key, entry, stored.version)
   }
 
   /** Runs under the cross-process lock of `key`: re-read, refresh if still due, CAS write. */
@@ -53,16 +97,26 @@ export class Refreshes {
     const { service } = cached.record
     if (stored === null) throw this.#records.cleared(key, service, cached.record.account)
     // Whatever another process wrote wins over our cached copy.
-    let entry = this.#records.remember(key, stored)
+    const entry = this.#records.remember(key, stored)
     const { record } = entry
-    const { clock, logger } = this.#settings
+    const { clock } = this.#settings
     const now = clock()
     if (record.state === 'reauth_required') return entry
     if (now < entry.refreshAt) return entry
     if (record.retryAt !== null && now < record.retryAt) return entry
     const refresher = this.#settings.refreshers.get(record.service)
     if (refresher === undefined || record.refreshToken === null) return entry
+    return this.#refreshNow(key, entry, stored.version)
+  }
 
+  /** Calls the refresher for `entry` (read at `version` under the lock) and writes the result. */
+  async #refreshNow(key: string, read: Entry, version: number): Promise<Entry> {
+    let entry = read
+    const { record } = entry
+    const { service } = record
+    const { clock, logger } = this.#settings
+    const refresher = this.#settings.refreshers.get(service)
+    if (refresher === undefined || record.refreshToken === null) return entry
     let tokens: TokenSet
     try {
       const call = {
@@ -91,7 +145,7 @@ export class Refreshes {
     }
     const next = refreshed(record, tokens, clock(), this.#settings.inferredMs)
     // Persist the new pair before anyone uses it: the old refresh token may be dead already.
-    entry = await this.#records.write(key, next, stored.version)
+    entry = await this.#records.write(key, next, version)
     if (entry.record.id === next.id && entry.record.generation === next.generation) {
       logger.debug('authstore: token refreshed', {
         service,

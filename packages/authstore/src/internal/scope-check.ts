@@ -18,7 +18,10 @@ export function coversScopes(
 ): boolean {
   if (options === undefined) return true
   const { scope, scopes } = options
-  if (scope !== undefined && !has(granted, scope, matcher)) return false
+  if (scope !== undefined) {
+    if (typeof scope !== 'string') return missingScopes(granted, options, matcher).length === 0
+    if (!has(granted, scope, matcher)) return false
+  }
   if (scopes !== undefined) {
     if (typeof scopes === 'string') return missingScopes(granted, options, matcher).length === 0
     for (let i = 0; i < scopes.length; i++) if (!has(granted, scopes[i]!, matcher)) return false
@@ -34,8 +37,10 @@ export function missingScopes(
 ): string[] {
   const wanted = new Set<string>()
   if (options?.scope !== undefined) {
-    if (typeof options.scope !== 'string' || options.scope.length === 0)
-      throw invalid('option `scope` must be a non-empty string')
+    if (
+      typeof options.scope === 'string' ? options.scope.length === 0 : !Array.isArray(options.scope)
+    )
+      throw invalid('option `scope` must be a non-empty string or an array of strings')
     for (const s of parseScopes(options.scope, 'scope')) wanted.add(s)
   }
   for (const s of parseScopes(options?.scopes, 'scopes')) wanted.add(s)

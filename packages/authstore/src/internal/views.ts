@@ -4,7 +4,7 @@ import type { Driver, Logger } from '@keyward/core'
 import { KeywardError } from '@keyward/core'
 import { AuthenticationRequiredError } from '../errors.js'
 import type { TokenRecord } from '../record.js'
-import type { ClearHook, TokenMetadata } from '../types.js'
+import type { ClearHook, TokenInfo, TokenMetadata } from '../types.js'
 import type { Entry } from './entries.js'
 import { describeRecord } from './names.js'
 
@@ -29,6 +29,18 @@ export function toMetadata(
     retryAt: record.retryAt === null ? null : new Date(record.retryAt),
     lastError: record.lastError,
     backend: { name: driver.name, durability: driver.durability },
+  }
+}
+
+/** What `getTokenInfo` hands out: the token, its type, the provider's expiry, scopes, account. */
+export function toTokenInfo(record: TokenRecord): TokenInfo {
+  return {
+    accessToken: record.accessToken,
+    tokenType: record.tokenType,
+    expiresAt:
+      record.expiry === 'server' && record.expiresAt !== null ? new Date(record.expiresAt) : null,
+    scopes: [...record.scopes],
+    account: record.account,
   }
 }
 
