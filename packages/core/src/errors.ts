@@ -97,7 +97,9 @@ export interface KeywardErrorOptions<C extends KeywardErrorCode = KeywardErrorCo
  */
 export interface KeywardErrorClass<E extends KeywardError = KeywardError> {
   readonly marker: symbol
-  readonly prototype: E
+  // A construct signature, not `prototype`: the prototype of the generic base class is typed
+  // `KeywardError<any>`, its constructor's instances `KeywardError<KeywardErrorCode>`.
+  new (...args: never[]): E
 }
 
 /**
