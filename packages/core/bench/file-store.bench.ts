@@ -35,6 +35,7 @@ try {
       nonce: wrapped.nonce.toString('base64url'),
       sealed: wrapped.sealed.toString('base64url'),
     },
+    counter: 0,
   })
   const records = [...values].map(([k, v]) => encodeRecord(storeId, subkeys, k, v, 1))
   const file = encodeStore(headerBytes, records, subkeys.fileMac)

@@ -63,10 +63,21 @@ export const KEYWARD_STORE_TRUNCATED = 'KEYWARD_STORE_TRUNCATED'
  */
 export const KEYWARD_STORE_CORRUPT = 'KEYWARD_STORE_CORRUPT'
 /**
+ * The store went back to an older state than this driver has seen, or than the counter the host
+ * pinned (`minCounter`): an older copy of the file (or another store) replaced it, or it was
+ * deleted. Nothing was read from it or written to it.
+ */
+export const KEYWARD_STORE_ROLLBACK = 'KEYWARD_STORE_ROLLBACK'
+/**
  * The store file cannot be read or written (permissions, missing directory, disk full). Check
  * permissions, free space and that the directory exists.
  */
 export const KEYWARD_STORE_IO = 'KEYWARD_STORE_IO'
+/**
+ * This driver cannot write several keys atomically (`setMany`): its backend has no transaction
+ * (the OS keyring). Nothing was written.
+ */
+export const KEYWARD_ATOMIC_WRITE_UNSUPPORTED = 'KEYWARD_ATOMIC_WRITE_UNSUPPORTED'
 /** The passphrase does not open this store. Ask for the passphrase again. */
 export const KEYWARD_WRONG_PASSPHRASE = 'KEYWARD_WRONG_PASSPHRASE'
 /**

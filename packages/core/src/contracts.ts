@@ -30,6 +30,19 @@ export interface DeleteOptions {
   readonly ifVersion?: number | undefined
 }
 
+/** One write of {@link Driver.setMany}. */
+export interface KeyWrite {
+  /** The key to write. */
+  readonly key: string
+  /** The new bytes, or `null` to delete the key. */
+  readonly value: Uint8Array | null
+  /**
+   * Compare-and-set for this key, as in {@link SetOptions.ifVersion} (`0`: only if absent). A
+   * miss on any key fails the whole call with `KEYWARD_VERSION_CONFLICT`.
+   */
+  readonly ifVersion?: number | undefined
+}
+
 /** Options of {@link Driver.withLock}. */
 export interface LockOptions {
   /** Give up with `KEYWARD_LOCK_TIMEOUT` after this many milliseconds (default 30 000). */
@@ -76,6 +89,16 @@ export interface Driver {
    * `KEYWARD_LOCK_REENTRANT` instead of deadlocking.
    */
   withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T>
+  /**
+   * Writes several keys atomically: every write happens, or none does (also across a crash).
+   * A `null` value deletes its key. Each write may carry its own `ifVersion`; any miss throws
+   * `KEYWARD_VERSION_CONFLICT` (naming that key) and changes nothing. A key may appear once.
+   * Resolves with the new version of each key in order (`0` for a delete).
+   *
+   * Optional: a driver whose backend has no transactions (the OS keyring) either omits it or
+   * throws `KEYWARD_ATOMIC_WRITE_UNSUPPORTED` from it, and changes nothing.
+   */
+  setMany?(writes: readonly KeyWrite[]): Promise<{ versions: readonly number[] }>
   /** Releases handles and timers. Optional. */
   close?(): Promise<void>
 }

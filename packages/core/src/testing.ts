@@ -46,6 +46,13 @@ export interface TestDriverOptions {
   readonly maxValueBytes?: number | undefined
   /** How many concurrent operations the concurrency tests run (default 50; lower it for slow backends). */
   readonly concurrency?: number | undefined
+  /**
+   * Whether the driver writes several keys atomically (`setMany`). `true`: it must, and the
+   * suite checks all-or-nothing, per-key compare-and-set and deletes. `false`: it must declare
+   * that it cannot, by omitting `setMany` or throwing `KEYWARD_ATOMIC_WRITE_UNSUPPORTED` from
+   * it while changing nothing, and the suite checks that. Absent: whichever the driver does.
+   */
+  readonly setMany?: boolean | undefined
 }
 
 const bytes = (text: string) => new TextEncoder().encode(text)
@@ -329,6 +336,189 @@ export function testDriver(options: TestDriverOptions): void {
         )
         expect(text((await driver.get('counter'))!.value)).toBe(String(n))
       }))
+
+    it('refuses keys that are not well-formed Unicode (lone surrogates), in every method', () =>
+      withDriver(async (driver) => {
+        const high = '\uD83D' // the first half of 🔑, cut off
+        const low = '\uDD11'
+        for (const key of [`name-${high}`, `${low}-name`, `a${high}b`, `a${low}${high}b`]) {
+          await expectCode(driver.set(key, bytes(CANARY)), 'KEYWARD_INVALID_KEY')
+          await expectCode(driver.get(key), 'KEYWARD_INVALID_KEY')
+          await expectCode(driver.delete(key), 'KEYWARD_INVALID_KEY')
+          // withLock may throw at once or reject: both count.
+          await expectCode(
+            Promise.resolve().then(() => driver.withLock(key, async () => undefined)),
+            'KEYWARD_INVALID_KEY',
+          )
+        }
+        // The well-formed pair is a valid key and stays distinct from its halves.
+        await driver.set(`a${high}${low}b`, bytes('pair'))
+        expect(await driver.list()).toEqual([`a${high}${low}b`])
+      }))
+
+    describe('setMany', () => {
+      /** Whether this driver writes atomically; asserts a declared refusal when it does not. */
+      async function atomic(driver: Driver): Promise<boolean> {
+        const declared = options.setMany
+        if (typeof driver.setMany !== 'function') {
+          expect(declared, 'driver has no setMany but the suite was told it has').not.toBe(true)
+          return false
+        }
+        await driver.set('probe', bytes('before'))
+        const outcome = await driver
+          .setMany([
+            { key: 'probe', value: bytes(CANARY) },
+            { key: 'probe/new', value: bytes(CANARY) },
+          ])
+          .then(
+            () => null,
+            (e: unknown) => e,
+          )
+        if (outcome === null) {
+          expect(declared, 'setMany worked but the suite was told it is unsupported').not.toBe(
+            false,
+          )
+          await driver.delete('probe')
+          await driver.delete('probe/new')
+          return true
+        }
+        expect(declared, `setMany failed: ${String(outcome)}`).not.toBe(true)
+        await expectCode(Promise.reject(outcome), 'KEYWARD_ATOMIC_WRITE_UNSUPPORTED')
+        expect(text((await driver.get('probe'))!.value)).toBe('before')
+        expect(await driver.get('probe/new')).toBeNull()
+        return false
+      }
+
+      it('writes, creates and deletes several keys in one call, returning each version', () =>
+        withDriver(async (driver) => {
+          if (!(await atomic(driver))) return
+          await driver.set('m/a', bytes('a1'))
+          await driver.set('m/gone', bytes('x'))
+          const { versions } = await driver.setMany!([
+            { key: 'm/a', value: bytes('a2') },
+            { key: 'm/b', value: bytes('b1'), ifVersion: 0 },
+            { key: 'm/gone', value: null },
+            { key: 'm/never', value: null },
+          ])
+          expect(versions).toEqual([2, 1, 0, 0])
+          expect(text((await driver.get('m/a'))!.value)).toBe('a2')
+          expect((await driver.get('m/b'))!.version).toBe(1)
+          expect(await driver.get('m/gone')).toBeNull()
+          expect(await driver.list('m/')).toEqual(['m/a', 'm/b'])
+          expect(await driver.setMany!([])).toEqual({ versions: [] })
+        }))
+
+      it('one compare-and-set miss fails the whole call and changes nothing', () =>
+        withDriver(async (driver) => {
+          if (!(await atomic(driver))) return
+          await driver.set('t/a', bytes('a1'))
+          await driver.set('t/b', bytes('b1'))
+          await driver.set('t/b', bytes('b2'))
+          const error = await expectCode(
+            driver.setMany!([
+              { key: 't/a', value: bytes(CANARY), ifVersion: 1 },
+              { key: 't/c', value: bytes(CANARY) },
+              { key: 't/b', value: null, ifVersion: 1 },
+            ]),
+            'KEYWARD_VERSION_CONFLICT',
+          )
+          expect(error.details).toMatchObject({ key: 't/b', expected: 1, actual: 2 })
+          expect(await driver.get('t/a')).toMatchObject({ version: 1 })
+          expect(text((await driver.get('t/b'))!.value)).toBe('b2')
+          expect(await driver.get('t/c')).toBeNull()
+          await expectCode(
+            driver.setMany!([
+              { key: 't/new', value: bytes(CANARY), ifVersion: 0 },
+              { key: 't/a', value: bytes(CANARY), ifVersion: 0 },
+            ]),
+            'KEYWARD_VERSION_CONFLICT',
+          )
+          expect(await driver.get('t/new')).toBeNull()
+        }))
+
+      it('refuses bad writes (a key twice, a bad key or value) before writing anything', () =>
+        withDriver(async (driver) => {
+          if (!(await atomic(driver))) return
+          const cases: [unknown, string][] = [
+            [
+              [
+                { key: 'r/a', value: bytes(CANARY) },
+                { key: 'r/a', value: null },
+              ],
+              'KEYWARD_INVALID_ARGUMENT',
+            ],
+            [
+              [
+                { key: 'r/a', value: bytes(CANARY) },
+                { key: '', value: null },
+              ],
+              'KEYWARD_INVALID_KEY',
+            ],
+            [
+              [
+                { key: 'r/a', value: bytes(CANARY) },
+                { key: 'r/\uD800', value: bytes(CANARY) },
+              ],
+              'KEYWARD_INVALID_KEY',
+            ],
+            [[{ key: 'r/a', value: CANARY }], 'KEYWARD_INVALID_ARGUMENT'],
+            [[{ key: 'r/a', value: bytes(CANARY), ifVersion: -1 }], 'KEYWARD_INVALID_ARGUMENT'],
+            ['r/a', 'KEYWARD_INVALID_ARGUMENT'],
+          ]
+          for (const [writes, code] of cases)
+            await expectCode(driver.setMany!(writes as never), code)
+          expect(await driver.list('r/')).toEqual([])
+        }))
+
+      it('of many concurrent compare-and-set batches over the same keys, exactly one wins whole', () =>
+        withDriver(async (driver) => {
+          if (!(await atomic(driver))) return
+          const x = await driver.set('c/x', bytes('x0'))
+          const y = await driver.set('c/y', bytes('y0'))
+          const n = Math.min(concurrency, 10)
+          const results = await Promise.allSettled(
+            Array.from({ length: n }, (_, i) =>
+              driver.setMany!([
+                { key: 'c/x', value: bytes(`x${i}`), ifVersion: x.version },
+                { key: 'c/y', value: bytes(`y${i}`), ifVersion: y.version },
+              ]),
+            ),
+          )
+          const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []))
+          expect(winners).toHaveLength(1)
+          for (const r of results)
+            if (r.status === 'rejected')
+              expect((r.reason as KeywardError).code).toBe('KEYWARD_VERSION_CONFLICT')
+          expect(text((await driver.get('c/x'))!.value)).toBe(`x${winners[0]}`)
+          expect(text((await driver.get('c/y'))!.value)).toBe(`y${winners[0]}`)
+        }))
+
+      if (options.reopen) {
+        const reopen = options.reopen
+        it('another instance sees a batch whole', () =>
+          withDriver(async (driver) => {
+            if (!(await atomic(driver))) return
+            const other = await reopen(driver)
+            try {
+              await driver.setMany!([
+                { key: 's/a', value: bytes('1') },
+                { key: 's/b', value: bytes('2') },
+              ])
+              expect(await other.list('s/')).toEqual(['s/a', 's/b'])
+              await expectCode(
+                other.setMany!([
+                  { key: 's/a', value: null, ifVersion: 1 },
+                  { key: 's/b', value: null, ifVersion: 0 },
+                ]),
+                'KEYWARD_VERSION_CONFLICT',
+              )
+              expect(await driver.list('s/')).toEqual(['s/a', 's/b'])
+            } finally {
+              await other.close?.()
+            }
+          }))
+      }
+    })
 
     if (options.reopen) {
       const reopen = options.reopen

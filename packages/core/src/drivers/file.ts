@@ -1,32 +1,32 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import {
   type BigIntStats,
   close as closeCb,
   fstat as fstatCb,
-  fsync as fsyncCb,
   open as openCb,
   readFile as readFileCb,
-  write as writeCb,
 } from 'node:fs'
-import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises'
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
-import type {
-  DeleteOptions,
-  Driver,
-  KeyProvider,
-  LockOptions,
-  SetOptions,
-  StoredValue,
+import {
+  type DeleteOptions,
+  type Driver,
+  type KeyProvider,
+  type KeyWrite,
+  type LockOptions,
+  type Logger,
+  type SetOptions,
+  type StoredValue,
+  silentLogger,
 } from '../contracts.js'
 import {
-  KEYWARD_INVALID_ARGUMENT,
   KEYWARD_KEY_INVALID,
-  KEYWARD_STORE_IO,
+  KEYWARD_STORE_ROLLBACK,
   KEYWARD_VALUE_TOO_LARGE,
   KeywardError,
 } from '../errors.js'
-import { assertOptions } from '../guards.js'
+import { fileIoError, resolveWriteTarget, writeAtomically } from '../internal/atomic-write.js'
 import {
   deriveSubkeys,
   newDataKey,
@@ -45,6 +45,7 @@ import {
   type RecordEntry,
   type StoreHeader,
 } from '../internal/file-format.js'
+import { checkFileDriverOptions } from '../internal/file-options.js'
 import { isAlive, withFileLock } from '../internal/lock.js'
 import { compareKeys, storedValue } from '../internal/stored.js'
 import {
@@ -53,12 +54,12 @@ import {
   assertPrefix,
   assertSetArguments,
   assertVersion,
+  assertWrites,
+  plannedVersions,
 } from '../internal/validate.js'
 
 const openFd = promisify(openCb)
 const closeFd = promisify(closeCb)
-const fsyncFd = promisify(fsyncCb)
-const writeFd = promisify(writeCb)
 const readFd = promisify(readFileCb) as (fd: number) => Promise<Buffer>
 const fstatFd = (fd: number) =>
   new Promise<BigIntStats>((resolvePromise, reject) =>
@@ -72,7 +73,10 @@ export const DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024
 
 /** Options of {@link fileDriver}. */
 export interface FileDriverOptions {
-  /** The store file. Its directory is created (mode 0700) on the first write if missing. */
+  /**
+   * The store file. Its directory is created (mode 0700) on the first write if missing. A
+   * symbolic link is followed: writes replace the link's target, never the link.
+   */
   readonly path: string
   /** Supplies the key that wraps the store's data key: `passphraseKey`, `envKey`, `keyringKey`. */
   readonly key: KeyProvider
@@ -83,6 +87,21 @@ export interface FileDriverOptions {
    * `KEYWARD_LOCK_TIMEOUT` (default 30 000 ms).
    */
   readonly writeTimeoutMs?: number | undefined
+  /** Where warnings go (a store in a directory every user can write). Default: silent. */
+  readonly logger?: Logger | undefined
+  /**
+   * Rollback protection across restarts: the lowest write counter the store may have, as the
+   * host last pinned it from {@link FileDriverOptions.onCounter}. A file with a lower counter
+   * (an older copy put back) or no file at all is refused with `KEYWARD_STORE_ROLLBACK`.
+   */
+  readonly minCounter?: number | undefined
+  /**
+   * Called with the store's write counter whenever it grows (after this driver's writes, and
+   * when it reads another process's), in order, after the write lock is released. Keep the
+   * value where whoever can replace the file cannot (the OS keyring, beside the key) and pass
+   * it back as `minCounter` next time.
+   */
+  readonly onCounter?: ((counter: number) => void | Promise<void>) | undefined
 }
 
 /** What the driver knows about the file it last read or wrote. */
@@ -102,12 +121,7 @@ function identOf(stats: BigIntStats): string {
 }
 
 function ioError(path: string, action: string, cause: unknown): KeywardError {
-  const code = (cause as NodeJS.ErrnoException | undefined)?.code
-  return new KeywardError(
-    KEYWARD_STORE_IO,
-    `cannot ${action} store file "${path}" (${code ?? 'error'}); check that it and its directory exist and are readable and writable by this user`,
-    { cause, details: { path, errno: code } },
-  )
+  return fileIoError('store file', path, action, cause)
 }
 
 /** Closes descriptors of drivers that were garbage-collected without `close()`. */
@@ -115,48 +129,24 @@ const pins = new FinalizationRegistry<{ fd: number | null }>((pin) => {
   if (pin.fd !== null) closeCb(pin.fd, () => {})
 })
 
-function checkOptions(options: FileDriverOptions): void {
-  assertOptions(options, 'fileDriver')
-  if (typeof options.path !== 'string' || options.path.length === 0 || options.path.includes('\0'))
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      'option `path` must be a non-empty file path string',
-    )
-  if (options.path.endsWith('/') || options.path.endsWith('\\'))
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      'option `path` must name a file, not a directory',
-    )
-  const key = options.key as Partial<KeyProvider> | undefined
-  if (
-    typeof key !== 'object' ||
-    key === null ||
-    typeof key.kind !== 'string' ||
-    key.kind.length === 0 ||
-    typeof key.createParams !== 'function' ||
-    typeof key.deriveKey !== 'function'
+function rollbackError(path: string, what: string, details: Record<string, unknown>) {
+  return new KeywardError(
+    KEYWARD_STORE_ROLLBACK,
+    `store file "${path}" ${what}: an older copy or another store replaced it, or it was removed; restore the latest copy (nothing was read from or written to it)`,
+    { details: { path, ...details } },
   )
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      'option `key` must be a key provider such as passphraseKey(…), envKey() or keyringKey()',
-    )
-  for (const name of ['maxValueBytes', 'writeTimeoutMs'] as const) {
-    const value = options[name]
-    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0))
-      throw new KeywardError(
-        KEYWARD_INVALID_ARGUMENT,
-        `option \`${name}\` must be a non-negative integer`,
-      )
-  }
 }
 
 /**
  * The embedded default driver: one encrypted file. Every record is AES-256-GCM encrypted under
  * a random 256-bit data key that the `key` provider wraps; ciphertexts are bound to their
- * record and version, and the whole file is authenticated, so a changed, swapped, removed or
- * rolled-back record is detected (`KEYWARD_STORE_CORRUPT`). Writes are atomic (temp file,
- * fsync, rename, fsync of the directory; mode 0600) and serialised across processes by a lock
- * file beside the store; reads are served from memory and reload only when the file changed.
+ * record and version, and the whole file is authenticated, so a changed, swapped or removed
+ * record is detected (`KEYWARD_STORE_CORRUPT`). The file carries a write counter: a driver
+ * never accepts an older state than one it has seen, and a host that pins the counter
+ * (`minCounter`/`onCounter`) detects an older copy put back across restarts
+ * (`KEYWARD_STORE_ROLLBACK`). Writes are atomic (temp file, fsync, rename, fsync of the
+ * directory; mode 0600) and serialised across processes by a lock file beside the store;
+ * reads are served from memory and reload only when the file changed.
  *
  * A missing file is an empty store, created on the first write. A file that is empty or not a
  * keyward store is never overwritten: every operation fails with its code instead.
@@ -174,27 +164,82 @@ function checkOptions(options: FileDriverOptions): void {
  * ```
  */
 export function fileDriver(options: FileDriverOptions) {
-  checkOptions(options)
+  checkFileDriverOptions(options)
   const path = resolve(options.path)
   const provider = options.key
-  const dir = dirname(path)
-  const tempPrefix = `.${basename(path)}.tmp-`
-  // withFileLock writes `<store>.lock.<pid>.<uuid>.tmp` and links it into place.
-  const lockTempPrefix = `${basename(path)}.lock.`
-  const storeLock = `${path}.lock`
   const locksDir = `${path}.locks`
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES
   const writeTimeoutMs = options.writeTimeoutMs ?? 30_000
+  const logger = options.logger ?? silentLogger
+  const onCounter = options.onCounter
 
   let state: FileState = EMPTY
   let loading: Promise<FileState> | null = null
   const pin: { fd: number | null } = { fd: null }
+  /** The newest state this driver has seen: a file may never be older. */
+  const seen: { store: string | null; counter: number } = {
+    store: null,
+    counter: options.minCounter ?? 0,
+  }
+  let reportedCounter = seen.counter
+  let reports: Promise<void> = Promise.resolve()
+  let checkedDirs = false
 
   function setState(next: FileState): void {
     const previous = state
     state = next
     pin.fd = next.fd
     if (previous.fd !== null && previous.fd !== next.fd) closeCb(previous.fd, () => {})
+  }
+
+  /** Refuses a store older than one seen (or pinned), else records it as seen. */
+  function admit(store: DecodedStore | null): void {
+    if (store === null) {
+      if (seen.counter > 0)
+        throw rollbackError(path, 'is gone', { reason: 'missing', expected: seen.counter })
+      return
+    }
+    const { counter } = store.header
+    if (seen.store !== null && store.header.store !== seen.store)
+      throw rollbackError(path, 'now holds another store', { reason: 'store-id' })
+    if (counter < seen.counter)
+      throw rollbackError(path, `went back to write ${counter} after write ${seen.counter}`, {
+        reason: 'counter',
+        counter,
+        expected: seen.counter,
+      })
+    seen.store = store.header.store
+    seen.counter = counter
+  }
+
+  /** Tells the host about a grown counter, in order, outside any lock. */
+  function report(): Promise<void> {
+    if (onCounter === undefined || seen.counter <= reportedCounter) return reports
+    const counter = seen.counter
+    reportedCounter = counter
+    reports = reports.then(() => onCounter(counter))
+    return reports
+  }
+
+  /** Warns once when the store's directory (or its link's) is writable by every user. */
+  async function checkDirectories(): Promise<void> {
+    if (checkedDirs) return
+    checkedDirs = true
+    const dirs = new Set([dirname(path)])
+    try {
+      dirs.add(dirname(await resolveWriteTarget(path)))
+    } catch {}
+    for (const directory of dirs) {
+      const mode = await stat(directory).then(
+        (stats) => stats.mode,
+        () => 0,
+      )
+      if (mode & 0o002)
+        logger.warn(
+          'keyward store is in a directory every user can write: another user can block its writes with a planted lock file or swap files; move it to a private (0700) directory',
+          { path, directory },
+        )
+    }
   }
 
   async function statFile(): Promise<BigIntStats | null> {
@@ -212,6 +257,7 @@ export function fileDriver(options: FileDriverOptions) {
       fd = await openFd(path, 'r')
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        admit(null)
         setState(EMPTY)
         return EMPTY
       }
@@ -228,8 +274,8 @@ export function fileDriver(options: FileDriverOptions) {
       }
       if (!stats.isFile())
         throw ioError(path, 'read', Object.assign(new Error('not a file'), { code: 'EISDIR' }))
-      const cached = state.store
-      const store = await decodeStore(bytes, provider, path, cached ?? undefined)
+      const store = await decodeStore(bytes, provider, path, state.store ?? undefined)
+      admit(store)
       const next: FileState = { fd, ident: identOf(stats), store }
       setState(next)
       return next
@@ -241,10 +287,12 @@ export function fileDriver(options: FileDriverOptions) {
 
   /** The store as the file holds it now: from memory unless the file changed. */
   async function current(): Promise<FileState> {
+    await checkDirectories()
     for (;;) {
       if (loading) await loading.catch(() => {})
       const stats = await statFile()
       if (stats === null) {
+        admit(null)
         if (state.ident !== null) setState(EMPTY)
         return state
       }
@@ -258,9 +306,32 @@ export function fileDriver(options: FileDriverOptions) {
     }
   }
 
-  function assertHeaderStorable(headerBytes: Buffer): void {
+  /**
+   * The header of a store with this id and data key, the key wrapped under fresh parameters
+   * from the provider: built and checked once, here, for a new store and for an upgrade alike.
+   */
+  async function sealHeader(
+    storeId: Buffer,
+    dek: Buffer,
+    counter: number,
+  ): Promise<{ headerBytes: Buffer; header: StoreHeader }> {
+    const params = provider.createParams()
+    const kek = await deriveKek(provider, params, 'create')
+    const wrapped = wrapDataKey(kek, dek, storeId, provider.kind)
+    // Never write a header the key cannot open.
+    if (unwrapDataKey(kek, wrapped.nonce, wrapped.sealed, storeId, provider.kind) === null)
+      throw new KeywardError(KEYWARD_KEY_INVALID, 'the wrapped data key failed to round-trip')
+    const headerBytes = encodeHeader({
+      store: storeId.toString('base64url'),
+      key: { kind: provider.kind, params },
+      dek: {
+        nonce: wrapped.nonce.toString('base64url'),
+        sealed: wrapped.sealed.toString('base64url'),
+      },
+      counter,
+    })
     try {
-      parseHeader(headerBytes, path)
+      return { headerBytes, header: parseHeader(headerBytes, path) }
     } catch {
       throw new KeywardError(
         KEYWARD_KEY_INVALID,
@@ -271,51 +342,20 @@ export function fileDriver(options: FileDriverOptions) {
   }
 
   async function createStore(): Promise<DecodedStore> {
-    const params = provider.createParams()
-    const kek = await deriveKek(provider, params, 'create')
     const dek = newDataKey()
     const storeId = newStoreId()
-    const wrapped = wrapDataKey(kek, dek, storeId, provider.kind)
-    const header: StoreHeader = {
-      store: storeId.toString('base64url'),
-      key: { kind: provider.kind, params },
-      dek: {
-        nonce: wrapped.nonce.toString('base64url'),
-        sealed: wrapped.sealed.toString('base64url'),
-      },
-    }
-    const headerBytes = encodeHeader(header)
-    assertHeaderStorable(headerBytes)
-    return {
-      headerBytes,
-      header: parseHeader(headerBytes, path),
-      storeId,
-      dek,
-      subkeys: deriveSubkeys(dek, storeId),
-      records: new Map(),
-    }
+    const { headerBytes, header } = await sealHeader(storeId, dek, 0)
+    const subkeys = deriveSubkeys(dek, storeId)
+    return { headerBytes, header, storeId, dek, subkeys, records: new Map() }
   }
 
-  /** Re-wraps the data key under fresh parameters when the provider asks for it. */
-  async function upgraded(store: DecodedStore): Promise<DecodedStore> {
-    if (!provider.shouldUpgrade?.(store.header.key.params)) return store
-    const params = provider.createParams()
-    const kek = await deriveKek(provider, params, 'create')
-    const wrapped = wrapDataKey(kek, store.dek, store.storeId, provider.kind)
-    // Never write a header the new key cannot open.
-    if (unwrapDataKey(kek, wrapped.nonce, wrapped.sealed, store.storeId, provider.kind) === null)
-      throw new KeywardError(KEYWARD_KEY_INVALID, 'key upgrade failed to round-trip')
-    const header: StoreHeader = {
-      store: store.header.store,
-      key: { kind: provider.kind, params },
-      dek: {
-        nonce: wrapped.nonce.toString('base64url'),
-        sealed: wrapped.sealed.toString('base64url'),
-      },
-    }
-    const headerBytes = encodeHeader(header)
-    assertHeaderStorable(headerBytes)
-    return { ...store, headerBytes, header: parseHeader(headerBytes, path) }
+  /** The header of the next write: its counter one up, the data key re-wrapped if weak. */
+  async function nextHeader(store: DecodedStore): Promise<DecodedStore> {
+    const counter = store.header.counter + 1
+    if (provider.shouldUpgrade?.(store.header.key.params))
+      return { ...store, ...(await sealHeader(store.storeId, store.dek, counter)) }
+    const header: StoreHeader = { ...store.header, counter }
+    return { ...store, header, headerBytes: encodeHeader(header) }
   }
 
   /**
@@ -323,7 +363,11 @@ export function fileDriver(options: FileDriverOptions) {
    * lock, so no live writer has one), and lock-file temps that a process killed while taking
    * the lock left behind (only those whose pid is dead: live ones are mid-acquire).
    */
-  async function removeDeadTemps(): Promise<void> {
+  async function removeDeadTemps(target: string): Promise<void> {
+    const dir = dirname(target)
+    const tempPrefix = `.${basename(target)}.tmp-`
+    // withFileLock writes `<store>.lock.<pid>.<uuid>.tmp` and links it into place.
+    const lockTempPrefix = `${basename(target)}.lock.`
     let names: string[]
     try {
       names = await readdir(dir)
@@ -339,66 +383,35 @@ export function fileDriver(options: FileDriverOptions) {
     await Promise.all(dead.map((name) => unlink(join(dir, name)).catch(() => {})))
   }
 
-  async function syncDir(): Promise<void> {
-    let fd: number | null = null
-    try {
-      fd = await openFd(dir, 'r')
-      await fsyncFd(fd)
-    } catch (error) {
-      // Some platforms (Windows) cannot open or fsync a directory; the rename is still atomic.
-      const code = (error as NodeJS.ErrnoException).code
-      if (!['EISDIR', 'EINVAL', 'EPERM', 'EACCES', 'EBADF', 'ENOTSUP'].includes(code ?? ''))
-        throw ioError(path, 'sync the directory of', error)
-    } finally {
-      if (fd !== null) await closeFd(fd).catch(() => {})
-    }
-  }
-
-  /** Writes `bytes` as the new store file atomically; returns an open descriptor of it. */
-  async function writeAtomically(bytes: Buffer): Promise<{ fd: number; ident: string }> {
-    const temp = join(dir, `${tempPrefix}${process.pid}-${randomBytes(6).toString('hex')}`)
-    let fd: number
-    try {
-      fd = await openFd(temp, 'wx', 0o600)
-    } catch (error) {
-      throw ioError(path, 'write', error)
-    }
-    try {
-      let offset = 0
-      while (offset < bytes.byteLength) {
-        const { bytesWritten } = await writeFd(fd, bytes, offset, bytes.byteLength - offset)
-        offset += bytesWritten
-      }
-      await fsyncFd(fd)
-      await rename(temp, path)
-    } catch (error) {
-      await closeFd(fd).catch(() => {})
-      await unlink(temp).catch(() => {})
-      throw ioError(path, 'write', error)
-    }
-    await syncDir()
-    return { fd, ident: identOf(await fstatFd(fd)) }
-  }
-
-  /** Runs one mutation under the store lock, on fresh state, and writes the result. */
-  function mutate<T>(
+  /**
+   * Runs one mutation under the store lock, on fresh state, and writes the result. The lock and
+   * the temp files live beside the file the path resolves to (through a symlink, its target).
+   */
+  async function mutate<T>(
     change: (
       store: DecodedStore | null,
     ) =>
       | { result: T; records?: undefined }
       | { result: T; records: (base: DecodedStore) => Map<string, RecordEntry> },
   ): Promise<T> {
-    return withFileLock(
-      storeLock,
+    let target: string
+    try {
+      target = await resolveWriteTarget(path)
+    } catch (error) {
+      throw ioError(path, 'write', error)
+    }
+    const lockPath = `${target}.lock`
+    const result = await withFileLock(
+      lockPath,
       async () => {
-        await mkdir(dir, { recursive: true, mode: 0o700 }).catch((error) => {
+        await mkdir(dirname(target), { recursive: true, mode: 0o700 }).catch((error) => {
           throw ioError(path, 'create the directory of', error)
         })
-        await removeDeadTemps()
+        await removeDeadTemps(target)
         const { store } = await current()
         const outcome = change(store)
         if (outcome.records === undefined) return outcome.result
-        const base = await upgraded(store ?? (await createStore()))
+        const base = await nextHeader(store ?? (await createStore()))
         const records = outcome.records(base)
         const bytes = encodeStore(
           base.headerBytes,
@@ -407,12 +420,25 @@ export function fileDriver(options: FileDriverOptions) {
           })(),
           base.subkeys.fileMac,
         )
-        const { fd, ident } = await writeAtomically(bytes)
-        setState({ fd, ident, store: { ...base, records } })
+        const fd = (await writeAtomically(target, bytes, { what: 'store file', keepOpen: true }))!
+        const next = { ...base, records }
+        admit(next)
+        setState({ fd, ident: identOf(await fstatFd(fd)), store: next })
         return outcome.result
       },
-      { timeoutMs: writeTimeoutMs, label: storeLock },
+      { timeoutMs: writeTimeoutMs, label: lockPath },
     )
+    await report()
+    return result
+  }
+
+  function assertStorable(key: string, value: Uint8Array): void {
+    if (value.byteLength > maxValueBytes)
+      throw new KeywardError(
+        KEYWARD_VALUE_TOO_LARGE,
+        `value for key "${key}" is ${value.byteLength} bytes; the file driver stores at most ${maxValueBytes} (option maxValueBytes)`,
+        { details: { key, bytes: value.byteLength, max: maxValueBytes } },
+      )
   }
 
   function lockPathOf(key: string): string {
@@ -429,6 +455,7 @@ export function fileDriver(options: FileDriverOptions) {
     async get(key: string): Promise<StoredValue | null> {
       assertKey(key)
       const entry = (await current()).store?.records.get(key)
+      await report()
       return entry ? storedValue(entry.value.slice(), entry.version) : null
     },
 
@@ -438,12 +465,7 @@ export function fileDriver(options: FileDriverOptions) {
       setOptions?: SetOptions,
     ): Promise<{ version: number }> {
       assertSetArguments(key, value, setOptions?.ifVersion)
-      if (value.byteLength > maxValueBytes)
-        throw new KeywardError(
-          KEYWARD_VALUE_TOO_LARGE,
-          `value for key "${key}" is ${value.byteLength} bytes; the file driver stores at most ${maxValueBytes} (option maxValueBytes)`,
-          { details: { key, bytes: value.byteLength, max: maxValueBytes } },
-        )
+      assertStorable(key, value)
       const copy = value.slice()
       const ifVersion = setOptions?.ifVersion
       return mutate((store) => {
@@ -483,9 +505,41 @@ export function fileDriver(options: FileDriverOptions) {
       })
     },
 
+    async setMany(writes: readonly KeyWrite[]): Promise<{ versions: readonly number[] }> {
+      assertWrites(writes)
+      const copies = writes.map(({ key, value }) => {
+        if (value !== null) assertStorable(key, value)
+        return { key, value: value === null ? null : value.slice() }
+      })
+      return mutate((store) => {
+        const versions = plannedVersions(writes, (key) => store?.records.get(key)?.version ?? 0)
+        const result = { versions }
+        // Only deletes of absent keys: nothing to write.
+        if (copies.every(({ key, value }) => value === null && !store?.records.has(key)))
+          return { result }
+        return {
+          result,
+          records: (base) => {
+            const records = new Map(base.records)
+            for (const [i, { key, value }] of copies.entries()) {
+              if (value === null) records.delete(key)
+              else
+                records.set(key, {
+                  version: versions[i]!,
+                  value,
+                  encoded: encodeRecord(base.storeId, base.subkeys, key, value, versions[i]!),
+                })
+            }
+            return records
+          },
+        }
+      })
+    },
+
     async list(prefix = ''): Promise<string[]> {
       assertPrefix(prefix)
       const records = (await current()).store?.records
+      await report()
       if (!records) return []
       const keys: string[] = []
       for (const key of records.keys()) if (key.startsWith(prefix)) keys.push(key)

@@ -15,6 +15,7 @@ import type {
   StoredValue,
 } from '../contracts.js'
 import {
+  KEYWARD_ATOMIC_WRITE_UNSUPPORTED,
   KEYWARD_INVALID_ARGUMENT,
   KEYWARD_STORE_CORRUPT,
   KEYWARD_VALUE_TOO_LARGE,
@@ -435,6 +436,12 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
           return deleted
         },
         key,
+      )
+    },
+    async setMany(): Promise<never> {
+      throw new KeywardError(
+        KEYWARD_ATOMIC_WRITE_UNSUPPORTED,
+        'the OS keyring has no transactions, so keyringDriver cannot write several keys atomically; write them one by one or keep them in the file driver',
       )
     },
     async list(prefix = ''): Promise<string[]> {

@@ -1,4 +1,11 @@
-import type { DeleteOptions, Driver, LockOptions, SetOptions, StoredValue } from '../contracts.js'
+import type {
+  DeleteOptions,
+  Driver,
+  KeyWrite,
+  LockOptions,
+  SetOptions,
+  StoredValue,
+} from '../contracts.js'
 import { KeyedMutex } from '../internal/lock.js'
 import { compareKeys, storedValue } from '../internal/stored.js'
 import {
@@ -8,6 +15,8 @@ import {
   assertPrefix,
   assertSetArguments,
   assertVersion,
+  assertWrites,
+  plannedVersions,
 } from '../internal/validate.js'
 
 /** Options of {@link memoryDriver}. */
@@ -64,6 +73,15 @@ export function memoryDriver(options: MemoryDriverOptions = {}) {
       const current = entries.get(key)?.version ?? 0
       assertVersion(key, deleteOptions?.ifVersion, current)
       return entries.delete(key)
+    },
+    async setMany(writes: readonly KeyWrite[]): Promise<{ versions: readonly number[] }> {
+      assertWrites(writes)
+      const versions = plannedVersions(writes, (key) => entries.get(key)?.version ?? 0)
+      for (const [i, { key, value }] of writes.entries()) {
+        if (value === null) entries.delete(key)
+        else entries.set(key, { value: value.slice(), version: versions[i]! })
+      }
+      return { versions }
     },
     async list(prefix = ''): Promise<string[]> {
       assertPrefix(prefix)

@@ -87,6 +87,11 @@ export interface StoreHeader {
   readonly key: { readonly kind: string; readonly params: KeyParams }
   /** The data key, AES-256-GCM-wrapped under the provider's key-encryption key. */
   readonly dek: { readonly nonce: string; readonly sealed: string }
+  /**
+   * The store's write counter: one more on every write, never lower (absent in files written
+   * before it existed: 0). A driver refuses a file whose counter is below one it has seen.
+   */
+  readonly counter: number
 }
 
 /** One decrypted record as the driver keeps it in memory. */
@@ -243,10 +248,14 @@ export function parseHeader(bytes: Uint8Array, label: string): StoreHeader {
   if (!isRecord(dek)) throw bad('dek')
   if (b64url(dek.nonce, NONCE_BYTES) === null) throw bad('dek.nonce')
   if (b64url(dek.sealed, KEY_BYTES + TAG_BYTES) === null) throw bad('dek.sealed')
+  const counter = parsed.counter ?? 0
+  if (typeof counter !== 'number' || !Number.isSafeInteger(counter) || counter < 0)
+    throw bad('counter')
   return {
     store: parsed.store as string,
     key: { kind: key.kind, params: Object.freeze({ ...(params as KeyParams) }) },
     dek: { nonce: dek.nonce as string, sealed: dek.sealed as string },
+    counter,
   }
 }
 
@@ -257,8 +266,14 @@ export function encodeHeader(header: StoreHeader): Buffer {
       store: header.store,
       key: { kind: header.key.kind, params: header.key.params },
       dek: { nonce: header.dek.nonce, sealed: header.dek.sealed },
+      counter: header.counter,
     }),
   )
+}
+
+/** What identifies the wrapped data key of a header (everything but the counter). */
+function wrappingOf(header: StoreHeader): string {
+  return JSON.stringify([header.store, header.key.kind, header.key.params, header.dek])
 }
 
 /** Code of a wrong key-encryption key for a provider kind. */
@@ -293,9 +308,12 @@ export async function deriveKek(
   return kek
 }
 
-/** What a driver may pass to skip the KDF when the header did not change since last time. */
+/**
+ * What a driver may pass to skip the KDF when the header's wrapped data key did not change
+ * since last time (its counter may have: it changes on every write).
+ */
 export interface CachedKey {
-  readonly headerBytes: Uint8Array
+  readonly header: StoreHeader
   readonly dek: Buffer
 }
 
@@ -319,7 +337,7 @@ export async function decodeStore(
   }
   const storeId = Buffer.from(header.store, 'base64url')
   let dek: Buffer | null
-  if (cached && equalBytes(cached.headerBytes, headerBytes)) {
+  if (cached && wrappingOf(cached.header) === wrappingOf(header)) {
     dek = cached.dek
   } else {
     const kek = await deriveKek(provider, header.key.params, 'open')

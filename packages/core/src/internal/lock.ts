@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { dirname } from 'node:path'
@@ -146,12 +147,20 @@ function waitFor(
   })
 }
 
-/** What a lock file holds: who took it, so others can tell a dead holder from a busy one. */
+/**
+ * What a lock file holds: who took it, so others can tell a dead holder from a busy one. A pid
+ * alone does not say it: after a reboot or a container restart, or once pids wrap, the same
+ * number belongs to another process. `boot` (the kernel's boot id) and `start` (the process's
+ * start time since boot, from `/proc`) name the holder beyond its pid where the platform has
+ * them; lock files without them (other platforms, older releases) are judged by the pid alone.
+ */
 interface LockHolder {
   pid: number
   host: string
   token: string
   createdAt: number
+  boot?: string
+  start?: string
 }
 
 /** Options of {@link withFileLock}. */
@@ -166,6 +175,41 @@ export interface FileLockOptions extends LockOptions {
 }
 
 const thisHost = hostname()
+
+function readProc(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return undefined
+  }
+}
+
+/** This kernel's boot id (Linux), or `undefined`. */
+const bootId = readProc('/proc/sys/kernel/random/boot_id')?.trim() || undefined
+
+/**
+ * The start time of process `pid` in clock ticks since boot (field 22 of `/proc/<pid>/stat`),
+ * or `undefined` where there is no `/proc` or no such process. The command name (field 2) may
+ * hold spaces and parentheses, so fields are counted from its last `)`.
+ */
+export function processStartTime(pid: number): string | undefined {
+  const stat = readProc(`/proc/${pid}/stat`)
+  if (stat === undefined) return undefined
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const start = fields[19]
+  return start !== undefined && /^\d+$/.test(start) ? start : undefined
+}
+
+let self: Pick<LockHolder, 'boot' | 'start'> | undefined
+
+/** Who this process is, as its lock files say (read once). */
+function selfIdentity(): Pick<LockHolder, 'boot' | 'start'> {
+  if (self === undefined) {
+    const start = processStartTime(process.pid)
+    self = { ...(bootId ? { boot: bootId } : {}), ...(start ? { start } : {}) }
+  }
+  return self
+}
 
 /** True when a process with this pid exists (on this host), even if it is not ours to signal. */
 export function isAlive(pid: number): boolean {
@@ -212,13 +256,33 @@ async function isStale(
   // An unreadable holder is only possible for a file written by something else: treat it like
   // a foreign lock and break it once old enough.
   if (holder === null || holder.host !== thisHost) return (await ageMs(path)) > foreignStaleMs
-  return !isAlive(holder.pid)
+  return !isHolderAlive(holder)
+}
+
+/**
+ * True unless the holder is provably gone: its pid is dead, or the machine rebooted since (other
+ * boot id), or the pid now belongs to a process that started at another time (pid reuse, a
+ * container restarted as pid 1).
+ */
+function isHolderAlive(holder: LockHolder): boolean {
+  if (typeof holder.boot === 'string' && bootId !== undefined && holder.boot !== bootId)
+    return false
+  if (!isAlive(holder.pid)) return false
+  if (typeof holder.start !== 'string') return true
+  const start = processStartTime(holder.pid)
+  return start === undefined || start === holder.start
 }
 
 /** Creates `path` holding `content` atomically (link of a complete temp file); false if it exists. */
 async function createExclusive(path: string, content: string): Promise<boolean> {
   const temp = `${path}.${process.pid}.${randomUUID()}.tmp`
-  await writeFile(temp, content, { mode: 0o600 })
+  try {
+    await writeFile(temp, content, { mode: 0o600 })
+  } catch (error) {
+    // A full disk fails the write after the file was created: leave nothing behind.
+    await unlink(temp).catch(() => {})
+    throw error
+  }
   try {
     await link(temp, path)
     return true
@@ -244,7 +308,13 @@ async function removeIfToken(path: string, token: string): Promise<void> {
 async function breakStale(path: string, stale: LockHolder | null): Promise<void> {
   const breakPath = `${path}.break`
   const token = randomUUID()
-  const mine: LockHolder = { pid: process.pid, host: thisHost, token, createdAt: Date.now() }
+  const mine: LockHolder = {
+    pid: process.pid,
+    host: thisHost,
+    token,
+    createdAt: Date.now(),
+    ...selfIdentity(),
+  }
   if (!(await createExclusive(breakPath, JSON.stringify(mine)))) {
     const breaker = await readHolder(breakPath)
     // A breaker holds this lock for microseconds; one that died doing so is broken here.
@@ -267,10 +337,7 @@ function ioError(path: string, label: string, cause: unknown): KeywardError {
   return new KeywardError(
     KEYWARD_STORE_IO,
     `cannot create lock file for "${label}" (${code ?? 'error'}); check that its directory is writable`,
-    {
-      cause,
-      details: { path },
-    },
+    { cause, details: { path, errno: code } },
   )
 }
 
@@ -286,6 +353,7 @@ async function acquireFile(
     host: thisHost,
     token,
     createdAt: Date.now(),
+    ...selfIdentity(),
   } satisfies LockHolder)
   const deadline = Date.now() + timeoutMs
   const foreignStaleMs = options.foreignStaleMs ?? 10 * 60_000

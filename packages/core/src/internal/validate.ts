@@ -1,9 +1,11 @@
+import type { KeyWrite } from '../contracts.js'
 import {
   KEYWARD_INVALID_ARGUMENT,
   KEYWARD_INVALID_KEY,
   KEYWARD_VERSION_CONFLICT,
   KeywardError,
 } from '../errors.js'
+import { isWellFormedText } from '../well-formed.js'
 
 /** Longest storage key, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 512
@@ -17,6 +19,13 @@ export function assertKey(key: unknown, what = 'key'): asserts key is string {
   }
   if (key.includes('\0')) {
     throw new KeywardError(KEYWARD_INVALID_KEY, `${what} must not contain a NUL character`)
+  }
+  if (!isWellFormedText(key)) {
+    throw new KeywardError(
+      KEYWARD_INVALID_KEY,
+      `${what} is not well-formed Unicode (it holds a lone surrogate, e.g. half of an emoji)`,
+      { details: { reason: 'lone-surrogate' } },
+    )
   }
   if (encoder.encode(key).byteLength > MAX_KEY_BYTES) {
     throw new KeywardError(
@@ -76,4 +85,44 @@ export function assertVersion(key: string, expected: number | undefined, actual:
     `key "${key}" is at version ${actual}, not ${expected}: re-read it and retry`,
     { details: { key, expected, actual } },
   )
+}
+
+/**
+ * The argument checks of `Driver.setMany`: an array of `{ key, value: Uint8Array | null,
+ * ifVersion? }` with each key at most once.
+ */
+export function assertWrites(writes: unknown): asserts writes is readonly KeyWrite[] {
+  if (!Array.isArray(writes))
+    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'setMany needs an array of writes')
+  const seen = new Set<string>()
+  for (const [i, write] of writes.entries()) {
+    if (typeof write !== 'object' || write === null)
+      throw new KeywardError(KEYWARD_INVALID_ARGUMENT, `writes[${i}] must be an object`, {
+        details: { index: i },
+      })
+    const { key, value, ifVersion } = write as Record<string, unknown>
+    assertKey(key, `writes[${i}].key`)
+    if (value !== null) assertBytes(value, `writes[${i}].value`)
+    assertOptionalVersion(ifVersion, `writes[${i}].ifVersion`)
+    if (seen.has(key))
+      throw new KeywardError(
+        KEYWARD_INVALID_ARGUMENT,
+        `writes[${i}].key "${key}" appears twice; each key may be written once per setMany`,
+        { details: { index: i, key } },
+      )
+    seen.add(key)
+  }
+}
+
+/**
+ * Checks every compare-and-set of a `setMany` against the current versions (first miss throws
+ * `KEYWARD_VERSION_CONFLICT`) and returns each key's new version (`0` for a delete).
+ */
+export function plannedVersions(
+  writes: readonly KeyWrite[],
+  versionOf: (key: string) => number,
+): number[] {
+  const current = writes.map((write) => versionOf(write.key))
+  for (const [i, write] of writes.entries()) assertVersion(write.key, write.ifVersion, current[i]!)
+  return writes.map((write, i) => (write.value === null ? 0 : current[i]! + 1))
 }
