@@ -9,5 +9,7 @@ export default packageConfig(
     testing: 'src/testing.ts',
   },
   // Subpath entries share chunks; optional native and test dependencies stay imports.
-  { splitting: true, external: ['@napi-rs/keyring', 'vitest'] },
+  // keepNames: esbuild renames classes with static members (`class _KeywardError`), and errors
+  // take their `name` from the class: without it a built KeywardError says `_KeywardError`.
+  { splitting: true, keepNames: true, external: ['@napi-rs/keyring', 'vitest'] },
 )
