@@ -16,6 +16,7 @@ import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import type { Driver } from './contracts.js'
 import {
+  KEYWARD_ATOMIC_WRITE_UNSUPPORTED,
   KEYWARD_INVALID_ARGUMENT,
   KEYWARD_INVALID_KEY,
   KEYWARD_LOCK_REENTRANT,
@@ -342,13 +343,13 @@ export function testDriver(options: TestDriverOptions): void {
         const high = '\uD83D' // the first half of 🔑, cut off
         const low = '\uDD11'
         for (const key of [`name-${high}`, `${low}-name`, `a${high}b`, `a${low}${high}b`]) {
-          await expectCode(driver.set(key, bytes(CANARY)), 'KEYWARD_INVALID_KEY')
-          await expectCode(driver.get(key), 'KEYWARD_INVALID_KEY')
-          await expectCode(driver.delete(key), 'KEYWARD_INVALID_KEY')
+          await expectCode(driver.set(key, bytes(CANARY)), KEYWARD_INVALID_KEY)
+          await expectCode(driver.get(key), KEYWARD_INVALID_KEY)
+          await expectCode(driver.delete(key), KEYWARD_INVALID_KEY)
           // withLock may throw at once or reject: both count.
           await expectCode(
             Promise.resolve().then(() => driver.withLock(key, async () => undefined)),
-            'KEYWARD_INVALID_KEY',
+            KEYWARD_INVALID_KEY,
           )
         }
         // The well-formed pair is a valid key and stays distinct from its halves.
@@ -383,7 +384,7 @@ export function testDriver(options: TestDriverOptions): void {
           return true
         }
         expect(declared, `setMany failed: ${String(outcome)}`).not.toBe(true)
-        await expectCode(Promise.reject(outcome), 'KEYWARD_ATOMIC_WRITE_UNSUPPORTED')
+        await expectCode(Promise.reject(outcome), KEYWARD_ATOMIC_WRITE_UNSUPPORTED)
         expect(text((await driver.get('probe'))!.value)).toBe('before')
         expect(await driver.get('probe/new')).toBeNull()
         return false
@@ -420,7 +421,7 @@ export function testDriver(options: TestDriverOptions): void {
               { key: 't/c', value: bytes(CANARY) },
               { key: 't/b', value: null, ifVersion: 1 },
             ]),
-            'KEYWARD_VERSION_CONFLICT',
+            KEYWARD_VERSION_CONFLICT,
           )
           expect(error.details).toMatchObject({ key: 't/b', expected: 1, actual: 2 })
           expect(await driver.get('t/a')).toMatchObject({ version: 1 })
@@ -431,7 +432,7 @@ export function testDriver(options: TestDriverOptions): void {
               { key: 't/new', value: bytes(CANARY), ifVersion: 0 },
               { key: 't/a', value: bytes(CANARY), ifVersion: 0 },
             ]),
-            'KEYWARD_VERSION_CONFLICT',
+            KEYWARD_VERSION_CONFLICT,
           )
           expect(await driver.get('t/new')).toBeNull()
         }))
@@ -445,25 +446,25 @@ export function testDriver(options: TestDriverOptions): void {
                 { key: 'r/a', value: bytes(CANARY) },
                 { key: 'r/a', value: null },
               ],
-              'KEYWARD_INVALID_ARGUMENT',
+              KEYWARD_INVALID_ARGUMENT,
             ],
             [
               [
                 { key: 'r/a', value: bytes(CANARY) },
                 { key: '', value: null },
               ],
-              'KEYWARD_INVALID_KEY',
+              KEYWARD_INVALID_KEY,
             ],
             [
               [
                 { key: 'r/a', value: bytes(CANARY) },
                 { key: 'r/\uD800', value: bytes(CANARY) },
               ],
-              'KEYWARD_INVALID_KEY',
+              KEYWARD_INVALID_KEY,
             ],
-            [[{ key: 'r/a', value: CANARY }], 'KEYWARD_INVALID_ARGUMENT'],
-            [[{ key: 'r/a', value: bytes(CANARY), ifVersion: -1 }], 'KEYWARD_INVALID_ARGUMENT'],
-            ['r/a', 'KEYWARD_INVALID_ARGUMENT'],
+            [[{ key: 'r/a', value: CANARY }], KEYWARD_INVALID_ARGUMENT],
+            [[{ key: 'r/a', value: bytes(CANARY), ifVersion: -1 }], KEYWARD_INVALID_ARGUMENT],
+            ['r/a', KEYWARD_INVALID_ARGUMENT],
           ]
           for (const [writes, code] of cases)
             await expectCode(driver.setMany!(writes as never), code)
@@ -488,7 +489,7 @@ export function testDriver(options: TestDriverOptions): void {
           expect(winners).toHaveLength(1)
           for (const r of results)
             if (r.status === 'rejected')
-              expect((r.reason as KeywardError).code).toBe('KEYWARD_VERSION_CONFLICT')
+              expect((r.reason as KeywardError).code).toBe(KEYWARD_VERSION_CONFLICT)
           expect(text((await driver.get('c/x'))!.value)).toBe(`x${winners[0]}`)
           expect(text((await driver.get('c/y'))!.value)).toBe(`y${winners[0]}`)
         }))
@@ -510,7 +511,7 @@ export function testDriver(options: TestDriverOptions): void {
                   { key: 's/a', value: null, ifVersion: 1 },
                   { key: 's/b', value: null, ifVersion: 0 },
                 ]),
-                'KEYWARD_VERSION_CONFLICT',
+                KEYWARD_VERSION_CONFLICT,
               )
               expect(await driver.list('s/')).toEqual(['s/a', 's/b'])
             } finally {

@@ -16,8 +16,8 @@ import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { LogFields, Logger } from '../contracts.js'
 import { processStartTime } from '../internal/lock.js'
+import { recordingLogger } from '../test-kit.js'
 import { CANARY_VALUE, expectCode, tempDir, testEnvKey } from './_file-kit.js'
 import { fileDriver } from './file.js'
 import { memoryDriver } from './memory.js'
@@ -34,13 +34,6 @@ async function storePath(): Promise<string> {
   cleanups.push(cleanup)
   return join(dir, 'store.kw')
 }
-function recording(): Logger & { lines: { level: string; message: string; fields?: LogFields }[] } {
-  const lines: { level: string; message: string; fields?: LogFields }[] = []
-  const log = (level: string) => (message: string, fields?: LogFields) =>
-    lines.push({ level, message, ...(fields ? { fields } : {}) })
-  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') }
-}
-
 /** Strings with at least one lone surrogate, anywhere. */
 const withLoneSurrogate = fc
   .tuple(
@@ -345,16 +338,16 @@ describe('a store in a directory every user can write', () => {
     const path = await storePath()
     const { chmod } = await import('node:fs/promises')
     await chmod(dirname(path), 0o777)
-    const logger = recording()
+    const logger = recordingLogger()
     const driver = fileDriver({ path, key: testEnvKey(), logger })
     await driver.set('a', bytes(CANARY_VALUE))
     await driver.get('a')
-    const warnings = logger.lines.filter((l) => l.level === 'warn')
+    const warnings = logger.at('warn')
     expect(warnings).toHaveLength(1)
     expect(warnings[0]!.fields).toMatchObject({ directory: dirname(path) })
-    expect(JSON.stringify(logger.lines)).not.toContain(CANARY_VALUE)
+    expect(logger.text()).not.toContain(CANARY_VALUE)
     await driver.close()
-    const quiet = recording()
+    const quiet = recordingLogger()
     await chmod(dirname(path), 0o700)
     const privateDriver = fileDriver({ path, key: testEnvKey(), logger: quiet })
     await privateDriver.list().catch(() => {})
