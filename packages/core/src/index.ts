@@ -9,6 +9,11 @@
  */
 export * from './audit.js'
 export * from './contracts.js'
+export {
+  type EncryptedDriver,
+  type EncryptedDriverOptions,
+  encryptedDriver,
+} from './encrypted.js'
 export * from './errors.js'
 export { assertOptions, isDriver, type OptionCheck, type OptionKind } from './guards.js'
 export { type DefaultKeyOptions, defaultKey } from './keys/default.js'
