@@ -49,7 +49,14 @@ writeFileSync(
   join(scratch, 'tsconfig.json'),
   JSON.stringify({
     extends: '../tsconfig.base.json',
-    compilerOptions: { noEmit: true, noUnusedLocals: false, target: 'ES2022', module: 'NodeNext' },
+    compilerOptions: {
+      noEmit: true,
+      noUnusedLocals: false,
+      target: 'ES2022',
+      module: 'NodeNext',
+      // Hosts that compile with exactOptionalPropertyTypes must be able to use every snippet.
+      exactOptionalPropertyTypes: true,
+    },
     include: ['*.ts'],
   }),
 )
