@@ -108,6 +108,18 @@ export const KEYWARD_KEYRING_LOCKED = 'KEYWARD_KEYRING_LOCKED'
 /** The OS keyring failed in a way keyward does not recognise; `cause` holds the platform error. */
 export const KEYWARD_KEYRING_ERROR = 'KEYWARD_KEYRING_ERROR'
 /**
+ * The OS keyring (or the session bus in front of it) did not answer within the call's
+ * `timeoutMs` (default 10 s). Restart the keyring daemon, check `DBUS_SESSION_BUS_ADDRESS`, or
+ * raise `timeoutMs`.
+ */
+export const KEYWARD_KEYRING_TIMEOUT = 'KEYWARD_KEYRING_TIMEOUT'
+/**
+ * Several OS keyring items match one service and account (another program stored its own item
+ * under the same names), so keyward cannot tell which is current. Delete the extra item; the
+ * message gives the command that lists them.
+ */
+export const KEYWARD_KEYRING_AMBIGUOUS = 'KEYWARD_KEYRING_AMBIGUOUS'
+/**
  * A refresher could not refresh a token (a {@link RefreshError}). `error.transient` says whether
  * retrying later may help (network errors, 5xx, 429) or not (`invalid_grant`: the refresh token
  * is dead).

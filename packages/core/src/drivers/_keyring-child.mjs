@@ -3,7 +3,7 @@
 // Usage: node _keyring-child.mjs <mode> <service> <lockDir> [n]
 import { execFileSync } from 'node:child_process'
 import { keyringKey } from '@keyward/core'
-import { keyringDriver, probeKeyring } from '@keyward/core/drivers/keyring'
+import { keyringDriver, probeKeyring, readForeignEntry } from '@keyward/core/drivers/keyring'
 
 const [mode, service, lockDir, count] = process.argv.slice(2)
 const CANARY = 'canary-keyring-child-3b7d-do-not-leak'
@@ -59,6 +59,28 @@ if (mode === 'absent') {
     keyOpen: await outcome(() => key.deriveKey(params, 'open')),
   }
   console.log(JSON.stringify({ before, after }))
+} else if (mode === 'silent') {
+  // The session bus (or the daemon) never answers: every call must end within its timeout.
+  // `count` is the timeout in ms, or 'default' for none given.
+  const timeout = count === 'default' ? {} : { timeoutMs: Number(count) }
+  const bounded = keyringDriver({ service, lockDir, ...timeout })
+  const boundedKey = keyringKey({ service, account: 'store-key', lockDir, ...timeout })
+  const started = Date.now()
+  const result =
+    count === 'default'
+      ? { probeKeyring: await probeKeyring({ service }) }
+      : {
+          probe: await bounded.probe(),
+          probeKeyring: await probeKeyring({ service, ...timeout }),
+          get: await outcome(() => bounded.get('k')),
+          set: await outcome(() => bounded.set('k', bytes(CANARY))),
+          delete: await outcome(() => bounded.delete('k')),
+          list: await outcome(() => bounded.list()),
+          keyCreate: await outcome(() => boundedKey.deriveKey(params, 'create')),
+          keyOpen: await outcome(() => boundedKey.deriveKey(params, 'open')),
+          foreign: await outcome(() => readForeignEntry({ service, account: 'k', ...timeout })),
+        }
+  console.log(JSON.stringify({ ...result, elapsedMs: Date.now() - started }))
 } else if (mode === 'increment') {
   const n = Number(count)
   for (let i = 0; i < n; i++) {

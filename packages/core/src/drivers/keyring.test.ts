@@ -104,8 +104,9 @@ describe.skipIf(!env.available)('keyringDriver on the real Secret Service', () =
     const stored = await open(service).get('a/b')
     expect(stored?.version).toBe(2)
     expect(text(stored!.value)).toBe('two')
-    // Each key is its own keychain entry, filed under the key as account name.
-    expect(text((await readRawEntry(service, 'a/b'))!)).toBe('kw1:2:two')
+    // Each key is its own keychain entry, filed under the key as account name, holding the value
+    // as other tools read it (issue 10: no `kw1:<version>:` prefix any more).
+    expect(text((await readRawEntry(service, 'a/b'))!)).toBe('two')
   })
 
   it('refuses a value over maxValueBytes up front, writes nothing and does not echo it', async () => {

@@ -23,15 +23,22 @@ import {
 } from '../errors.js'
 import { assertOptions } from '../guards.js'
 import {
-  decodeEntry,
   decodeIndex,
+  decodeVersionRecord,
   ENTRY_HEADER_MAX_BYTES,
-  encodeEntry,
+  type EntryState,
   encodeIndex,
+  encodeValue,
+  encodeVersionRecord,
+  entryDigest,
+  resolveEntry,
 } from '../internal/keyring-entry.js'
 import { withFileLock } from '../internal/lock.js'
 import {
+  assertBusAnswers,
   assertSupported,
+  boundedCall,
+  DEFAULT_KEYRING_TIMEOUT_MS,
   defaultLockDir,
   ensureLockDir,
   type KeyringBackend,
@@ -42,6 +49,7 @@ import {
   mapKeyringError,
   type NativeAsyncEntry,
   type NativeKeyring,
+  resolveTimeout,
 } from '../internal/native-keyring.js'
 import { compareKeys } from '../internal/stored.js'
 import {
@@ -51,6 +59,12 @@ import {
   assertSetArguments,
   assertVersion,
 } from '../internal/validate.js'
+
+export {
+  type ForeignEntry,
+  type ReadForeignEntryOptions,
+  readForeignEntry,
+} from '../internal/keyring-foreign.js'
 
 /** Options of {@link keyringDriver}. */
 export interface KeyringDriverOptions {
@@ -79,7 +93,27 @@ export interface KeyringDriverOptions {
    * `<tmpdir>/keyward-<uid>`. Every process sharing a store must use the same one.
    */
   readonly lockDir?: string | undefined
+  /**
+   * How long one keyring call may take before it fails with `KEYWARD_KEYRING_TIMEOUT`
+   * (default {@link KEYRING_TIMEOUT_MS}, 10 s). A session bus or keyring daemon that accepts
+   * requests but never answers would otherwise hang the caller.
+   */
+  readonly timeoutMs?: number | undefined
 }
+
+/**
+ * The default bound of every keyring call (10 000 ms): `keyringDriver`, `probeKeyring`,
+ * `readForeignEntry` and `keyringKey` fail with `KEYWARD_KEYRING_TIMEOUT` after it, unless
+ * their `timeoutMs` option says otherwise.
+ *
+ * @example
+ * ```ts
+ * import { KEYRING_TIMEOUT_MS, keyringDriver } from '@keyward/core/drivers/keyring'
+ *
+ * const driver = keyringDriver({ service: 'my-app', timeoutMs: 2 * KEYRING_TIMEOUT_MS })
+ * ```
+ */
+export const KEYRING_TIMEOUT_MS: number = DEFAULT_KEYRING_TIMEOUT_MS
 
 /** What {@link probeKeyring} and `driver.probe()` report. */
 export interface KeyringProbe {
@@ -117,6 +151,8 @@ export interface ProbeKeyringOptions {
   readonly service?: string | undefined
   /** Linux only: which store to probe (default `secret-service`). */
   readonly store?: LinuxKeyringStore | undefined
+  /** Bound of each keyring call of the probe (default {@link KEYRING_TIMEOUT_MS}). */
+  readonly timeoutMs?: number | undefined
 }
 
 /** Value limit where the platform sets none. */
@@ -125,6 +161,8 @@ export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024
 /** How many native keyring entries a driver keeps open. */
 const ENTRY_CACHE_SIZE = 128
 const META_SUFFIX = '#keyward-meta'
+/** Account of a key's version record in the meta service: `v:<key>`. */
+const RECORD_PREFIX = 'v:'
 const INDEX_ACCOUNT = 'index'
 const MARKER_ACCOUNT = 'marker'
 const encoder = new TextEncoder()
@@ -173,8 +211,16 @@ function resolveMaxValueBytes(backend: KeyringBackend, option: number | undefine
  * for many or large values use `fileDriver` with `keyringKey`, which keeps only the store's
  * key in the keychain.
  *
- * - Each entry is filed under `service` with the storage key as its account name and holds
- *   `kw1:<version>:<bytes>`, so versions survive restarts and other processes see them.
+ * - Each entry is filed under `service` with the storage key as its account name (Secret
+ *   Service attributes `service` and `username`, the schema Python keyring and secret-tool
+ *   use) and holds the value as other tools read it: UTF-8 text as it is, other bytes as
+ *   base64 text. Versions live in a second entry per key in the service `<service>#keyward-meta`,
+ *   so they survive restarts and other processes see them. Entries of keyward's earlier
+ *   `kw1:<version>:` format are read as before and rewritten in the plain format on the next
+ *   write. A value another program wrote over a keyward entry reads as text, at the next
+ *   version; an entry keyward never wrote is `KEYWARD_STORE_CORRUPT` (import it with
+ *   {@link readForeignEntry}); several items for one key are `KEYWARD_KEYRING_AMBIGUOUS`.
+ * - Every keyring call is bounded by `timeoutMs` (default 10 s): `KEYWARD_KEYRING_TIMEOUT`.
  * - Values larger than the platform allows are refused up front with
  *   `KEYWARD_VALUE_TOO_LARGE`, and nothing is written (Windows: 2539 bytes; keyutils: 32 746;
  *   elsewhere 64 KiB unless `maxValueBytes` says otherwise).
@@ -207,6 +253,7 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
     throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `lockDir` must be a non-empty path')
   }
   const lockDir = options.lockDir ?? defaultLockDir()
+  const timeoutMs = resolveTimeout(options.timeoutMs)
   const metaService = `${service}${META_SUFFIX}`
   const useIndex = backend.name === 'keyutils'
 
@@ -219,23 +266,27 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
     return loadKeyring()
   }
 
+  function context(operation: string, account: string | undefined, svc: string) {
+    return {
+      operation,
+      service: svc,
+      ...(account === undefined ? {} : { account }),
+      backend: backend.name,
+    }
+  }
+
   async function call<T>(
     operation: string,
     account: string | undefined,
-    fn: () => Promise<T>,
+    fn: (signal: AbortSignal) => Promise<T>,
     svc = service,
   ): Promise<T> {
     try {
-      return await fn()
+      return await boundedCall(context(operation, account, svc), timeoutMs, fn)
     } catch (error) {
       // A failed call may mean a dead connection: the next call opens fresh entries.
       entries.clear()
-      throw mapKeyringError(error, {
-        operation,
-        service: svc,
-        ...(account === undefined ? {} : { account }),
-        backend: backend.name,
-      })
+      throw error
     }
   }
 
@@ -253,6 +304,7 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
       return open
     }
     const native = await binding()
+    await assertBusAnswers(backend, context('open', account, svc), timeoutMs)
     const created = await call(
       'open',
       account,
@@ -268,21 +320,51 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
 
   async function readRaw(account: string, svc = service): Promise<ArrayLike<number> | null> {
     const e = await entry(account, svc)
-    return call('read', account, () => e.getSecret(), svc)
+    return call('read', account, (signal) => e.getSecret(signal), svc)
   }
 
-  async function read(key: string): Promise<StoredValue | null> {
+  /** A stored value with the state its version record will keep as `previous`. */
+  interface Current {
+    readonly stored: StoredValue
+    readonly state: EntryState
+  }
+
+  async function readCurrent(key: string): Promise<Current | null> {
+    // One after the other: a locked keyring fails the first read, with nothing else in flight.
     const raw = await readRaw(key)
     if (raw === null) return null
-    const decoded = decodeEntry(raw)
-    if (decoded === null) {
+    const rawRecord = await readRaw(`${RECORD_PREFIX}${key}`, metaService)
+    const entryBytes = Uint8Array.from(raw)
+    const record = rawRecord === null ? null : decodeVersionRecord(rawRecord)
+    if (rawRecord !== null && record === null) {
       throw new KeywardError(
         KEYWARD_STORE_CORRUPT,
-        `keyring entry "${key}" in service "${service}" is not a keyward value (another program may have written it); delete that entry or use another service`,
+        `the version record of keyring entry "${key}" in service "${service}" is unreadable; delete entry "${RECORD_PREFIX}${key}" of service "${metaService}" (the value stays and is read as a legacy or foreign entry)`,
         { details: { service, key, backend: backend.name } },
       )
     }
-    return decoded
+    const resolved = resolveEntry(entryBytes, record)
+    if (resolved.kind !== 'value') {
+      throw new KeywardError(
+        KEYWARD_STORE_CORRUPT,
+        resolved.kind === 'foreign'
+          ? `keyring entry "${key}" in service "${service}" was not written by keyward (another program stored it); keyward leaves it untouched. Read it with readForeignEntry({ service, account }) to import it, or use another service`
+          : `keyring entry "${key}" in service "${service}" does not hold what its version record says; delete the entry and its record "${RECORD_PREFIX}${key}" of service "${metaService}"`,
+        { details: { service, key, backend: backend.name } },
+      )
+    }
+    return {
+      stored: resolved.stored,
+      state: {
+        version: resolved.stored.version,
+        format: resolved.format,
+        digest: entryDigest(entryBytes),
+      },
+    }
+  }
+
+  async function read(key: string): Promise<StoredValue | null> {
+    return (await readCurrent(key))?.stored ?? null
   }
 
   async function locked<T>(
@@ -335,7 +417,7 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
           )
         }
         const e = await entry(INDEX_ACCOUNT, metaService)
-        await call('write', INDEX_ACCOUNT, () => e.setSecret(encoded), metaService)
+        await call('write', INDEX_ACCOUNT, (signal) => e.setSecret(encoded, signal), metaService)
       },
       'keyring index',
     )
@@ -346,7 +428,12 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
     const raw = await readRaw(MARKER_ACCOUNT, metaService)
     if (raw === null) {
       const e = await entry(MARKER_ACCOUNT, metaService)
-      await call('write', MARKER_ACCOUNT, () => e.setSecret(encoder.encode('kwm1')), metaService)
+      await call(
+        'write',
+        MARKER_ACCOUNT,
+        (signal) => e.setSecret(encoder.encode('kwm1'), signal),
+        metaService,
+      )
     }
     markerWritten = true
   }
@@ -356,9 +443,9 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
       const account = `probe-${randomUUID()}`
       const canary = encoder.encode(`probe-${randomUUID()}`)
       const e = await entry(account, metaService, false)
-      await call('write', account, () => e.setSecret(canary), metaService)
+      await call('write', account, (signal) => e.setSecret(canary, signal), metaService)
       try {
-        const back = await call('read', account, () => e.getSecret(), metaService)
+        const back = await call('read', account, (signal) => e.getSecret(signal), metaService)
         if (back === null || Buffer.compare(Buffer.from(Array.from(back)), canary) !== 0) {
           throw mapKeyringError(new Error('probe entry did not read back'), {
             operation: 'probe',
@@ -368,7 +455,7 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
           })
         }
       } finally {
-        await call('delete', account, () => e.deleteCredential(), metaService)
+        await call('delete', account, (signal) => e.deleteCredential(signal), metaService)
       }
       return { available: true, durability: backend.durability, backend: backend.name }
     } catch (error) {
@@ -401,21 +488,49 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
           },
         )
       }
-      const copy = value.slice()
+      const encoded = encodeValue(value)
+      if (
+        backend.entryLimitBytes !== undefined &&
+        encoded.entry.byteLength > backend.entryLimitBytes
+      ) {
+        throw new KeywardError(
+          KEYWARD_VALUE_TOO_LARGE,
+          `value for key "${key}" takes ${encoded.entry.byteLength} bytes as a ${backend.name} entry (${encoded.format === 'b' ? 'binary values are stored as base64 text' : 'text'}); the platform takes at most ${backend.entryLimitBytes}. Keep large values in fileDriver with keyringKey, which stores only the key in the keychain`,
+          {
+            details: {
+              key,
+              bytes: encoded.entry.byteLength,
+              limit: backend.entryLimitBytes,
+              backend: backend.name,
+            },
+          },
+        )
+      }
       return locked(
         'write',
         [key],
         async () => {
-          const current = (await read(key))?.version ?? 0
-          assertVersion(key, setOptions?.ifVersion, current)
-          const version = current + 1
+          const current = await readCurrent(key)
+          const currentVersion = current?.stored.version ?? 0
+          assertVersion(key, setOptions?.ifVersion, currentVersion)
+          const version = currentVersion + 1
           if (useIndex) {
-            if (current === 0) await updateIndex(key, true)
+            if (currentVersion === 0) await updateIndex(key, true)
           } else {
             await ensureMarker()
           }
+          // The version record first, naming the state it replaces: a crash before the value's
+          // write then still reads as that state.
+          const record = encodeVersionRecord({
+            current: { version, format: encoded.format, digest: entryDigest(encoded.entry) },
+            previous: current?.state,
+          })
+          const r = await entry(`${RECORD_PREFIX}${key}`, metaService)
+          await call('write', key, (signal) => r.setSecret(record, signal), metaService)
           const e = await entry(key)
-          await call('write', key, () => e.setSecret(encodeEntry(version, copy)))
+          // As text (setPassword): the Secret Service item then carries libsecret's
+          // xdg:schema attribute, and Windows stores it as UTF-16, as its tools read.
+          await call('write', key, (signal) => e.setPassword(encoded.text, signal))
           return { version }
         },
         key,
@@ -431,7 +546,11 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
           assertVersion(key, deleteOptions?.ifVersion, current)
           if (current === 0) return false
           const e = await entry(key)
-          const deleted = await call('delete', key, () => e.deleteCredential())
+          const deleted = await call('delete', key, (signal) => e.deleteCredential(signal))
+          // The value first: a crash between the two leaves a record without a value, which
+          // reads as absent.
+          const r = await entry(`${RECORD_PREFIX}${key}`, metaService)
+          await call('delete', key, (signal) => r.deleteCredential(signal), metaService)
           if (useIndex) await updateIndex(key, false)
           return deleted
         },
@@ -454,7 +573,10 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
         // Secret Service search would otherwise answer a locked collection with no entries.
         await readRaw(MARKER_ACCOUNT, metaService)
         const native = await binding()
-        const found = await call('list', undefined, () => native.findCredentialsAsync(service))
+        await assertBusAnswers(backend, context('list', undefined, service), timeoutMs)
+        const found = await call('list', undefined, (signal) =>
+          native.findCredentialsAsync(service, null, signal),
+        )
         keys = found.map((credential) => credential.account)
       }
       return [...new Set(keys)].filter((key) => key.startsWith(prefix)).sort(compareKeys)
@@ -490,5 +612,6 @@ export function probeKeyring(options: ProbeKeyringOptions = {}): Promise<Keyring
   return keyringDriver({
     service,
     ...(options.store === undefined ? {} : { store: options.store }),
+    timeoutMs: options.timeoutMs,
   }).probe()
 }

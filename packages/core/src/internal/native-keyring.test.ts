@@ -7,12 +7,14 @@ import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { KeywardError } from '../errors.js'
 import {
+  boundedCall,
   defaultLockDir,
   ensureLockDir,
   keyringBackend,
   loadKeyring,
   lockFileName,
   mapKeyringError,
+  resolveTimeout,
   scrubPlatformMessage,
 } from './native-keyring.js'
 
@@ -102,7 +104,8 @@ describe('mapKeyringError on platform messages', () => {
       'KEYWARD_KEYRING_LOCKED',
     ],
     ["Value of 'password' is invalid: rejected by the platform", 'KEYWARD_KEYRING_ERROR'],
-    ['Entry is matched by 2 credentials: Ambiguous', 'KEYWARD_KEYRING_ERROR'],
+    // Issue 10: two items for one entry get their own code with the fix (was KEYRING_ERROR, "retry").
+    ['Entry is matched by 2 credentials: Ambiguous', 'KEYWARD_KEYRING_AMBIGUOUS'],
   ]
   for (const [message, code] of seen) {
     it(`${code} for "${message.slice(0, 60)}"`, () => {
@@ -186,6 +189,68 @@ describe('lock directory', () => {
       expect(lockFileName('write', 'sv', 'ca/../b')).not.toBe(name)
     } finally {
       await rm(base, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('bounded keyring calls', () => {
+  const context = { operation: 'read', service: 's', account: 'a', backend: 'secret-service' }
+
+  // A call that never settles stands in for a keyring daemon that stops answering mid-call:
+  // producing one for real means stopping a daemon other test files share. The silent session
+  // bus, which hangs before any call, is tested for real in drivers/keyring-timeout.test.ts.
+  it('ends a call that never settles with KEYWARD_KEYRING_TIMEOUT and aborts it', async () => {
+    let aborted = false
+    const error = await boundedCall(context, 50, (signal) => {
+      signal.addEventListener('abort', () => {
+        aborted = true
+      })
+      return new Promise<never>(() => {})
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(KeywardError.isInstance(error)).toBe(true)
+    expect((error as KeywardError).code).toBe('KEYWARD_KEYRING_TIMEOUT')
+    expect((error as KeywardError).details).toMatchObject({ timeoutMs: 50, account: 'a' })
+    expect(aborted).toBe(true)
+  })
+
+  it('passes results and maps platform errors as before', async () => {
+    expect(await boundedCall(context, 1000, async () => 7)).toBe(7)
+    const error = await boundedCall(context, 1000, async () => {
+      throw new Error('zbus error: Failed to connect')
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect((error as KeywardError).code).toBe('KEYWARD_KEYRING_UNAVAILABLE')
+  })
+
+  it('maps "matched by 2 credentials" to KEYWARD_KEYRING_AMBIGUOUS with the fix, no object paths', () => {
+    const error = mapKeyringError(
+      new Error(
+        'Entry is matched by 2 credentials: [Entry { inner: Wrapper { path: Path("/org/freedesktop/secrets/collection/login/5\\0") } }]',
+      ),
+      context,
+    )
+    expect(error.code).toBe('KEYWARD_KEYRING_AMBIGUOUS')
+    expect(error.message).toContain('secret-tool search --all service "s" username "a"')
+    expect(error.message).not.toContain('/org/freedesktop')
+  })
+
+  it('validates timeoutMs, naming the option', () => {
+    expect(resolveTimeout(undefined)).toBe(10_000)
+    expect(resolveTimeout(5)).toBe(5)
+    for (const bad of [0, -1, 1.5, Number.NaN, '10', 2 ** 31]) {
+      let error: unknown
+      try {
+        resolveTimeout(bad)
+      } catch (e) {
+        error = e
+      }
+      expect((error as KeywardError).code).toBe('KEYWARD_INVALID_ARGUMENT')
+      expect((error as KeywardError).message).toContain('`timeoutMs`')
     }
   })
 })

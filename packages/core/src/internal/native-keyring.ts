@@ -12,13 +12,16 @@ import { join } from 'node:path'
 import type { Durability } from '../contracts.js'
 import {
   KEYWARD_INVALID_ARGUMENT,
+  KEYWARD_KEYRING_AMBIGUOUS,
   KEYWARD_KEYRING_ERROR,
   KEYWARD_KEYRING_LOCKED,
+  KEYWARD_KEYRING_TIMEOUT,
   KEYWARD_KEYRING_UNAVAILABLE,
   KEYWARD_MISSING_DEPENDENCY,
   KEYWARD_STORE_IO,
   KeywardError,
 } from '../errors.js'
+import { checkSessionBus, parseBusAddress } from './session-bus.js'
 
 /** The npm package that talks to the OS keyring. */
 export const KEYRING_MODULE = '@napi-rs/keyring'
@@ -33,11 +36,11 @@ export interface NativeEntryOptions {
 
 /** The part of `@napi-rs/keyring`'s `AsyncEntry` keyward uses. */
 export interface NativeAsyncEntry {
-  setPassword(password: string): Promise<void>
-  setSecret(secret: Uint8Array): Promise<void>
-  getPassword(): Promise<string | null>
-  getSecret(): Promise<ArrayLike<number> | null>
-  deleteCredential(): Promise<boolean>
+  setPassword(password: string, signal?: AbortSignal): Promise<void>
+  setSecret(secret: Uint8Array, signal?: AbortSignal): Promise<void>
+  getPassword(signal?: AbortSignal): Promise<string | null>
+  getSecret(signal?: AbortSignal): Promise<ArrayLike<number> | null>
+  deleteCredential(signal?: AbortSignal): Promise<boolean>
 }
 
 /** The part of `@napi-rs/keyring` keyward uses (written out so that its types are not needed). */
@@ -47,7 +50,11 @@ export interface NativeKeyring {
     account: string,
     options?: NativeEntryOptions,
   ) => NativeAsyncEntry
-  findCredentialsAsync(service: string): Promise<Array<{ account: string; password: string }>>
+  findCredentialsAsync(
+    service: string,
+    target?: string | null,
+    signal?: AbortSignal,
+  ): Promise<Array<{ account: string; password: string }>>
 }
 
 const loaded = new Map<string, Promise<NativeKeyring>>()
@@ -205,6 +212,7 @@ export interface KeyringErrorContext {
   readonly secrets?: readonly string[]
 }
 
+const AMBIGUOUS = /matched by \d+ credentials|\bambiguous\b/i
 const LOCKED =
   /prompt was dismissed|\block(ed)?\b|user cancel+ed|interaction is not allowed|errSecInteractionNotAllowed|errSecAuthFailed|errSecUserCanceled|-25308|-25293|-128\b|denied by the user|ERROR_CANCELLED/i
 const UNAVAILABLE =
@@ -221,7 +229,13 @@ export function scrubPlatformMessage(message: string, secrets: readonly string[]
   return out.length > 300 ? `${out.slice(0, 300)}…` : out
 }
 
-function fix(code: string, backend: string): string {
+function fix(code: string, backend: string, context: KeyringErrorContext): string {
+  if (code === KEYWARD_KEYRING_AMBIGUOUS) {
+    const names = `service ${JSON.stringify(context.service)} username ${JSON.stringify(context.account ?? '')}`
+    return backend === 'secret-service'
+      ? `another program (for example Python keyring) stored its own item under the same service and account, and keyward cannot tell which one is current. List them with \`secret-tool search --all ${names}\` and delete the one you do not want (in Seahorse, or by its object path); \`secret-tool clear ${names}\` deletes all of them`
+      : 'another program stored its own item under the same service and account, and keyward cannot tell which one is current: delete the one you do not want in the keychain manager'
+  }
   if (code === KEYWARD_KEYRING_LOCKED) {
     return backend === 'secret-service'
       ? 'unlock the login keyring (for example with Seahorse, or `gnome-keyring-daemon --unlock`) and retry'
@@ -250,24 +264,25 @@ export function mapKeyringError(error: unknown, context: KeyringErrorContext): K
   if (KeywardError.isInstance(error)) return error
   const raw = String((error as Error | undefined)?.message ?? error)
   const platformMessage = scrubPlatformMessage(raw, context.secrets)
-  const code = LOCKED.test(raw)
-    ? KEYWARD_KEYRING_LOCKED
-    : UNAVAILABLE.test(raw)
-      ? KEYWARD_KEYRING_UNAVAILABLE
-      : KEYWARD_KEYRING_ERROR
+  const code = AMBIGUOUS.test(raw)
+    ? KEYWARD_KEYRING_AMBIGUOUS
+    : LOCKED.test(raw)
+      ? KEYWARD_KEYRING_LOCKED
+      : UNAVAILABLE.test(raw)
+        ? KEYWARD_KEYRING_UNAVAILABLE
+        : KEYWARD_KEYRING_ERROR
   const what =
-    code === KEYWARD_KEYRING_LOCKED
-      ? 'is locked or access was denied'
-      : code === KEYWARD_KEYRING_UNAVAILABLE
-        ? 'is not available'
-        : 'failed'
-  const entry =
-    context.account === undefined
-      ? `service "${context.service}"`
-      : `"${context.account}" in service "${context.service}"`
+    code === KEYWARD_KEYRING_AMBIGUOUS
+      ? 'holds several items for one entry'
+      : code === KEYWARD_KEYRING_LOCKED
+        ? 'is locked or access was denied'
+        : code === KEYWARD_KEYRING_UNAVAILABLE
+          ? 'is not available'
+          : 'failed'
+  const entry = entryName(context)
   return new KeywardError(
     code,
-    `the OS keyring (${context.backend}) ${what} while trying to ${context.operation} ${entry}: ${fix(code, context.backend)}`,
+    `the OS keyring (${context.backend}) ${what} while trying to ${context.operation} ${entry}: ${fix(code, context.backend, context)}`,
     {
       cause: new Error(platformMessage),
       details: {
@@ -278,6 +293,95 @@ export function mapKeyringError(error: unknown, context: KeyringErrorContext): K
       },
     },
   )
+}
+
+/** How long one keyring call may take, by default, before it fails with `KEYWARD_KEYRING_TIMEOUT`. */
+export const DEFAULT_KEYRING_TIMEOUT_MS = 10_000
+
+/** Checks a `timeoutMs` option: `undefined` gives the default. */
+export function resolveTimeout(value: unknown, option = 'timeoutMs'): number {
+  if (value === undefined) return DEFAULT_KEYRING_TIMEOUT_MS
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 2 ** 31 - 1) {
+    throw new KeywardError(
+      KEYWARD_INVALID_ARGUMENT,
+      `option \`${option}\` must be a whole number of milliseconds between 1 and ${2 ** 31 - 1}`,
+    )
+  }
+  return value
+}
+
+function entryName(context: KeyringErrorContext): string {
+  return context.account === undefined
+    ? `service "${context.service}"`
+    : `"${context.account}" in service "${context.service}"`
+}
+
+function timeoutError(context: KeyringErrorContext, timeoutMs: number, why: string): KeywardError {
+  return new KeywardError(
+    KEYWARD_KEYRING_TIMEOUT,
+    `the OS keyring (${context.backend}) did not answer within ${timeoutMs} ms while trying to ${context.operation} ${entryName(context)} (${why}): check that the keyring daemon (for example gnome-keyring-daemon) and the session bus in DBUS_SESSION_BUS_ADDRESS respond, or raise option \`timeoutMs\``,
+    {
+      details: {
+        backend: context.backend,
+        service: context.service,
+        ...(context.account === undefined ? {} : { account: context.account }),
+        operation: context.operation,
+        timeoutMs,
+      },
+    },
+  )
+}
+
+/**
+ * Before `@napi-rs/keyring` connects to the Secret Service: checks, within `timeoutMs`, that
+ * the session bus answers. The binding connects synchronously with no timeout, so a bus that
+ * accepts connections but never answers would otherwise block this whole process forever.
+ * Throws `KEYWARD_KEYRING_TIMEOUT` for a silent bus; leaves unreachable buses (and other
+ * platforms) to the binding, which reports them at once.
+ */
+export async function assertBusAnswers(
+  backend: KeyringBackend,
+  context: KeyringErrorContext,
+  timeoutMs: number,
+): Promise<void> {
+  if (backend.name !== 'secret-service') return
+  const address = parseBusAddress(process.env.DBUS_SESSION_BUS_ADDRESS)
+  if (address === undefined) return
+  const result = await checkSessionBus(address, timeoutMs)
+  if (result.kind === 'silent') {
+    throw timeoutError(
+      context,
+      timeoutMs,
+      `the session bus accepted the connection but did not answer ${result.step === 'hello' ? 'Hello' : 'the handshake'}`,
+    )
+  }
+}
+
+/**
+ * Runs one native keyring call with a deadline: `KEYWARD_KEYRING_TIMEOUT` when it does not
+ * settle within `timeoutMs` (the native call is asked to abort), and platform errors mapped by
+ * {@link mapKeyringError}.
+ */
+export async function boundedCall<T>(
+  context: KeyringErrorContext,
+  timeoutMs: number,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(timeoutError(context, timeoutMs, 'no answer'))
+      controller.abort()
+    }, timeoutMs)
+  })
+  try {
+    return await Promise.race([fn(controller.signal), deadline])
+  } catch (error) {
+    throw mapKeyringError(error, context)
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /**

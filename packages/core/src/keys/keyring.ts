@@ -11,15 +11,17 @@ import {
 import { assertOptions } from '../guards.js'
 import { withFileLock } from '../internal/lock.js'
 import {
+  assertBusAnswers,
   assertSupported,
+  boundedCall,
   defaultLockDir,
   ensureLockDir,
   keyringBackend,
   type LinuxKeyringStore,
   loadKeyring,
   lockFileName,
-  mapKeyringError,
   type NativeAsyncEntry,
+  resolveTimeout,
 } from '../internal/native-keyring.js'
 
 /** Options of {@link keyringKey}. */
@@ -35,6 +37,8 @@ export interface KeyringKeyOptions {
   readonly store?: LinuxKeyringStore | undefined
   /** Directory of the lock file that serialises key creation (see `keyringDriver`'s `lockDir`). */
   readonly lockDir?: string | undefined
+  /** Bound of each keyring call (default 10 000 ms; then `KEYWARD_KEYRING_TIMEOUT`). */
+  readonly timeoutMs?: number | undefined
 }
 
 /** The provider {@link keyringKey} returns: a {@link KeyProvider} naming its keychain entry. */
@@ -96,26 +100,21 @@ export function keyringKey(options: KeyringKeyOptions = {}): KeyringKeyProvider 
   checkName(account, 'account')
   const backend = keyringBackend(options.store)
   const lockDir = options.lockDir ?? defaultLockDir()
+  const timeoutMs = resolveTimeout(options.timeoutMs)
   const where = `keyring entry "${account}" of service "${service}" (${backend.name})`
 
   async function withEntry<T>(
     operation: string,
-    fn: (entry: NativeAsyncEntry) => Promise<T>,
+    fn: (entry: NativeAsyncEntry, signal: AbortSignal) => Promise<T>,
     secrets: string[] = [],
   ): Promise<T> {
     assertSupported(backend)
     const native = await loadKeyring()
-    try {
-      return await fn(new native.AsyncEntry(service, account, backend.entryOptions))
-    } catch (error) {
-      throw mapKeyringError(error, {
-        operation,
-        service,
-        account,
-        backend: backend.name,
-        secrets,
-      })
-    }
+    const context = { operation, service, account, backend: backend.name, secrets }
+    await assertBusAnswers(backend, context, timeoutMs)
+    return boundedCall(context, timeoutMs, (signal) =>
+      fn(new native.AsyncEntry(service, account, backend.entryOptions), signal),
+    )
   }
 
   function decode(text: string): Uint8Array {
@@ -150,7 +149,7 @@ export function keyringKey(options: KeyringKeyOptions = {}): KeyringKeyProvider 
   }
 
   async function read(): Promise<Uint8Array | null> {
-    const text = await withEntry('read', (entry) => entry.getPassword())
+    const text = await withEntry('read', (entry, signal) => entry.getPassword(signal))
     return text === null ? null : decode(text)
   }
 
@@ -185,7 +184,7 @@ export function keyringKey(options: KeyringKeyOptions = {}): KeyringKeyProvider 
           if (existing !== null) return existing
           const key = randomBytes(KEY_BYTES)
           const encoded = key.toString('base64')
-          await withEntry('write', (entry) => entry.setPassword(encoded), [encoded])
+          await withEntry('write', (entry, signal) => entry.setPassword(encoded, signal), [encoded])
           return new Uint8Array(key)
         },
         { label: `keyring key ${service}/${account}` },
