@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '../errors.js'
 import { assertOptions } from '../guards.js'
 import { redactFields } from '../sensitive.js'
 import { entryToText } from './keyring-entry.js'
@@ -13,6 +12,7 @@ import {
   assertBusAnswers,
   assertSupported,
   boundedCall,
+  checkEntryName,
   keyringBackend,
   type LinuxKeyringStore,
   loadKeyring,
@@ -41,20 +41,6 @@ export interface ForeignEntry {
   readonly text: string | undefined
 }
 
-function checkName(value: unknown, option: string): asserts value is string {
-  if (
-    typeof value !== 'string' ||
-    value.length === 0 ||
-    value.length > 256 ||
-    value.includes('\0')
-  ) {
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      `option \`${option}\` must be a non-empty string of at most 256 characters without NUL`,
-    )
-  }
-}
-
 /**
  * Reads one entry another program stored in the OS keyring — exactly as it is, with no keyward
  * format assumed — so that a host can move users' existing credentials into keyward (for
@@ -80,8 +66,8 @@ export async function readForeignEntry(
 ): Promise<ForeignEntry | null> {
   assertOptions(options, 'readForeignEntry')
   const { service, account } = options
-  checkName(service, 'service')
-  checkName(account, 'account')
+  checkEntryName(service, 'service')
+  checkEntryName(account, 'account')
   const backend = keyringBackend(options.store)
   const timeoutMs = resolveTimeout(options.timeoutMs)
   assertSupported(backend)

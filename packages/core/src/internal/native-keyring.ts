@@ -295,6 +295,21 @@ export function mapKeyringError(error: unknown, context: KeyringErrorContext): K
   )
 }
 
+/** Checks a keychain service or account name option: non-empty, at most 256 characters, no NUL. */
+export function checkEntryName(value: unknown, option: string): asserts value is string {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > 256 ||
+    value.includes('\0')
+  ) {
+    throw new KeywardError(
+      KEYWARD_INVALID_ARGUMENT,
+      `option \`${option}\` must be a non-empty string of at most 256 characters without NUL`,
+    )
+  }
+}
+
 /** How long one keyring call may take, by default, before it fails with `KEYWARD_KEYRING_TIMEOUT`. */
 export const DEFAULT_KEYRING_TIMEOUT_MS = 10_000
 

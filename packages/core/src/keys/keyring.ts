@@ -14,6 +14,7 @@ import {
   assertBusAnswers,
   assertSupported,
   boundedCall,
+  checkEntryName,
   defaultLockDir,
   ensureLockDir,
   keyringBackend,
@@ -53,20 +54,6 @@ export interface KeyringKeyProvider extends KeyProvider {
 const KEY_BYTES = 32
 const BASE64 = /^[A-Za-z0-9+/]{43}=$/
 
-function checkName(value: unknown, option: string): asserts value is string {
-  if (
-    typeof value !== 'string' ||
-    value.length === 0 ||
-    value.length > 256 ||
-    value.includes('\0')
-  ) {
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      `option \`${option}\` must be a non-empty string of at most 256 characters without NUL`,
-    )
-  }
-}
-
 /**
  * A {@link KeyProvider} that keeps a random 256-bit key in the OS keychain (macOS Keychain,
  * Windows Credential Manager, Linux Secret Service) and hands it to an encrypted store such as
@@ -96,8 +83,8 @@ export function keyringKey(options: KeyringKeyOptions = {}): KeyringKeyProvider 
   assertOptions(options, 'keyringKey', { lockDir: 'non-empty string' })
   const service = options.service ?? 'keyward'
   const account = options.account ?? 'store-key'
-  checkName(service, 'service')
-  checkName(account, 'account')
+  checkEntryName(service, 'service')
+  checkEntryName(account, 'account')
   const backend = keyringBackend(options.store)
   const lockDir = options.lockDir ?? defaultLockDir()
   const timeoutMs = resolveTimeout(options.timeoutMs)
