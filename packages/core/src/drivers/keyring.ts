@@ -528,8 +528,7 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
           const r = await entry(`${RECORD_PREFIX}${key}`, metaService)
           await call('write', key, (signal) => r.setSecret(record, signal), metaService)
           const e = await entry(key)
-          // As text (setPassword): the Secret Service item then carries libsecret's
-          // xdg:schema attribute, and Windows stores it as UTF-16, as its tools read.
+          // As text (setPassword): Windows then stores it as UTF-16, as its tools read.
           await call('write', key, (signal) => e.setPassword(encoded.text, signal))
           return { version }
         },
