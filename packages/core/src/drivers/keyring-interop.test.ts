@@ -182,6 +182,8 @@ describe.skipIf(!env.available || missing !== undefined)(
       const listed = await secretTool('search', '--all', 'service', svc, 'username', 'k')
       expect(listed.stdout).toContain('secret = from-keyward')
       expect(listed.stdout).toContain('secret = from-python')
+      // Both go (the driver's cleanup cannot delete an ambiguous entry, by design).
+      await secretTool('clear', 'service', svc, 'username', 'k')
     })
 
     it('reads entries of the earlier kw1:<version>: format and rewrites them plainly on the next write', async () => {
