@@ -228,7 +228,7 @@ describe('vault.export hardening', () => {
     const enoent = await _failure(
       t.vault.export({ collection: 'web', format: 'dotenv', file: missing }),
     )
-    expect([enoent.code, enoent.details.errno, enoent.details.file]).toEqual([
+    expect([enoent.code, enoent.details.errno, enoent.details.path]).toEqual([
       'KEYWARD_STORE_IO',
       'ENOENT',
       missing,

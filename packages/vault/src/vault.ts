@@ -7,6 +7,7 @@ import {
   KeywardError,
   type Logger,
   redactFields,
+  writePrivateFile,
 } from '@keyward/core'
 import type { Resolver } from '@keyward/templating'
 import {
@@ -16,7 +17,7 @@ import {
   KEYWARD_VAULT_UNKNOWN_ENVIRONMENT,
   KEYWARD_VAULT_UNKNOWN_SECRET,
 } from './errors.js'
-import { checkExportOptions, formatEnvironment, writePrivateFile } from './internal/export.js'
+import { checkExportOptions, formatEnvironment } from './internal/export.js'
 import {
   buildFields,
   checkName,

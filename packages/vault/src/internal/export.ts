@@ -1,7 +1,4 @@
-import { randomBytes } from 'node:crypto'
-import { open, rename, unlink } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
-import { KEYWARD_INVALID_ARGUMENT, KEYWARD_STORE_IO, KeywardError } from '@keyward/core'
+import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
 import { KEYWARD_VAULT_UNREPRESENTABLE } from '../errors.js'
 import type { ExportFormat, ExportOptions } from '../types.js'
 import { type Quoted, quoteCompose, quoteDotenv, quoteShell } from './formats.js'
@@ -81,47 +78,4 @@ export function formatEnvironment(
     lines.push(`${format === 'shell' ? 'export ' : ''}${name}=${quoted.text}`)
   }
   return lines.length ? `${lines.join('\n')}\n` : ''
-}
-
-/**
- * Writes `text` to `path` atomically with mode 0600: a temp file beside it, fsync, rename,
- * fsync of the directory. Failures are `KEYWARD_STORE_IO` naming the file and the errno,
- * never the text.
- */
-export async function writePrivateFile(path: string, text: string): Promise<void> {
-  const temp = join(
-    dirname(path),
-    `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`,
-  )
-  let step = 'create a temp file beside'
-  try {
-    const handle = await open(temp, 'wx', 0o600)
-    try {
-      step = 'write'
-      await handle.writeFile(text)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    step = 'replace'
-    await rename(temp, path)
-    if (process.platform !== 'win32') {
-      step = 'sync the directory of'
-      const dir = await open(dirname(path), 'r')
-      try {
-        await dir.sync()
-      } finally {
-        await dir.close()
-      }
-    }
-  } catch (error) {
-    await unlink(temp).catch(() => {})
-    const code = (error as { code?: unknown }).code
-    const errno = typeof code === 'string' ? code : 'error'
-    throw new KeywardError(
-      KEYWARD_STORE_IO,
-      `cannot ${step} ${path} (${errno}): check that its directory exists, is writable and has space`,
-      { details: { file: path, errno } },
-    )
-  }
 }
