@@ -6,6 +6,7 @@ export default packageConfig(
     'drivers/memory': 'src/drivers/memory.ts',
     'drivers/file': 'src/drivers/file.ts',
     'drivers/keyring': 'src/drivers/keyring.ts',
+    'safe-fetch': 'src/safe-fetch.ts',
     testing: 'src/testing.ts',
   },
   // Subpath entries share chunks; optional native and test dependencies stay imports.

@@ -133,3 +133,21 @@ export const KEYWARD_REFRESH_FAILED = 'KEYWARD_REFRESH_FAILED'
  * broker).
  */
 export const KEYWARD_AUTH_REQUIRED = 'KEYWARD_AUTH_REQUIRED'
+/** The URL cannot be parsed, carries credentials, or its host is not a usable name or address. */
+export const KEYWARD_SSRF_INVALID_URL = 'KEYWARD_SSRF_INVALID_URL'
+/** The scheme is not `https:` (plain `http:` only with `allowLoopbackHttp` and a loopback address). */
+export const KEYWARD_SSRF_SCHEME = 'KEYWARD_SSRF_SCHEME'
+/** The host is, or resolves to, a loopback, private, link-local, unique-local, multicast, reserved or mapped address. */
+export const KEYWARD_SSRF_BLOCKED_ADDRESS = 'KEYWARD_SSRF_BLOCKED_ADDRESS'
+/** The host name did not resolve to any address (or the resolver failed or returned something that is not an address). */
+export const KEYWARD_SSRF_RESOLVE_FAILED = 'KEYWARD_SSRF_RESOLVE_FAILED'
+/** The server answered with a redirect; `safeFetch` never follows redirects. */
+export const KEYWARD_SSRF_REDIRECT = 'KEYWARD_SSRF_REDIRECT'
+/** The response body is larger than `maxBytes` (default 1 MiB). */
+export const KEYWARD_FETCH_TOO_LARGE = 'KEYWARD_FETCH_TOO_LARGE'
+/** The request did not complete within `timeoutMs`. */
+export const KEYWARD_FETCH_TIMEOUT = 'KEYWARD_FETCH_TIMEOUT'
+/** The caller's `AbortSignal` fired. */
+export const KEYWARD_FETCH_ABORTED = 'KEYWARD_FETCH_ABORTED'
+/** The connection failed (refused, reset, TLS failure). */
+export const KEYWARD_FETCH_NETWORK = 'KEYWARD_FETCH_NETWORK'

@@ -1,43 +1,21 @@
 /**
  * Stable error codes of `@keyward/oauth`. Every failure is a `KeywardError` from
- * `@keyward/core` carrying one of these codes; branch on `error.code`, never on the message.
- * Provider error bodies never appear in an error: only the HTTP status and the OAuth `error`
- * code (in `error.details`).
+ * `@keyward/core` carrying one of these codes (or one of core's: `safeFetch`'s
+ * `KEYWARD_SSRF_*` and `KEYWARD_FETCH_*` codes, re-exported here); branch on `error.code`,
+ * never on the message. Provider error bodies never appear in an error: only the HTTP status
+ * and the OAuth `error` code (in `error.details`).
  *
  * @example
  * ```ts
  * import { KeywardError } from '@keyward/core'
- * import { KEYWARD_SSRF_BLOCKED_ADDRESS, safeFetch } from '@keyward/oauth'
+ * import { KEYWARD_OAUTH_ACCESS_DENIED } from '@keyward/oauth'
  *
- * try {
- *   await safeFetch('https://169.254.169.254/latest/meta-data/')
- * } catch (error) {
- *   if (KeywardError.isInstance(error) && error.code === KEYWARD_SSRF_BLOCKED_ADDRESS) {
- *     // refused before any connection was made
- *   }
+ * function userSaidNo(error: unknown): boolean {
+ *   return KeywardError.isInstance(error) && error.code === KEYWARD_OAUTH_ACCESS_DENIED
  * }
  * ```
  * @module
  */
-
-/** The URL cannot be parsed, carries credentials, or its host is not a usable name or address. */
-export const KEYWARD_SSRF_INVALID_URL = 'KEYWARD_SSRF_INVALID_URL'
-/** The scheme is not `https:` (plain `http:` only with `allowLoopbackHttp` and a loopback address). */
-export const KEYWARD_SSRF_SCHEME = 'KEYWARD_SSRF_SCHEME'
-/** The host is, or resolves to, a loopback, private, link-local, unique-local, multicast, reserved or mapped address. */
-export const KEYWARD_SSRF_BLOCKED_ADDRESS = 'KEYWARD_SSRF_BLOCKED_ADDRESS'
-/** The host name did not resolve to any address (or the resolver failed or returned something that is not an address). */
-export const KEYWARD_SSRF_RESOLVE_FAILED = 'KEYWARD_SSRF_RESOLVE_FAILED'
-/** The server answered with a redirect; `safeFetch` never follows redirects. */
-export const KEYWARD_SSRF_REDIRECT = 'KEYWARD_SSRF_REDIRECT'
-/** The response body is larger than `maxBytes` (default 1 MiB). */
-export const KEYWARD_FETCH_TOO_LARGE = 'KEYWARD_FETCH_TOO_LARGE'
-/** The request did not complete within `timeoutMs`. */
-export const KEYWARD_FETCH_TIMEOUT = 'KEYWARD_FETCH_TIMEOUT'
-/** The caller's `AbortSignal` fired. */
-export const KEYWARD_FETCH_ABORTED = 'KEYWARD_FETCH_ABORTED'
-/** The connection failed (refused, reset, TLS failure). */
-export const KEYWARD_FETCH_NETWORK = 'KEYWARD_FETCH_NETWORK'
 
 /** A provider definition is malformed; the message and `details.path` name the field at fault. */
 export const KEYWARD_OAUTH_INVALID_PROVIDER = 'KEYWARD_OAUTH_INVALID_PROVIDER'

@@ -5,6 +5,14 @@
  *
  * @module
  */
+
+export {
+  type CheckedTarget,
+  checkUrl,
+  DEFAULT_MAX_BYTES,
+  type SafeFetchOptions,
+  safeFetch,
+} from '@keyward/core/safe-fetch'
 export { type BrowserLoginOptions, loginWithBrowser } from './browser.js'
 export { type DeviceCodePrompt, type DeviceLoginOptions, loginWithDeviceCode } from './device.js'
 export * from './errors.js'
@@ -36,13 +44,6 @@ export {
   type ProviderDefinition,
   type ProviderQuirks,
 } from './provider.js'
-export {
-  type CheckedTarget,
-  checkUrl,
-  DEFAULT_MAX_BYTES,
-  type SafeFetchOptions,
-  safeFetch,
-} from './safe-fetch.js'
 export {
   type AuthorizationRequest,
   type AuthorizationUrlOptions,

@@ -5,7 +5,7 @@ import {
   KeywardError,
   type SecretSource,
 } from '@keyward/core'
-import { safeFetch } from '@keyward/oauth'
+import { safeFetch } from '@keyward/core/safe-fetch'
 import { createRedactor, type Reference, type Resolution, substitute } from '@keyward/templating'
 import * as v from 'valibot'
 import type { Broker, BrokerOptions, BrokerResponse, HttpTool } from './broker-types.js'

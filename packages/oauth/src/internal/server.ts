@@ -1,4 +1,5 @@
 import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
+import { safeFetch } from '@keyward/core/safe-fetch'
 import * as oauth from 'oauth4webapi'
 import {
   KEYWARD_OAUTH_DISCOVERY_FAILED,
@@ -12,7 +13,6 @@ import {
   type RequestOptions,
 } from '../protocol.js'
 import type { Provider } from '../provider.js'
-import { safeFetch } from '../safe-fetch.js'
 
 /** The option checks every network call shares (`assertOptions` fields). */
 export const REQUEST_CHECKS = { signal: 'abort signal', timeoutMs: 'positive integer' } as const

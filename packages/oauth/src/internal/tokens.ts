@@ -1,10 +1,10 @@
 import { KeywardError, type TokenSet } from '@keyward/core'
+import { DEFAULT_MAX_BYTES } from '@keyward/core/safe-fetch'
 import * as v from 'valibot'
 import { KEYWARD_OAUTH_ERROR_RESPONSE, KEYWARD_OAUTH_INVALID_RESPONSE } from '../errors.js'
 import type { Provider } from '../provider.js'
 import { parseJsonPath, readJsonPath } from './json-path.js'
 import { boundedExpiresIn, retryAfterSeconds } from './time.js'
-import { DEFAULT_MAX_BYTES } from './transport.js'
 
 /** Longest access or refresh token accepted (bytes of UTF-16); longer is a malformed response. */
 export const MAX_TOKEN_LENGTH = 16 * 1024

@@ -7,10 +7,9 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { KeywardError } from '@keyward/core'
 import { describe, expect, it } from 'vitest'
 import { _resolver, hostile } from './_ssrf-table.js'
-import { KEYWARD_FETCH_NETWORK } from './errors.js'
+import { KEYWARD_FETCH_NETWORK, KeywardError } from './errors.js'
 import { safeFetch } from './safe-fetch.js'
 
 const run = promisify(execFile)

@@ -10,15 +10,15 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TLSSocket } from 'node:tls'
-import type { KeywardError } from '@keyward/core'
-import { expectKeywardError } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { KeywardError } from './errors.js'
 import {
   KEYWARD_FETCH_NETWORK,
   KEYWARD_SSRF_BLOCKED_ADDRESS,
   KEYWARD_SSRF_RESOLVE_FAILED,
 } from './errors.js'
 import { safeFetch } from './safe-fetch.js'
+import { expectKeywardError } from './testing.js'
 
 const OPENSSL = '/usr/bin/openssl'
 

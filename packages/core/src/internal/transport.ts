@@ -3,7 +3,6 @@ import * as http from 'node:http'
 import * as https from 'node:https'
 import { isIP, type LookupFunction } from 'node:net'
 import { rootCertificates } from 'node:tls'
-import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
 import {
   KEYWARD_FETCH_ABORTED,
   KEYWARD_FETCH_NETWORK,
@@ -14,7 +13,8 @@ import {
   KEYWARD_SSRF_REDIRECT,
   KEYWARD_SSRF_RESOLVE_FAILED,
   KEYWARD_SSRF_SCHEME,
-} from '../errors.js'
+} from '../codes.js'
+import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '../errors.js'
 import type { CheckedTarget, SafeFetchOptions } from '../safe-fetch.js'
 import { classifyAddress } from './address.js'
 
@@ -23,7 +23,7 @@ import { classifyAddress } from './address.js'
  *
  * @example
  * ```ts
- * import { DEFAULT_MAX_BYTES, safeFetch } from '@keyward/oauth'
+ * import { DEFAULT_MAX_BYTES, safeFetch } from '@keyward/core/safe-fetch'
  *
  * await safeFetch('https://api.example.com/big', undefined, { maxBytes: 4 * DEFAULT_MAX_BYTES })
  * ```

@@ -2,10 +2,9 @@
 // its first, middle and last address. Expectations come from node:net's BlockList (another
 // implementation of prefix matching) over the same data, and from the registry's flags.
 import { BlockList } from 'node:net'
-import { KeywardError } from '@keyward/core'
 import { describe, expect, it } from 'vitest'
 import { _noConnect } from './_ssrf-table.js'
-import { KEYWARD_SSRF_BLOCKED_ADDRESS } from './errors.js'
+import { KEYWARD_SSRF_BLOCKED_ADDRESS, KeywardError } from './errors.js'
 import { classifyAddress, parseBlock } from './internal/address.js'
 import {
   BEYOND_REGISTRY,

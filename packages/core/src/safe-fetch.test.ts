@@ -1,7 +1,6 @@
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { KeywardError } from '@keyward/core'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { _noConnect, _resolver, hostile } from './_ssrf-table.js'
@@ -12,6 +11,7 @@ import {
   KEYWARD_SSRF_BLOCKED_ADDRESS,
   KEYWARD_SSRF_REDIRECT,
   KEYWARD_SSRF_SCHEME,
+  KeywardError,
 } from './errors.js'
 import { classifyAddress } from './internal/address.js'
 import { fetchWith, type Transport } from './internal/transport.js'

@@ -1,4 +1,31 @@
-import { assertOptions } from '@keyward/core'
+/**
+ * `@keyward/core/safe-fetch`: the SSRF-safe `fetch` keyward uses for every URL that comes from
+ * configuration or from a remote party. `https:` only (plain `http:` only to loopback, when
+ * explicitly allowed), every resolved address checked against the IANA special-purpose
+ * registries and pinned for the connection, no redirects, a bounded body, a time limit, and
+ * extra trusted CAs through `ca`. Refusals carry `KEYWARD_SSRF_*` codes, transport failures
+ * `KEYWARD_FETCH_*` codes (both exported by `@keyward/core`).
+ *
+ * A subpath of its own, so the root of `@keyward/core` never loads `node:http`/`node:https`.
+ * `@keyward/oauth` (every provider call) and the `@keyward/sandbox` broker use it;
+ * `@keyward/oauth` re-exports it.
+ *
+ * @example
+ * ```ts
+ * import { KEYWARD_SSRF_BLOCKED_ADDRESS, KeywardError } from '@keyward/core'
+ * import { safeFetch } from '@keyward/core/safe-fetch'
+ *
+ * try {
+ *   await safeFetch('https://169.254.169.254/latest/meta-data/')
+ * } catch (error) {
+ *   if (KeywardError.isInstance(error) && error.code === KEYWARD_SSRF_BLOCKED_ADDRESS) {
+ *     // refused before any connection was made
+ *   }
+ * }
+ * ```
+ * @module
+ */
+import { assertOptions } from './guards.js'
 import { checkTarget, fetchWith, nodeTransport } from './internal/transport.js'
 
 /** Options of {@link safeFetch}. */
@@ -42,6 +69,8 @@ export { DEFAULT_MAX_BYTES } from './internal/transport.js'
  *
  * @example
  * ```ts
+ * import { checkUrl } from '@keyward/core/safe-fetch'
+ *
  * const target = await checkUrl('https://example.com/token', { resolve: async () => ['93.184.216.34'] })
  * target.addresses // [{ address: '93.184.216.34', family: 4 }]
  * ```
@@ -56,7 +85,8 @@ export async function checkUrl(
 
 /**
  * `fetch` for URLs that come from configuration or from a remote party (provider metadata,
- * account URLs). Every outbound call of `@keyward/oauth` goes through it.
+ * account URLs, a plugin's requests). Every outbound call of `@keyward/oauth` and of the
+ * `@keyward/sandbox` broker goes through it.
  *
  * - `https:` only; plain `http:` only with `allowLoopbackHttp` and only to a loopback address.
  * - The host is resolved and every address checked: loopback, private, link-local,
@@ -74,7 +104,7 @@ export async function checkUrl(
  *
  * @example
  * ```ts
- * import { safeFetch } from '@keyward/oauth'
+ * import { safeFetch } from '@keyward/core/safe-fetch'
  *
  * const response = await safeFetch('https://api.github.com/user', {
  *   headers: { authorization: 'Bearer …' },
