@@ -34,6 +34,7 @@ export {
   scopeMatcher,
 } from './scopes.js'
 export { type SelectDriverOptions, type StorageFallback, selectDriver } from './storage.js'
+export type { Listener } from './internal/events.js'
 export { AuthStore } from './store.js'
 export type {
   AccountOptions,

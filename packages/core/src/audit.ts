@@ -272,7 +272,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
 }
 
 /**
- * Checks a log {@link createAuditLog} wrote: every line's hash matches its content and every
+ * Checks a log `createAuditLog` wrote: every line's hash matches its content and every
  * line names the one before it, so an edited, deleted, inserted or reordered line is found and
  * reported by its line number. A missing file is an empty, valid log. Pass a `head` pinned
  * earlier to also detect lines cut off the end.

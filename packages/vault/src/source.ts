@@ -21,7 +21,7 @@ export interface VaultSourceOptions {
 }
 
 /**
- * A `@keyward/core` {@link SecretSource} over a vault: `resolve(names)` answers each name with
+ * A `@keyward/core` `SecretSource` over a vault: `resolve(names)` answers each name with
  * the value `vault.resolveEnvironment` would give it — the environment's own secret or the
  * untagged one, references resolved in the environment that owns each value — all from one
  * snapshot. A name with no visible secret is absent from the map (not an error); a broken

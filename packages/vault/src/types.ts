@@ -302,7 +302,7 @@ export interface Vault {
    */
   resolveEnvironment(selector: EnvironmentSelector): Promise<Record<string, string>>
   /**
-   * A `@keyward/templating` {@link Resolver} for `${secret.<id>.<field>}`,
+   * A `@keyward/templating` `Resolver` for `${secret.<id>.<field>}`,
    * `${secret.<collection>/<NAME>.<field>}`, `${secret.<collection>/<environment>/<NAME>}`
    * and (with `collection`) `${secret.<NAME>}`. Each batch is resolved from one snapshot.
    */

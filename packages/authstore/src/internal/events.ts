@@ -2,6 +2,16 @@ import type { Logger } from '@keyward/core'
 import type { AuthStoreEvents } from '../types.js'
 import { invalid } from './names.js'
 
+/**
+ * A handler of one {@link AuthStoreEvents} event, as {@link AuthStore.on} takes it.
+ *
+ * @example
+ * ```ts
+ * import type { Listener } from '@keyward/authstore'
+ *
+ * const onDegraded: Listener<'degraded'> = (event) => console.warn('degraded', event.service)
+ * ```
+ */
 export type Listener<E extends keyof AuthStoreEvents> = (event: AuthStoreEvents[E]) => void
 
 const EVENTS = new Set<string>(['refreshed', 'reauthRequired', 'degraded', 'cleared'])

@@ -60,6 +60,7 @@ import {
   assertVersion,
 } from '../internal/validate.js'
 
+export type { LinuxKeyringStore } from '../internal/native-keyring.js'
 export {
   type ForeignEntry,
   type ReadForeignEntryOptions,

@@ -44,7 +44,7 @@ function scryptMemory(cost: ScryptCost): number {
 export interface PassphraseKeyOptions {
   /**
    * scrypt cost for new stores and for re-wrapping on save. Defaults to
-   * {@link DEFAULT_SCRYPT_COST}; a lower cost than that is refused (use
+   * `DEFAULT_SCRYPT_COST` (N=2^17, r=8, p=1); a lower cost than that is refused (use
    * `insecureLowCostForTests`). A store whose header holds weaker parameters is re-wrapped
    * with these on its next write.
    */
