@@ -25,6 +25,7 @@ export {
   RefreshError,
   type RefreshErrorOptions,
 } from './errors.js'
+export type { Listener } from './internal/events.js'
 export type { AuthStoreOptions } from './options.js'
 export type { ExpirySource, TokenState } from './record.js'
 export {
@@ -34,7 +35,6 @@ export {
   scopeMatcher,
 } from './scopes.js'
 export { type SelectDriverOptions, type StorageFallback, selectDriver } from './storage.js'
-export type { Listener } from './internal/events.js'
 export { AuthStore } from './store.js'
 export type {
   AccountOptions,

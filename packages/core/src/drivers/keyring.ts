@@ -60,12 +60,12 @@ import {
   assertVersion,
 } from '../internal/validate.js'
 
-export type { LinuxKeyringStore } from '../internal/native-keyring.js'
 export {
   type ForeignEntry,
   type ReadForeignEntryOptions,
   readForeignEntry,
 } from '../internal/keyring-foreign.js'
+export type { LinuxKeyringStore } from '../internal/native-keyring.js'
 
 /** Options of {@link keyringDriver}. */
 export interface KeyringDriverOptions {
