@@ -1,4 +1,4 @@
-import { KeywardError, type TokenSet } from '@keyward/core'
+import { KeywardError, knownOAuthError, type TokenSet } from '@keyward/core'
 import { DEFAULT_MAX_BYTES } from '@keyward/core/safe-fetch'
 import * as v from 'valibot'
 import { KEYWARD_OAUTH_ERROR_RESPONSE, KEYWARD_OAUTH_INVALID_RESPONSE } from '../errors.js'
@@ -8,59 +8,6 @@ import { boundedExpiresIn, retryAfterSeconds } from './time.js'
 
 /** Longest access or refresh token accepted (bytes of UTF-16); longer is a malformed response. */
 export const MAX_TOKEN_LENGTH = 16 * 1024
-/**
- * OAuth `error` codes that are reported as is (RFC 6749, 6750, 7009, 8628, OpenID Connect, and
- * the provider-specific ones of the presets). Any other value is reported as
- * `unrecognized_error`: the field is free text, and a provider could echo anything in it.
- */
-const KNOWN_ERRORS = new Set([
-  'invalid_request',
-  'invalid_client',
-  'invalid_grant',
-  'unauthorized_client',
-  'unsupported_grant_type',
-  'invalid_scope',
-  'access_denied',
-  'unsupported_response_type',
-  'server_error',
-  'temporarily_unavailable',
-  'invalid_token',
-  'insufficient_scope',
-  'unsupported_token_type',
-  'authorization_pending',
-  'slow_down',
-  'expired_token',
-  'interaction_required',
-  'login_required',
-  'account_selection_required',
-  'consent_required',
-  'invalid_request_uri',
-  'invalid_request_object',
-  'request_not_supported',
-  'request_uri_not_supported',
-  'registration_not_supported',
-  'invalid_target',
-  'invalid_dpop_proof',
-  'use_dpop_nonce',
-  'bad_verification_code',
-  'incorrect_client_credentials',
-  'redirect_uri_mismatch',
-  'incorrect_device_code',
-  'device_flow_disabled',
-  'unsupported_grant',
-  'invalid_code',
-  'code_already_used',
-  'invalid_refresh_token',
-  'invalid_client_id',
-  'bad_client_secret',
-  'bad_redirect_uri',
-  'token_revoked',
-  'token_expired',
-  'invalid_team_for_non_distributed_app',
-  'oauth_authorization_url_mismatch',
-  'rate_limited',
-  'ratelimited',
-])
 
 /** The parsed JSON (or form-encoded) body of a provider response, or `undefined`. */
 export async function readBody(response: Response): Promise<Record<string, unknown> | undefined> {
@@ -83,10 +30,7 @@ export async function readBody(response: Response): Promise<Record<string, unkno
 }
 
 /** Only a well-formed OAuth error code is ever reported; never other body text. */
-export function errorCode(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined
-  return KNOWN_ERRORS.has(value) ? value : 'unrecognized_error'
-}
+export const errorCode: (value: unknown) => string | undefined = knownOAuthError
 
 /** A provider error as a `KeywardError`: the status and the OAuth `error` code, nothing else. */
 export function errorResponse(
