@@ -19,9 +19,9 @@ export interface GitCredentialHelperOptions {
   /** The collection whose `login` secrets are offered to git. */
   readonly collection: string
   /** Also offer this environment's logins (they win over untagged ones of the same name). */
-  readonly environment?: string
+  readonly environment?: string | undefined
   /** Diagnostics (never values). */
-  readonly logger?: Logger
+  readonly logger?: Logger | undefined
 }
 
 /**

@@ -4,8 +4,8 @@ import { join } from 'node:path'
 /** Options of {@link defaultVaultPath}; tests and hosts pass their own. */
 export interface DefaultVaultPathOptions {
   readonly platform?: NodeJS.Platform
-  readonly env?: Readonly<Record<string, string | undefined>>
-  readonly home?: string
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  readonly home?: string | undefined
 }
 
 /**

@@ -35,7 +35,7 @@ export interface RunOptions {
   readonly mask?: boolean | undefined
   readonly cwd?: string | undefined
   /** The environment the secrets are added to (default `process.env`). */
-  readonly env?: Readonly<Record<string, string | undefined>>
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
   /** Where masked stdout goes (default `process.stdout`). */
   readonly stdout?: Writable | undefined
   /** Where masked stderr goes (default `process.stderr`). */

@@ -207,7 +207,7 @@ export function parseTotp(input: string): TotpParameters {
 /** Options of {@link generateTotp}. */
 export interface GenerateTotpOptions {
   /** The time to generate the code for (default now). */
-  readonly at?: Date
+  readonly at?: Date | undefined
 }
 
 /**
