@@ -207,4 +207,30 @@ describe('vault.run hardening', () => {
       await t.vault.secrets.delete(created.id)
     }
   })
+
+  it('refuses to inject a value masking cannot hide unless allowed by name (regression: a 6-digit PIN ran unmasked with only a warning to a silent logger)', async () => {
+    await t.vault.secrets.create({ collection: 'app', name: 'PIN', value: '482913' })
+    const out = sink()
+    const run = (extra: object = {}) =>
+      t.vault.run({
+        collection: 'app',
+        command: process.execPath,
+        args: ['-e', 'process.stdout.write(process.env.PIN ?? "unset")'],
+        stdout: out.stream,
+        stderr: sink().stream,
+        ...extra,
+      })
+    const error = await _failure(run())
+    expect(error.code).toBe('KEYWARD_VALUE_UNMASKABLE')
+    expect(error.message).toContain('PIN')
+    expect(error.message).toContain('allowUnmasked')
+    expect(error.details.references).toEqual([
+      { raw: 'PIN', reason: 'too_short', length: 6, minLength: 8 },
+    ])
+    _assertNoLeak([error], '482913')
+    expect(out.text()).toBe('')
+    // Allowed by name (or with masking off), it runs; the value is then visible, as asked.
+    expect((await run({ allowUnmasked: ['PIN'] })).exitCode).toBe(0)
+    expect((await run({ mask: false })).exitCode).toBe(0)
+  })
 })

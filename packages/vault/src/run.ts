@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import type { Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { KEYWARD_INVALID_ARGUMENT, KeywardError, type Logger } from '@keyward/core'
-import { createRedactor } from '@keyward/templating'
+import { createRedactor, KEYWARD_VALUE_UNMASKABLE } from '@keyward/templating'
 import {
   KEYWARD_VAULT_SPAWN_FAILED,
   KEYWARD_VAULT_UNREPRESENTABLE,
@@ -47,6 +47,13 @@ export interface RunOptions {
    * before anything runs.
    */
   readonly allowUnsafeNames?: readonly string[] | undefined
+  /**
+   * Secret names whose values may be injected although masking cannot hide them in the child's
+   * output (shorter than the redactor's minimum, or a common word or short number such as a
+   * 6-digit PIN). Without this, with `mask` on, such a secret fails the call with
+   * `KEYWARD_VALUE_UNMASKABLE` before anything runs: masked output never silently shows one.
+   */
+  readonly allowUnmasked?: readonly string[] | undefined
 }
 
 /**
@@ -155,12 +162,14 @@ export function checkRunOptions(options: RunOptions): void {
           { details: { option: 'env' } },
         )
   }
-  const allowed = options.allowUnsafeNames
-  if (
-    allowed !== undefined &&
-    (!Array.isArray(allowed) || !allowed.every((name) => typeof name === 'string'))
-  )
-    throw argument('option `allowUnsafeNames` must be an array of variable names')
+  for (const option of ['allowUnsafeNames', 'allowUnmasked'] as const) {
+    const allowed = options[option]
+    if (
+      allowed !== undefined &&
+      (!Array.isArray(allowed) || !allowed.every((name) => typeof name === 'string'))
+    )
+      throw argument(`option \`${option}\` must be an array of variable names`)
+  }
 }
 
 /**
@@ -187,6 +196,29 @@ export function checkInjected(
         { details: { ...where, name } },
       )
   }
+  const unmaskable = options.mask === false ? [] : unmaskableSecrets(options, secrets)
+  if (unmaskable.length > 0) {
+    const names = unmaskable.map((u) => u.raw)
+    throw new KeywardError(
+      KEYWARD_VALUE_UNMASKABLE,
+      `cannot mask ${names.join(', ')} (in ${where.collection}/${where.environment ?? '(untagged)'}) in the child's output: the value is too short or too common to find safely; nothing was run. Pass allowUnmasked: ${JSON.stringify(names)} to run anyway, or mask: false`,
+      { details: { references: unmaskable } },
+    )
+  }
+}
+
+/** The injected secrets the output redactor could not mask, by name; never their values. */
+function unmaskableSecrets(options: RunOptions, secrets: Readonly<Record<string, string>>) {
+  const allowed = new Set(options.allowUnmasked ?? [])
+  const probe = createRedactor([])
+  const out: { raw: string; reason: 'too_short' | 'common'; length: number; minLength: number }[] =
+    []
+  for (const [name, value] of Object.entries(secrets)) {
+    const reason = allowed.has(name) ? undefined : probe.check(value)
+    if (reason !== undefined)
+      out.push({ raw: name, reason, length: value.length, minLength: probe.minLength })
+  }
+  return out
 }
 
 /**
