@@ -1,7 +1,8 @@
-import { isAscii } from 'node:buffer'
 import { Transform } from 'node:stream'
 import { KEYWARD_INVALID_ARGUMENT, KeywardError, type Logger, silentLogger } from '@keyward/core'
+import { COMMON, forms, isHighSurrogate, NUMBERISH, REPEATED } from './internal/forms.js'
 import { _Matcher, type _Matches } from './internal/matcher.js'
+import { Utf8Decoder } from './internal/utf8.js'
 
 /**
  * A value to mask and the label that replaces it (typically the reference it came from).
@@ -130,131 +131,6 @@ export interface Redactor {
   readonly patterns: number
 }
 
-const COMMON = new Set([
-  'true',
-  'false',
-  'null',
-  'nil',
-  'none',
-  'undefined',
-  'nan',
-  'infinity',
-  '-infinity',
-  'yes',
-  'no',
-  'on',
-  'off',
-  'enabled',
-  'disabled',
-  'password',
-  'changeme',
-  'secret',
-  'example',
-  'default',
-  'localhost',
-  '127.0.0.1',
-  'admin',
-  'root',
-  'test',
-  'testing',
-  'user',
-  'guest',
-  'public',
-  'private',
-  'token',
-  'undefined',
-])
-const NUMBERISH = /^[-+]?\d{1,6}(\.\d{1,4})?$/
-const REPEATED = /^([\s\S])\1*$/
-
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
-
-function _base64(bytes: Uint8Array): string {
-  let out = ''
-  let i = 0
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!
-    out += B64[n >>> 18]! + B64[(n >>> 12) & 63]! + B64[(n >>> 6) & 63]! + B64[n & 63]!
-  }
-  const rest = bytes.length - i
-  if (rest > 0) {
-    const n = (bytes[i]! << 16) | (rest > 1 ? bytes[i + 1]! << 8 : 0)
-    out += B64[n >>> 18]! + B64[(n >>> 12) & 63]! + (rest > 1 ? B64[(n >>> 6) & 63]! : '=') + '='
-  }
-  return out
-}
-
-/** The base64 characters fully determined by `bytes` at each of the three byte alignments. */
-function _base64Forms(bytes: Uint8Array): string[] {
-  const forms: string[] = []
-  const n = bytes.length
-  for (let k = 0; k < 3; k++) {
-    const padded = new Uint8Array(k + n + 2)
-    padded.set(bytes, k)
-    const encoded = _base64(padded)
-    forms.push(encoded.slice(Math.ceil((8 * k) / 6), Math.floor((8 * k + 8 * n) / 6)))
-  }
-  return forms
-}
-
-const encoder = new TextEncoder()
-
-function _forms(value: string, encoders: readonly Encoder[]): string[] {
-  const forms: string[] = [value]
-  let bytes: Uint8Array | undefined
-  const utf8 = () => {
-    bytes ??= encoder.encode(value)
-    return bytes
-  }
-  for (const enc of encoders) {
-    switch (enc) {
-      case 'base64':
-        forms.push(..._base64Forms(utf8()))
-        break
-      case 'base64url':
-        for (const f of _base64Forms(utf8())) forms.push(f.replace(/\+/g, '-').replace(/\//g, '_'))
-        break
-      case 'url': {
-        const u = encodeURIComponent(value)
-        forms.push(u, u.replace(/%20/g, '+'))
-        break
-      }
-      case 'json': {
-        const j = JSON.stringify(value).slice(1, -1)
-        forms.push(
-          j,
-          j.replace(
-            /[\u007f-\uffff]/g,
-            (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-          ),
-        )
-        break
-      }
-      case 'hex': {
-        let hex = ''
-        for (const b of utf8()) hex += b.toString(16).padStart(2, '0')
-        forms.push(hex, hex.toUpperCase())
-        break
-      }
-      default: {
-        const more = enc(value)
-        if (!Array.isArray(more) || more.some((f) => typeof f !== 'string')) {
-          throw new KeywardError(
-            KEYWARD_INVALID_ARGUMENT,
-            'a custom encoder in option `encoders` must return an array of strings',
-          )
-        }
-        forms.push(...more)
-      }
-    }
-  }
-  return forms
-}
-
-function _isHighSurrogate(c: number): boolean {
-  return c >= 0xd800 && c <= 0xdbff
-}
-
 class _Redactor implements Redactor {
   readonly #matcher: _Matcher
   readonly #minLength: number
@@ -363,7 +239,7 @@ class _Redactor implements Redactor {
       this.#labels.push(label)
       this.#labelIds.set(label, id)
     }
-    for (const form of _forms(value, this.#encoders)) {
+    for (const form of forms(value, this.#encoders)) {
       if (form.length >= this.#minLength) this.#matcher.add(form, id)
     }
     if (value.includes('\n')) {
@@ -462,7 +338,7 @@ class _Redactor implements Redactor {
           if (inside >= 0) p = inside
           if (
             p > 0 &&
-            _isHighSurrogate(
+            isHighSurrogate(
               p - 1 < head ? pending.charCodeAt(p - 1) : chunk.charCodeAt(p - 1 - head),
             )
           ) {
@@ -487,7 +363,7 @@ class _Redactor implements Redactor {
 
   transform(): TransformStream<string | Uint8Array, string> {
     const stream = this._stream()
-    const decoder = new _Utf8Decoder()
+    const decoder = new Utf8Decoder()
     return new TransformStream<string | Uint8Array, string>({
       transform(chunk, controller) {
         const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk)
@@ -503,7 +379,7 @@ class _Redactor implements Redactor {
 
   nodeTransform(): Transform {
     const stream = this._stream()
-    const decoder = new _Utf8Decoder()
+    const decoder = new Utf8Decoder()
     return new Transform({
       decodeStrings: false,
       transform(chunk: unknown, encoding: BufferEncoding | 'buffer', callback) {
@@ -525,77 +401,6 @@ class _Redactor implements Redactor {
       },
     })
   }
-}
-
-/**
- * UTF-8 bytes to text across chunks, exactly as one `TextDecoder` over the concatenated bytes
- * would decode them (a leading byte order mark dropped, invalid bytes as U+FFFD).
- *
- * It does not rely on `TextDecoder`'s `stream` mode: Node 24's drops a U+FEFF that follows a
- * pending invalid byte across a chunk boundary. Instead it holds back only the bytes of a
- * character that is still unfinished at the end of a chunk (at most 3) and decodes the rest
- * whole. Cutting before a lead byte is exact: whatever precedes it decodes the same whether or
- * not more bytes follow. An ASCII chunk with nothing held back is copied as Latin-1 — the same
- * text, several times faster.
- */
-class _Utf8Decoder {
-  readonly #decoder = new TextDecoder('utf-8', { ignoreBOM: true })
-  /** Bytes of an unfinished character from the end of the previous chunk. */
-  #carry: Uint8Array = new Uint8Array(0)
-  /** No byte of the stream has been decoded yet (so a BOM here is the stream's own). */
-  #atStart = true
-
-  decode(chunk: Uint8Array): string {
-    if (chunk.length === 0) return ''
-    if (this.#carry.length === 0 && isAscii(chunk)) {
-      this.#atStart = false
-      return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1')
-    }
-    const bytes = this.#carry.length === 0 ? chunk : Buffer.concat([this.#carry, chunk])
-    const cut = _unfinishedTail(bytes)
-    this.#carry = bytes.slice(cut)
-    return this.#emit(bytes.subarray(0, cut))
-  }
-
-  end(): string {
-    const rest = this.#carry
-    this.#carry = new Uint8Array(0)
-    return this.#emit(rest)
-  }
-
-  #emit(bytes: Uint8Array): string {
-    if (bytes.length === 0) return ''
-    let from = 0
-    if (
-      this.#atStart &&
-      bytes.length >= 3 &&
-      bytes[0] === 0xef &&
-      bytes[1] === 0xbb &&
-      bytes[2] === 0xbf
-    ) {
-      from = 3
-    }
-    this.#atStart = false
-    return this.#decoder.decode(from === 0 ? bytes : bytes.subarray(from))
-  }
-}
-
-/**
- * Where the unfinished character at the end of `bytes` starts (`bytes.length` when there is
- * none): the last valid lead byte among the final three, if fewer bytes follow it than its
- * sequence needs.
- */
-function _unfinishedTail(bytes: Uint8Array): number {
-  const n = bytes.length
-  for (let p = n - 1; p >= 0 && p >= n - 3; p--) {
-    const b = bytes[p]!
-    if (b < 0x80) return n
-    if (b < 0xc0) continue
-    const need =
-      b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0
-    return need > n - p ? p : n
-  }
-  return n
 }
 
 /** `(head + tail).slice(a, b)`, without joining the two. */

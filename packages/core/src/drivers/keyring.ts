@@ -25,7 +25,6 @@ import { assertOptions } from '../guards.js'
 import {
   decodeIndex,
   decodeVersionRecord,
-  ENTRY_HEADER_MAX_BYTES,
   type EntryState,
   encodeIndex,
   encodeValue,
@@ -33,6 +32,7 @@ import {
   entryDigest,
   resolveEntry,
 } from '../internal/keyring-entry.js'
+import { checkService, META_SUFFIX, resolveMaxValueBytes } from '../internal/keyring-options.js'
 import { withFileLock } from '../internal/lock.js'
 import {
   assertBusAnswers,
@@ -41,7 +41,6 @@ import {
   DEFAULT_KEYRING_TIMEOUT_MS,
   defaultLockDir,
   ensureLockDir,
-  type KeyringBackend,
   keyringBackend,
   type LinuxKeyringStore,
   loadKeyring,
@@ -161,49 +160,11 @@ export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024
 
 /** How many native keyring entries a driver keeps open. */
 const ENTRY_CACHE_SIZE = 128
-const META_SUFFIX = '#keyward-meta'
 /** Account of a key's version record in the meta service: `v:<key>`. */
 const RECORD_PREFIX = 'v:'
 const INDEX_ACCOUNT = 'index'
 const MARKER_ACCOUNT = 'marker'
 const encoder = new TextEncoder()
-
-function checkService(service: unknown, option = 'service'): asserts service is string {
-  if (typeof service !== 'string' || service.length === 0 || service.length > 256) {
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      `option \`${option}\` must be a non-empty string of at most 256 characters`,
-    )
-  }
-  if (service.includes('\0') || service.endsWith(META_SUFFIX)) {
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      `option \`${option}\` must not contain NUL or end with "${META_SUFFIX}" (reserved)`,
-    )
-  }
-}
-
-function resolveMaxValueBytes(backend: KeyringBackend, option: number | undefined): number {
-  const platformMax =
-    backend.entryLimitBytes === undefined
-      ? undefined
-      : backend.entryLimitBytes - ENTRY_HEADER_MAX_BYTES
-  if (option === undefined) return platformMax ?? DEFAULT_MAX_VALUE_BYTES
-  if (!Number.isSafeInteger(option) || option < 0) {
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      'option `maxValueBytes` must be a non-negative integer',
-    )
-  }
-  if (platformMax !== undefined && option > platformMax) {
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      `option \`maxValueBytes\` cannot exceed ${platformMax} bytes on ${backend.name} (the platform's entry limit minus keyward's header)`,
-      { details: { backend: backend.name, limit: platformMax } },
-    )
-  }
-  return option
-}
 
 /**
  * A driver that keeps each value in its own OS keychain entry: macOS Keychain, Windows
@@ -249,7 +210,11 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
   const { service } = options
   checkService(service)
   const backend = keyringBackend(options.store)
-  const maxValueBytes = resolveMaxValueBytes(backend, options.maxValueBytes)
+  const maxValueBytes = resolveMaxValueBytes(
+    backend,
+    options.maxValueBytes,
+    DEFAULT_MAX_VALUE_BYTES,
+  )
   if (options.lockDir !== undefined && (typeof options.lockDir !== 'string' || !options.lockDir)) {
     throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `lockDir` must be a non-empty path')
   }
