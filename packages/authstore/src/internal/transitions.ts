@@ -46,19 +46,23 @@ export function expiryOf(
 }
 
 /** What a sign-in (`setToken`) stores: a new grant `id`, one generation past what it replaces. */
-export function signedIn(fields: {
-  readonly id: string
-  readonly service: string
-  readonly account: string
-  readonly accessToken: string
-  readonly refreshToken: string | null
-  readonly tokenType: string
-  readonly scopes: readonly string[]
-  readonly issuedAt: number
-  readonly expiry: Expiry
-  /** The generation of the record replaced (0 when none). */
-  readonly previousGeneration: number
-}): TokenRecord {
+export function signedIn(
+  fields: Pick<
+    TokenRecord,
+    | 'id'
+    | 'service'
+    | 'account'
+    | 'accessToken'
+    | 'refreshToken'
+    | 'tokenType'
+    | 'scopes'
+    | 'issuedAt'
+  > & {
+    readonly expiry: Expiry
+    /** The generation of the record replaced (0 when none). */
+    readonly previousGeneration: number
+  },
+): TokenRecord {
   return {
     v: 1,
     id: fields.id,
