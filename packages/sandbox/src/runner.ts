@@ -65,7 +65,12 @@ async function isolated(
   runtime.setMemoryLimit(init.memoryBytes)
   runtime.setMaxStackSize(512 * 1024)
   let deadline = Number.POSITIVE_INFINITY
-  runtime.setInterruptHandler(() => Date.now() > deadline)
+  let interrupted = false
+  runtime.setInterruptHandler(() => {
+    if (Date.now() <= deadline) return false
+    interrupted = true
+    return true
+  })
   const vm = runtime.newContext()
   const pump = () => {
     runtime.executePendingJobs()
@@ -96,16 +101,23 @@ async function isolated(
   /** Runs code that evaluates to a promise of a string, pumping jobs until it settles. */
   async function settle(code: string, timeoutMs: number): Promise<string> {
     deadline = Date.now() + timeoutMs
-    const handle = vm.unwrapResult(vm.evalCode(code, 'keyward-call.js'))
-    const settled = vm.resolvePromise(handle)
-    handle.dispose()
-    pump()
-    const result = await settled
-    deadline = Number.POSITIVE_INFINITY
-    const value = vm.unwrapResult(result)
-    const text = vm.typeof(value) === 'string' ? vm.getString(value) : 'null'
-    value.dispose()
-    return text
+    interrupted = false
+    try {
+      const handle = vm.unwrapResult(vm.evalCode(code, 'keyward-call.js'))
+      const settled = vm.resolvePromise(handle)
+      handle.dispose()
+      pump()
+      const value = vm.unwrapResult(await settled)
+      const text = vm.typeof(value) === 'string' ? vm.getString(value) : 'null'
+      value.dispose()
+      return text
+    } catch (error) {
+      // QuickJS's own deadline stopped the code: that is a timeout, whichever side saw it first.
+      if (interrupted) throw new DeadlineError()
+      throw error
+    } finally {
+      deadline = Number.POSITIVE_INFINITY
+    }
   }
 
   const exports = vm.unwrapResult(vm.evalCode(source, 'plugin.js', { type: 'module' }))
@@ -205,6 +217,9 @@ async function nodeTier(init: InitMessage): Promise<{ engine: Engine; tools: str
 let engine: Engine | undefined
 let queue: Promise<void> = Promise.resolve()
 
+/** Thrown when QuickJS's interrupt handler ended a call at its deadline. */
+class DeadlineError extends Error {}
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
@@ -231,7 +246,8 @@ process.on('message', (raw: HostMessage) => {
         if (engine === undefined) throw new Error('the plugin is not ready')
         send({ t: 'result', id, ok: true, value: await engine.call(name, args) })
       } catch (error) {
-        send({ t: 'result', id, ok: false, value: message(error) })
+        if (error instanceof DeadlineError) send({ t: 'timeout', id })
+        else send({ t: 'result', id, ok: false, value: message(error) })
       } finally {
         currentTool = ''
       }

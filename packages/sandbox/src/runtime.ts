@@ -12,6 +12,9 @@ import {
 } from './errors.js'
 import type { ChildMessage, HostMessage } from './internal/protocol.js'
 
+/** How long past its deadline an isolated call may run before the host kills its process. */
+const HARD_DEADLINE_GRACE_MS = 1_000
+
 /** Options of `host.start`. */
 export interface StartOptions {
   /**
@@ -232,6 +235,9 @@ export function startPluginProcess(
               },
             ),
           )
+      } else if (message.t === 'timeout') {
+        // The call stays pending: the exit handler rejects it as a timeout and the next call starts afresh.
+        kill('timeout')
       } else if (message.t === 'op') {
         hooks.op(message.tool, message.op, message.payload).then(
           (value) =>
@@ -305,10 +311,15 @@ export function startPluginProcess(
       const state = await ensure()
       const id_ = nextId++
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          state.reason ??= 'timeout'
-          state.child.kill('SIGKILL')
-        }, callTimeoutMs)
+        // In the isolated tier QuickJS stops the call itself at `callTimeoutMs` (reported as a
+        // timeout); this timer is the hard backstop for code QuickJS cannot interrupt.
+        const timer = setTimeout(
+          () => {
+            state.reason ??= 'timeout'
+            state.child.kill('SIGKILL')
+          },
+          tier === 'isolated' ? callTimeoutMs + HARD_DEADLINE_GRACE_MS : callTimeoutMs,
+        )
         state.calls.set(id_, {
           name,
           resolve: (value) => {

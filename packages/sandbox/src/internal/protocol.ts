@@ -23,6 +23,8 @@ export type ChildMessage =
   | { readonly t: 'ready'; readonly tools: readonly string[] }
   | { readonly t: 'failed'; readonly message: string }
   | { readonly t: 'result'; readonly id: number; readonly ok: boolean; readonly value: string }
+  /** The call ran past its deadline inside the child (the host ends the process). */
+  | { readonly t: 'timeout'; readonly id: number }
   | {
       readonly t: 'op'
       readonly id: number
