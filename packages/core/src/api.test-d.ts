@@ -87,7 +87,8 @@ describe('@keyward/core public API types', () => {
     // Optional fields accept undefined (exactOptionalPropertyTypes hosts pass what they have).
     const tokens: TokenSet = { accessToken: 'a', refreshToken: undefined, expiresIn: undefined }
     expectTypeOf(tokens.scopes).toEqualTypeOf<readonly string[] | string | undefined>()
-    const refresher: Refresher = async ({ refreshToken, scopes, signal }) => {
+    const refresher: Refresher = async ({ refreshToken, scopes, signal, account }) => {
+      expectTypeOf(account).toEqualTypeOf<string | undefined>()
       expectTypeOf(refreshToken).toEqualTypeOf<string>()
       expectTypeOf(scopes).toEqualTypeOf<string[]>()
       expectTypeOf(signal).toEqualTypeOf<AbortSignal | undefined>()

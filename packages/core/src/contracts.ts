@@ -181,18 +181,24 @@ export interface TokenSet {
 }
 
 /**
- * What a {@link Refresher} receives: the record's service, its refresh token and the scopes
- * granted so far, and a signal that aborts when the caller stops waiting.
+ * What a {@link Refresher} receives: the record's service and account, its refresh token and
+ * the scopes granted so far, and a signal that aborts when the caller stops waiting.
  *
  * @example
  * ```ts
  * import type { RefreshContext } from '@keyward/core'
  *
- * const describe = ({ service, scopes }: RefreshContext) => `${service}: ${scopes.join(' ')}`
+ * const describe = ({ service, account, scopes }: RefreshContext) =>
+ *   `${service} (${account ?? 'default'}): ${scopes.join(' ')}`
  * ```
  */
 export interface RefreshContext {
   service: string
+  /**
+   * The account the record belongs to (the AuthStore always sets it): a refresher serving
+   * several accounts of one service, or keeping per-account state, tells them apart by it.
+   */
+  account?: string | undefined
   refreshToken: string
   scopes: string[]
   /** Aborts when the store stops waiting for this refresh; pass it to `fetch`. */

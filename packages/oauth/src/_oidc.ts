@@ -45,13 +45,20 @@ interface _Ctx {
 export const _CLIENT = { clientId: 'keyward-cli', clientSecret: 'client-secret-canary-7b1' }
 
 export async function _startOidc(
-  options: { deviceCodeTtl?: number; resourceServer?: string } = {},
+  options: {
+    deviceCodeTtl?: number
+    resourceServer?: string
+    /** Serve the provider under this path (an issuer with a path); other paths answer 404. */
+    mountPath?: string
+    /** Enable RFC 7591 dynamic client registration (`features.registration`). */
+    registration?: boolean
+  } = {},
 ): Promise<_OidcServer> {
   const server: Server = createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
-  const issuer = `http://127.0.0.1:${port}`
+  const issuer = `http://127.0.0.1:${port}${options.mountPath ?? ''}`
   const provider = new Provider(issuer, {
     clients: [
       {
@@ -83,6 +90,7 @@ export async function _startOidc(
       clientCredentials: { enabled: true },
       revocation: { enabled: true },
       introspection: { enabled: true },
+      ...(options.registration ? { registration: { enabled: true } } : {}),
       ...(options.resourceServer === undefined
         ? {}
         : {
@@ -197,7 +205,19 @@ export async function _startOidc(
     }
   })
   provider.on('server_error', () => {})
-  server.on('request', provider.callback())
+  const callback = provider.callback()
+  const mountPath = options.mountPath
+  server.on('request', (req: IncomingMessage & { originalUrl?: string }, res) => {
+    if (mountPath === undefined) return callback(req, res)
+    const url = req.url ?? '/'
+    if (url !== mountPath && !url.startsWith(`${mountPath}/`) && !url.startsWith(`${mountPath}?`)) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}')
+      return
+    }
+    req.originalUrl = url
+    req.url = url.slice(mountPath.length) || '/'
+    return callback(req, res)
+  })
   return state
 }
 

@@ -44,3 +44,23 @@ export const KEYWARD_OAUTH_ABORTED = 'KEYWARD_OAUTH_ABORTED'
 export const KEYWARD_OAUTH_DEVICE_CODE_EXPIRED = 'KEYWARD_OAUTH_DEVICE_CODE_EXPIRED'
 /** The loopback server could not listen (a fixed port in use, no loopback interface). */
 export const KEYWARD_OAUTH_LOOPBACK_UNAVAILABLE = 'KEYWARD_OAUTH_LOOPBACK_UNAVAILABLE'
+/**
+ * A `WWW-Authenticate` header is malformed or longer than the parser accepts (`details.field`:
+ * `header`, or the parameter at fault); nothing in it was used.
+ */
+export const KEYWARD_OAUTH_INVALID_CHALLENGE = 'KEYWARD_OAUTH_INVALID_CHALLENGE'
+/**
+ * Protected resource metadata (RFC 9728) names a `resource` other than the one asked about:
+ * the metadata is not used.
+ */
+export const KEYWARD_OAUTH_RESOURCE_MISMATCH = 'KEYWARD_OAUTH_RESOURCE_MISMATCH'
+/**
+ * Authorization server metadata (RFC 8414 / OIDC discovery) names an `issuer` other than the
+ * one it was fetched for (a mix-up): the metadata is not used.
+ */
+export const KEYWARD_OAUTH_ISSUER_MISMATCH = 'KEYWARD_OAUTH_ISSUER_MISMATCH'
+/**
+ * The authorization server does not advertise PKCE with S256 (`code_challenge_methods_supported`
+ * absent or without `S256`): keyward does not sign in there.
+ */
+export const KEYWARD_OAUTH_PKCE_UNSUPPORTED = 'KEYWARD_OAUTH_PKCE_UNSUPPORTED'

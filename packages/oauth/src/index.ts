@@ -14,7 +14,24 @@ export {
   safeFetch,
 } from '@keyward/core/safe-fetch'
 export { type BrowserLoginOptions, loginWithBrowser } from './browser.js'
+export {
+  type AuthChallenge,
+  type BearerChallenge,
+  MAX_CHALLENGE_LENGTH,
+  parseBearerChallenge,
+  parseWwwAuthenticate,
+} from './challenge.js'
 export { type DeviceCodePrompt, type DeviceLoginOptions, loginWithDeviceCode } from './device.js'
+export {
+  type AuthorizationServerMetadata,
+  type DiscoveryOptions,
+  discoverAuthorizationServer,
+  discoverProtectedResource,
+  type MetadataProviderOptions,
+  type ProtectedResourceDiscoveryOptions,
+  type ProtectedResourceMetadata,
+  providerFromMetadata,
+} from './discovery.js'
 export * from './errors.js'
 export {
   type Account,

@@ -35,6 +35,14 @@ export interface ClientContext extends ServerContext {
 
 const discovered = new WeakMap<Provider, Promise<oauth.AuthorizationServer>>()
 
+/**
+ * Records metadata discovered elsewhere (`discoverAuthorizationServer`) as the provider's, so
+ * its flows use it as is and never fetch it again.
+ */
+export function useMetadata(provider: Provider, as: oauth.AuthorizationServer): void {
+  discovered.set(provider, Promise.resolve(as))
+}
+
 /** The one client check of the package: a non-empty `clientId` (named as `where` says). */
 export function checkClient(client: unknown, where = 'client'): asserts client is OAuthClient {
   const id = (client as { clientId?: unknown } | null | undefined)?.clientId
