@@ -116,6 +116,35 @@ function parsed<S extends v.GenericSchema>(
   return result.output
 }
 
+/**
+ * Fetches the candidate URLs in order and validates the first document found with `schema`. A
+ * 4xx answer moves to the next URL; any other failure stops. `tried` lists the URLs asked.
+ */
+async function firstDocument<S extends v.GenericSchema>(
+  candidates: readonly URL[],
+  schema: S,
+  what: string,
+  options: DiscoveryOptions,
+): Promise<{ found?: { url: URL; metadata: v.InferOutput<S> }; tried: string[] }> {
+  const fetcher = metadataFetch(options)
+  const tried: string[] = []
+  for (const url of candidates) {
+    if (tried.includes(url.href)) continue
+    tried.push(url.href)
+    const fetched = await getMetadata(fetcher, url, options)
+    if (fetched.status >= 400 && fetched.status < 500) continue
+    if (fetched.status !== 200) {
+      throw new KeywardError(
+        KEYWARD_OAUTH_DISCOVERY_FAILED,
+        `${what} at ${url.href} answered HTTP ${fetched.status}`,
+        { details: { url: url.href, status: fetched.status, tried } },
+      )
+    }
+    return { found: { url, metadata: parsed(schema, fetched, url, what) }, tried }
+  }
+  return { tried }
+}
+
 /** Whether `declared` (a metadata `resource`) is `requested`, or a path prefix of it on its origin. */
 function resourceMatches(declared: string, requested: URL): boolean {
   const url = new URL(declared)
@@ -180,21 +209,14 @@ export async function discoverProtectedResource(
   }
   if (requested.pathname !== '/') candidates.push(inserted(requested, 'oauth-protected-resource'))
   candidates.push(new URL(`${requested.origin}/.well-known/oauth-protected-resource`))
-  const fetcher = metadataFetch(options)
-  const tried: string[] = []
-  for (const url of candidates) {
-    if (tried.includes(url.href)) continue
-    tried.push(url.href)
-    const fetched = await getMetadata(fetcher, url, options)
-    if (fetched.status >= 400 && fetched.status < 500) continue
-    if (fetched.status !== 200) {
-      throw new KeywardError(
-        KEYWARD_OAUTH_DISCOVERY_FAILED,
-        `protected resource metadata at ${url.href} answered HTTP ${fetched.status}`,
-        { details: { url: url.href, status: fetched.status, tried } },
-      )
-    }
-    const metadata = parsed(ResourceSchema, fetched, url, 'protected resource metadata')
+  const { found, tried } = await firstDocument(
+    candidates,
+    ResourceSchema,
+    'protected resource metadata',
+    options,
+  )
+  if (found !== undefined) {
+    const { url, metadata } = found
     if (!resourceMatches(metadata.resource, requested)) {
       throw new KeywardError(
         KEYWARD_OAUTH_RESOURCE_MISMATCH,
@@ -268,20 +290,14 @@ export async function discoverAuthorizationServer(
       details: { field: 'issuer' },
     })
   }
-  const fetcher = metadataFetch(options)
-  const tried: string[] = []
-  for (const url of serverMetadataUrls(expected)) {
-    tried.push(url.href)
-    const fetched = await getMetadata(fetcher, url, options)
-    if (fetched.status >= 400 && fetched.status < 500) continue
-    if (fetched.status !== 200) {
-      throw new KeywardError(
-        KEYWARD_OAUTH_DISCOVERY_FAILED,
-        `authorization server metadata at ${url.href} answered HTTP ${fetched.status}`,
-        { details: { url: url.href, status: fetched.status, tried } },
-      )
-    }
-    const metadata = parsed(ServerSchema, fetched, url, 'authorization server metadata')
+  const { found, tried } = await firstDocument(
+    serverMetadataUrls(expected),
+    ServerSchema,
+    'authorization server metadata',
+    options,
+  )
+  if (found !== undefined) {
+    const { url, metadata } = found
     // RFC 8414 §3.3: identical to the issuer the URL was built from (an empty path and `/` are
     // the same URL, as oauth4webapi compares them).
     if (new URL(metadata.issuer).href !== expected.href) {
