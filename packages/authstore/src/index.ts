@@ -13,6 +13,7 @@ export {
   type Refresher,
   type TokenSet,
 } from '@keyward/core'
+export { componentDriver } from './component.js'
 export {
   AuthenticationRequiredError,
   type AuthenticationRequiredErrorOptions,

@@ -19,6 +19,7 @@ import { isConflict, Records } from './internal/records.js'
 import { lockOptions, Refreshes } from './internal/refresh.js'
 import { assertScopes, coversScopes } from './internal/scope-check.js'
 import { resolveSettings, type Settings } from './internal/settings.js'
+import { storeDrivers } from './internal/store-drivers.js'
 import { checkTokenInput } from './internal/token-input.js'
 import { expiryOf, signedIn } from './internal/transitions.js'
 import {
@@ -77,6 +78,7 @@ export class AuthStore {
     this.#records = new Records(driver, namespace, leewayMs, logger)
     this.#events = new Emitter(logger)
     this.#refreshes = new Refreshes(this.#settings, this.#records, this.#events)
+    storeDrivers.set(this, { driver, namespace })
   }
 
   /**
@@ -121,20 +123,20 @@ export class AuthStore {
     )
     for (let attempt = 0; ; attempt++) {
       const stored = await this.#driver.get(key)
-      let generation = 0
-      if (stored !== null) {
-        try {
-          generation = decodeRecord(stored.value, key).generation
-        } catch {
-          // A corrupt record is replaced by an explicit setToken.
-        }
+      let previous: TokenRecord | undefined
+      try {
+        previous = stored === null ? undefined : decodeRecord(stored.value, key)
+      } catch {
+        // A corrupt record is replaced by an explicit setToken.
       }
+      const generation = previous?.generation ?? 0
       const record = signedIn({
         id: randomUUID(),
         service,
         account: accountName,
         accessToken,
-        refreshToken: refreshToken ?? null,
+        refreshToken:
+          refreshToken ?? (input.keepRefreshToken ? previous?.refreshToken : null) ?? null,
         tokenType: tokenType ?? 'Bearer',
         scopes,
         issuedAt: now,

@@ -14,6 +14,11 @@ export interface SetTokenInput extends TokenSet {
    * stored account if it has exactly one, else `default`.
    */
   readonly account?: string | undefined
+  /**
+   * Without a `refreshToken`, keep the one the account's record holds (a token response that
+   * sends no new refresh token leaves the old one valid) instead of storing none.
+   */
+  readonly keepRefreshToken?: boolean | undefined
 }
 
 /**

@@ -34,6 +34,8 @@ export function checkTokenInput(input: SetTokenInput): CheckedTokenInput {
   if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType === ''))
     throw invalid('token field `tokenType` must be a non-empty string when given')
   checkOptionalName(account, 'token field `account`')
+  if (input.keepRefreshToken !== undefined && typeof input.keepRefreshToken !== 'boolean')
+    throw invalid('token field `keepRefreshToken` must be a boolean when given')
   return {
     accessToken,
     refreshToken,
