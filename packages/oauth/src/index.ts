@@ -46,6 +46,7 @@ export {
   revokeToken,
 } from './flows.js'
 export type { LoginTokens, ScopeRequestOptions } from './grant.js'
+export { defaultOpenBrowser as systemOpenBrowser } from './internal/loopback.js'
 export {
   type DisplayEnvironment,
   hasDisplay,

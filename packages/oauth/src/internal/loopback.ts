@@ -17,7 +17,19 @@ import type { ClientContext } from './server.js'
 const PAGE = (ok: boolean) =>
   `<!doctype html><meta charset="utf-8"><title>${ok ? 'Signed in' : 'Sign-in failed'}</title><body style="font-family:sans-serif;margin:3em"><h1>${ok ? 'Signed in' : 'Sign-in failed'}</h1><p>${ok ? 'You can close this window and return to the terminal.' : 'Return to the terminal for details, then try again.'}</p></body>`
 
-/** The platform's URL opener, without a shell. */
+/**
+ * Opens `url` with the platform's URL opener (`open`, `xdg-open`, `rundll32`), without a shell;
+ * rejects when the opener cannot be started. The default `openBrowser` of the sign-in flows.
+ *
+ * @example
+ * ```ts
+ * import { systemOpenBrowser } from '@keyward/oauth'
+ *
+ * await systemOpenBrowser('https://auth.example.com/authorize?client_id=cli').catch(() => {
+ *   console.error('open the URL yourself')
+ * })
+ * ```
+ */
 export async function defaultOpenBrowser(url: string): Promise<void> {
   const [command, args] =
     process.platform === 'darwin'
