@@ -1,4 +1,4 @@
-import type { Refresher, TokenSet } from '@keyward/core'
+import type { KEYWARD_INVALID_ARGUMENT, Refresher, TokenSet } from '@keyward/core'
 import { describe, expectTypeOf, it } from 'vitest'
 import {
   type Account,
@@ -12,6 +12,7 @@ import {
   fetchAccount,
   type LoginOptions,
   type LoginTokens,
+  type OAuthErrorCode,
   login,
   loginWithBrowser,
   loginWithDeviceCode,
@@ -85,5 +86,12 @@ describe('public API types', () => {
     ).toEqualTypeOf<Promise<TokenSet>>()
     // @ts-expect-error the redirect URI is required
     void authorizationUrl(provider, client, { scopes: ['a'] })
+  })
+
+  it('OAuthErrorCode: its own codes and safeFetch\'s SSRF/FETCH codes, no other core code', () => {
+    expectTypeOf<'KEYWARD_OAUTH_ACCESS_DENIED'>().toExtend<OAuthErrorCode>()
+    expectTypeOf<'KEYWARD_SSRF_BLOCKED_ADDRESS'>().toExtend<OAuthErrorCode>()
+    expectTypeOf<'KEYWARD_FETCH_NETWORK'>().toExtend<OAuthErrorCode>()
+    expectTypeOf<typeof KEYWARD_INVALID_ARGUMENT>().not.toExtend<OAuthErrorCode>()
   })
 })

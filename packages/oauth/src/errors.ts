@@ -5,17 +5,7 @@
  *
  * @module
  */
-import type {
-  KEYWARD_FETCH_ABORTED,
-  KEYWARD_FETCH_NETWORK,
-  KEYWARD_FETCH_TIMEOUT,
-  KEYWARD_FETCH_TOO_LARGE,
-  KEYWARD_SSRF_BLOCKED_ADDRESS,
-  KEYWARD_SSRF_INVALID_URL,
-  KEYWARD_SSRF_REDIRECT,
-  KEYWARD_SSRF_RESOLVE_FAILED,
-  KEYWARD_SSRF_SCHEME,
-} from '@keyward/core'
+import type { CoreErrorCode } from '@keyward/core'
 import type * as codes from './codes.js'
 
 // safeFetch's codes are core's (the SSRF-safe fetch is `@keyward/core/safe-fetch`), re-exported
@@ -39,12 +29,4 @@ export * from './codes.js'
  */
 export type OAuthErrorCode =
   | (typeof codes)[keyof typeof codes]
-  | typeof KEYWARD_SSRF_INVALID_URL
-  | typeof KEYWARD_SSRF_SCHEME
-  | typeof KEYWARD_SSRF_BLOCKED_ADDRESS
-  | typeof KEYWARD_SSRF_RESOLVE_FAILED
-  | typeof KEYWARD_SSRF_REDIRECT
-  | typeof KEYWARD_FETCH_TOO_LARGE
-  | typeof KEYWARD_FETCH_TIMEOUT
-  | typeof KEYWARD_FETCH_ABORTED
-  | typeof KEYWARD_FETCH_NETWORK
+  | Extract<CoreErrorCode, `KEYWARD_SSRF_${string}` | `KEYWARD_FETCH_${string}`>

@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { envKey, KeywardError, type Logger } from '@keyward/core'
-import { expectNoLeak } from '@keyward/core/testing'
-import { expect } from 'vitest'
+import { envKey } from '@keyward/core'
+import { expectNoLeak, recordingLogger } from '@keyward/core/testing'
 import { openVault, type Vault } from './index.js'
 
 /** A canary value: it must never appear in an error, log line, event or `list` output. */
@@ -15,17 +14,10 @@ export interface _TempVault {
   readonly dir: string
   readonly path: string
   readonly keyText: string
+  /** Every line the vault logged (`<level> <message> <fields as JSON>`). */
   readonly logs: string[]
   reopen(): Promise<Vault>
   cleanup(): Promise<void>
-}
-
-/** A logger that records every line (message and fields as JSON). */
-export function _recordingLogger(lines: string[]): Logger {
-  const log = (level: string) => (message: string, fields?: unknown) => {
-    lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`)
-  }
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') }
 }
 
 /** A vault in a fresh temp dir: the file driver with a random key from an env object. */
@@ -33,20 +25,18 @@ export async function _tempVault(): Promise<_TempVault> {
   const dir = await mkdtemp(join(tmpdir(), 'keyward-vault-'))
   const path = join(dir, 'vault.kwd')
   const keyText = randomBytes(32).toString('base64')
-  const logs: string[] = []
+  const logger = recordingLogger()
   const open = () =>
-    openVault({
-      path,
-      key: envKey('KEYWARD_KEY', { env: { KEYWARD_KEY: keyText } }),
-      logger: _recordingLogger(logs),
-    })
+    openVault({ path, key: envKey('KEYWARD_KEY', { env: { KEYWARD_KEY: keyText } }), logger })
   const opened: Vault[] = [await open()]
   return {
     vault: opened[0]!,
     dir,
     path,
     keyText,
-    logs,
+    get logs() {
+      return logger.lines.map((line) => line.text)
+    },
     async reopen() {
       const v = await open()
       opened.push(v)
@@ -57,16 +47,6 @@ export async function _tempVault(): Promise<_TempVault> {
       await rm(dir, { recursive: true, force: true })
     },
   }
-}
-
-/** The KeywardError a promise rejects with (fails the test if it resolves or throws another). */
-export async function _failure(promise: Promise<unknown>): Promise<KeywardError> {
-  const error = await promise.then(
-    () => new Error('expected a rejection'),
-    (e: unknown) => e,
-  )
-  expect(KeywardError.isInstance(error), String(error)).toBe(true)
-  return error as KeywardError
 }
 
 /** Asserts that nothing printable about each value (message, stack, cause chain, inspect, JSON) contains `secret`. */

@@ -3,10 +3,11 @@ import { readdirSync } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseEnv } from 'node:util'
+import { expectKeywardError } from '@keyward/core/testing'
 import dotenv from 'dotenv'
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { _assertNoLeak, _failure, type _TempVault, _tempVault, CANARY } from './_helpers.js'
+import { _assertNoLeak, type _TempVault, _tempVault, CANARY } from './_helpers.js'
 import { quoteDotenvOrNull as _quoteDotenv } from './internal/formats.js'
 
 /** The documented dotenv rule, stated independently of the implementation. */
@@ -176,7 +177,10 @@ describe('vault.export', () => {
       name: 'WINDOWS_TEXT',
       value: 'line-one\r\nline-two',
     })
-    const error = await _failure(t.vault.export({ collection: 'web', format: 'env' }))
+    const error = await expectKeywardError(
+      t.vault.export({ collection: 'web', format: 'env' }),
+      'KEYWARD_VAULT_UNREPRESENTABLE',
+    )
     expect(error.code).toBe('KEYWARD_VAULT_UNREPRESENTABLE')
     expect(error.details.name).toBe('WINDOWS_TEXT')
     expect(error.message).not.toContain('line-one')
@@ -187,11 +191,20 @@ describe('vault.export', () => {
 
   it('validates options, naming them', async () => {
     expect(
-      (await _failure(t.vault.export({ collection: 'web', format: 'yaml' as never }))).message,
+      (
+        await expectKeywardError(
+          t.vault.export({ collection: 'web', format: 'yaml' as never }),
+          'KEYWARD_INVALID_ARGUMENT',
+        )
+      ).message,
     ).toContain('`format`')
     expect(
-      (await _failure(t.vault.export({ collection: 'web', format: 'env', publicPrefix: 'X Y' })))
-        .message,
+      (
+        await expectKeywardError(
+          t.vault.export({ collection: 'web', format: 'env', publicPrefix: 'X Y' }),
+          'KEYWARD_INVALID_ARGUMENT',
+        )
+      ).message,
     ).toContain('`publicPrefix`')
   })
 })
@@ -209,7 +222,10 @@ describe('vault.export hardening', () => {
   it('refuses a value with a NUL in every text format (regression: process.loadEnvFile truncated it)', async () => {
     await t.vault.secrets.create({ collection: 'web', name: 'NUL_VALUE', value: `${CANARY}\0tail` })
     for (const format of ['dotenv', 'env', 'shell', 'compose'] as const) {
-      const error = await _failure(t.vault.export({ collection: 'web', format }))
+      const error = await expectKeywardError(
+        t.vault.export({ collection: 'web', format }),
+        'KEYWARD_VAULT_UNREPRESENTABLE',
+      )
       expect([error.code, error.details.name, error.details.format]).toEqual([
         'KEYWARD_VAULT_UNREPRESENTABLE',
         'NUL_VALUE',
@@ -225,16 +241,18 @@ describe('vault.export hardening', () => {
   it('a file that cannot be written is a KeywardError naming the file (regression: raw ENOENT/EISDIR escaped)', async () => {
     await t.vault.secrets.create({ collection: 'web', name: 'A', value: CANARY })
     const missing = join(t.dir, 'no-such-dir', 'out.env')
-    const enoent = await _failure(
+    const enoent = await expectKeywardError(
       t.vault.export({ collection: 'web', format: 'dotenv', file: missing }),
+      'KEYWARD_STORE_IO',
     )
     expect([enoent.code, enoent.details.errno, enoent.details.path]).toEqual([
       'KEYWARD_STORE_IO',
       'ENOENT',
       missing,
     ])
-    const eisdir = await _failure(
+    const eisdir = await expectKeywardError(
       t.vault.export({ collection: 'web', format: 'dotenv', file: t.dir }),
+      'KEYWARD_STORE_IO',
     )
     expect(eisdir.code).toBe('KEYWARD_STORE_IO')
     expect(typeof eisdir.details.errno).toBe('string')

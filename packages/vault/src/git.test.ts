@@ -1,14 +1,8 @@
 import { PassThrough } from 'node:stream'
+import { expectKeywardError, recordingLogger } from '@keyward/core/testing'
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import {
-  _assertNoLeak,
-  _failure,
-  _recordingLogger,
-  type _TempVault,
-  _tempVault,
-  CANARY,
-} from './_helpers.js'
+import { _assertNoLeak, type _TempVault, _tempVault, CANARY } from './_helpers.js'
 import { gitCredentialHelper, parseCredentialInput } from './index.js'
 
 describe('parseCredentialInput', () => {
@@ -109,28 +103,31 @@ describe('gitCredentialHelper', () => {
         },
       },
     } as never
-    const lines: string[] = []
+    const logger = recordingLogger()
     const out = new PassThrough()
     let text = ''
     out.on('data', (c: Buffer) => {
       text += c.toString()
     })
-    await gitCredentialHelper({ vault, collection: 'git', logger: _recordingLogger(lines) })(
+    await gitCredentialHelper({ vault, collection: 'git', logger })(
       'get',
       'protocol=https\nhost=host.test\n\n',
       out,
     )
     expect(text).toBe(`protocol=https\nhost=host.test\npassword=${CANARY}\n`)
     expect(
-      lines.some((l) => l.includes('"secret":"bad"') && l.includes('KEYWARD_VAULT_INVALID')),
+      logger.lines.some(
+        (l) => l.text.includes('"secret":"bad"') && l.text.includes('KEYWARD_VAULT_INVALID'),
+      ),
     ).toBe(true)
-    const refused = await _failure(
+    const refused = await expectKeywardError(
       t.vault.secrets.create({
         collection: 'git',
         name: 'MALFORMED',
         type: 'login',
         fields: { password: 'p', url: 'https://u%zz@host.test/a' },
       }),
+      'KEYWARD_VAULT_INVALID',
     )
     expect([refused.code, refused.details.field]).toEqual(['KEYWARD_VAULT_INVALID', 'url'])
   })

@@ -2,19 +2,15 @@ import {
   assertOptions,
   type Driver,
   defaultKey,
-  KEYWARD_INVALID_ARGUMENT,
   KEYWARD_KEY_MISSING,
   KeywardError,
   silentLogger,
 } from '@keyward/core'
 import { KEYWARD_VAULT_NO_KEY } from './errors.js'
+import { argument } from './internal/argument.js'
 import { defaultVaultPath } from './paths.js'
 import type { OpenVaultOptions, Vault } from './types.js'
 import { OpenedVault } from './vault.js'
-
-function argument(message: string): KeywardError {
-  return new KeywardError(KEYWARD_INVALID_ARGUMENT, message)
-}
 
 const NO_KEY_FIX = 'or pass `key: passphraseKey(…)` (or envKey(…)) from @keyward/core to openVault'
 

@@ -6,9 +6,10 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { expectKeywardError } from '@keyward/core/testing'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { assertBuilt } from '../../../test/_built.js'
-import { _assertNoLeak, _failure, type _TempVault, _tempVault, CANARY } from './_helpers.js'
+import { _assertNoLeak, type _TempVault, _tempVault, CANARY } from './_helpers.js'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const CHILD = join(here, '_child.mjs')
@@ -101,8 +102,9 @@ describe('across processes (built package)', () => {
     await crashed.exited
     expect(crashed.child.signalCode).toBe('SIGKILL')
     expect(crashed.results()).toEqual([])
-    const error = await _failure(
+    const error = await expectKeywardError(
       t.vault.secrets.create({ collection: 'app', name: 'TOKEN', value: 'second-writer' }),
+      'KEYWARD_VAULT_DUPLICATE',
     )
     expect(error.code).toBe('KEYWARD_VAULT_DUPLICATE')
     expect((await t.vault.secrets.list({ collection: 'app' })).map((s) => s.name)).toEqual([

@@ -1,9 +1,10 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${secret.…} references are the subject of these tests
 import { KeywardError } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
+import { expectKeywardError } from '@keyward/core/testing'
 import { substitute } from '@keyward/templating'
 import { describe, expect, it } from 'vitest'
-import { _assertNoLeak, _failure, CANARY } from './_helpers.js'
+import { _assertNoLeak, CANARY } from './_helpers.js'
 import { openVault, type Vault } from './index.js'
 
 async function memoryVault(): Promise<Vault> {
@@ -28,13 +29,17 @@ describe('resolution on the snapshot', () => {
       name: 'SNEAKY',
       value: `\${secret.@${id}/prod}`,
     })
-    const error = await _failure(
+    const error = await expectKeywardError(
       vault.resolveEnvironment({ collection: 'app', environment: 'dev' }),
+      'KEYWARD_REFERENCE_UNRESOLVED',
     )
     expect(error.code).toBe('KEYWARD_REFERENCE_UNRESOLVED')
     expect(error.message).toContain('not found')
     _assertNoLeak([error])
-    const viaResolver = await _failure(substitute(`\${secret.@${id}/prod}`, vault.resolver()))
+    const viaResolver = await expectKeywardError(
+      substitute(`\${secret.@${id}/prod}`, vault.resolver()),
+      'KEYWARD_REFERENCE_UNRESOLVED',
+    )
     expect(viaResolver.code).toBe('KEYWARD_REFERENCE_UNRESOLVED')
     // The public spellings still reach it.
     expect(await substitute(`\${secret.app/prod/PROD_ONLY}`, vault.resolver())).toBe(CANARY)
@@ -70,8 +75,9 @@ describe('resolution on the snapshot', () => {
         name: `L${i}`,
         value: i === 9 ? 'bottom' : `\${secret.L${i + 1}}`,
       })
-    const error = await _failure(
+    const error = await expectKeywardError(
       vault.resolveEnvironment({ collection: 'app', environment: 'dev' }),
+      'KEYWARD_REFERENCE_UNRESOLVED',
     )
     const failures = error.details.failures as { reason: string; raw: string }[]
     expect(failures.map((f) => [f.reason, f.raw])).toEqual([['depth', '${secret.L1}']])
@@ -89,7 +95,10 @@ describe('resolution on the snapshot', () => {
         name: `C${String(i).padStart(4, '0')}`,
         value: `${CANARY}\${secret.C${String((i + 1) % n).padStart(4, '0')}}`,
       })
-    const error = await _failure(vault.resolveEnvironment({ collection: 'app' }))
+    const error = await expectKeywardError(
+      vault.resolveEnvironment({ collection: 'app' }),
+      'KEYWARD_REFERENCE_UNRESOLVED',
+    )
     expect(error.code).toBe('KEYWARD_REFERENCE_UNRESOLVED')
     const failures = error.details.failures as { reason: string; chain: string[] }[]
     expect(failures).toHaveLength(1)
@@ -126,7 +135,10 @@ describe('resolution on the snapshot', () => {
     await vault.secrets.create({ collection: 'app', name: 'BROKEN', value: 'x${secret.MISSING}' })
     for (const name of ['A', 'B', 'C'])
       await vault.secrets.create({ collection: 'app', name, value: `${name}:\${secret.BROKEN}` })
-    const error = await _failure(vault.resolveEnvironment({ collection: 'app' }))
+    const error = await expectKeywardError(
+      vault.resolveEnvironment({ collection: 'app' }),
+      'KEYWARD_REFERENCE_UNRESOLVED',
+    )
     const failures = error.details.failures as { reason: string; raw: string }[]
     expect(failures.map((f) => [f.reason, f.raw])).toEqual([['not_found', '${secret.MISSING}']])
   })

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { expectKeywardError } from '@keyward/core/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { _assertNoLeak, _failure, type _TempVault, _tempVault, CANARY } from './_helpers.js'
+import { _assertNoLeak, type _TempVault, _tempVault, CANARY } from './_helpers.js'
 
 function sink(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough()
@@ -127,17 +127,27 @@ describe('vault.run', () => {
   })
 
   it('reports a command that cannot start, and validates options before resolving', async () => {
-    const error = await _failure(
+    const error = await expectKeywardError(
       t.vault.run({ collection: 'app', command: 'keyward-no-such-command-x' }),
+      'KEYWARD_VAULT_SPAWN_FAILED',
     )
     expect(error.code).toBe('KEYWARD_VAULT_SPAWN_FAILED')
     expect(error.message).toContain('keyward-no-such-command-x')
-    expect((await _failure(t.vault.run({ collection: 'app', command: '' }))).message).toContain(
-      '`command`',
-    )
     expect(
-      (await _failure(t.vault.run({ collection: 'app', command: 'x', args: 'a' as never })))
-        .message,
+      (
+        await expectKeywardError(
+          t.vault.run({ collection: 'app', command: '' }),
+          'KEYWARD_INVALID_ARGUMENT',
+        )
+      ).message,
+    ).toContain('`command`')
+    expect(
+      (
+        await expectKeywardError(
+          t.vault.run({ collection: 'app', command: 'x', args: 'a' as never }),
+          'KEYWARD_INVALID_ARGUMENT',
+        )
+      ).message,
     ).toContain('`args`')
   })
 })
@@ -145,8 +155,9 @@ describe('vault.run', () => {
 describe('vault.run hardening', () => {
   it('a NUL in a secret value fails before spawning, never quoting it (regression: spawn’s ERR_INVALID_ARG_VALUE quoted the secret)', async () => {
     await t.vault.secrets.create({ collection: 'app', name: 'WITH_NUL', value: `${CANARY}\0tail` })
-    const error = await _failure(
+    const error = await expectKeywardError(
       t.vault.run({ collection: 'app', command: process.execPath, args: ['-e', ''] }),
+      'KEYWARD_VAULT_UNREPRESENTABLE',
     )
     expect(error.code).toBe('KEYWARD_VAULT_UNREPRESENTABLE')
     expect(error.details.name).toBe('WITH_NUL')
@@ -185,7 +196,7 @@ describe('vault.run hardening', () => {
         stderr: sink().stream,
         ...extra,
       })
-    const error = await _failure(run())
+    const error = await expectKeywardError(run(), 'KEYWARD_VAULT_UNSAFE_NAME')
     expect(error.code).toBe('KEYWARD_VAULT_UNSAFE_NAME')
     expect(error.details.name).toBe('NODE_OPTIONS')
     expect(error.message).toContain('allowUnsafeNames')
@@ -202,7 +213,7 @@ describe('vault.run hardening', () => {
       'BASH_ENV',
     ]) {
       const created = await t.vault.secrets.create({ collection: 'app', name, value: 'x' })
-      const refused = await _failure(run())
+      const refused = await expectKeywardError(run(), 'KEYWARD_VAULT_UNSAFE_NAME')
       expect([refused.code, refused.details.name]).toEqual(['KEYWARD_VAULT_UNSAFE_NAME', name])
       await t.vault.secrets.delete(created.id)
     }
@@ -220,7 +231,7 @@ describe('vault.run hardening', () => {
         stderr: sink().stream,
         ...extra,
       })
-    const error = await _failure(run())
+    const error = await expectKeywardError(run(), 'KEYWARD_VALUE_UNMASKABLE')
     expect(error.code).toBe('KEYWARD_VALUE_UNMASKABLE')
     expect(error.message).toContain('PIN')
     expect(error.message).toContain('allowUnmasked')

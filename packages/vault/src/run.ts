@@ -8,6 +8,7 @@ import {
   KEYWARD_VAULT_UNREPRESENTABLE,
   KEYWARD_VAULT_UNSAFE_NAME,
 } from './errors.js'
+import { argument } from './internal/argument.js'
 
 /**
  * Options of `vault.run`.
@@ -124,10 +125,6 @@ const UNSAFE_PREFIXES = ['LD_', 'DYLD_', 'BASH_FUNC_']
 export function isUnsafeName(name: string): boolean {
   const upper = name.toUpperCase()
   return UNSAFE_NAMES.has(upper) || UNSAFE_PREFIXES.some((prefix) => upper.startsWith(prefix))
-}
-
-function argument(message: string): KeywardError {
-  return new KeywardError(KEYWARD_INVALID_ARGUMENT, message)
 }
 
 const isText = (value: unknown): value is string =>

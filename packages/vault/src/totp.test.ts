@@ -1,7 +1,9 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${secret.…} references are the subject of these tests
+
+import { expectKeywardError } from '@keyward/core/testing'
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { _assertNoLeak, _failure, type _TempVault, _tempVault } from './_helpers.js'
+import { _assertNoLeak, type _TempVault, _tempVault } from './_helpers.js'
 import { decodeBase32, encodeBase32, generateTotp, parseTotp, type TotpAlgorithm } from './index.js'
 
 const ascii = (text: string) => new TextEncoder().encode(text)
@@ -182,7 +184,9 @@ describe('vault.totp', () => {
       name: 'PLAIN',
       value: 'not-a-totp-x',
     })
-    expect((await _failure(vault.totp(plain.id))).code).toBe('KEYWARD_VAULT_TOTP')
+    expect((await expectKeywardError(vault.totp(plain.id), 'KEYWARD_VAULT_TOTP')).code).toBe(
+      'KEYWARD_VAULT_TOTP',
+    )
     _assertNoLeak(t.logs, encodeBase32(SEEDS.SHA256))
   })
 })

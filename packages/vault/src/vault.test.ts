@@ -1,12 +1,13 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${secret.…} references are the subject of these tests
 import { readFile, writeFile } from 'node:fs/promises'
 import { inspect } from 'node:util'
-import { envKey, KeywardError } from '@keyward/core'
+import { envKey, KeywardError, type KeywardErrorCode } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { memoryDriver } from '@keyward/core/drivers/memory'
+import { expectKeywardError } from '@keyward/core/testing'
 import { createRedactor, substitute } from '@keyward/templating'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { _assertNoLeak, _failure, type _TempVault, _tempVault, CANARY } from './_helpers.js'
+import { _assertNoLeak, type _TempVault, _tempVault, CANARY } from './_helpers.js'
 import { openVault, type Vault } from './index.js'
 
 let t: _TempVault
@@ -172,8 +173,9 @@ describe('collections, environments and secrets', () => {
       name: 'USES_FIELD',
       value: '${secret.LOGIN.nope}',
     })
-    const error = await _failure(
+    const error = await expectKeywardError(
       vault.resolveEnvironment({ collection: 'my-saas', environment: 'dev' }),
+      'KEYWARD_REFERENCE_UNRESOLVED',
     )
     expect(error.code).toBe('KEYWARD_REFERENCE_UNRESOLVED')
     expect(error.message).toContain(`URL (secret ${id})`)
@@ -188,8 +190,9 @@ describe('collections, environments and secrets', () => {
     await saas()
     await vault.secrets.create({ collection: 'my-saas', name: 'A', value: 'a${secret.B}' })
     await vault.secrets.create({ collection: 'my-saas', name: 'B', value: `${CANARY}\${secret.A}` })
-    const error = await _failure(
+    const error = await expectKeywardError(
       vault.resolveEnvironment({ collection: 'my-saas', environment: 'dev' }),
+      'KEYWARD_REFERENCE_UNRESOLVED',
     )
     expect(error.code).toBe('KEYWARD_REFERENCE_UNRESOLVED')
     expect(error.message).toContain('cycle')
@@ -206,7 +209,7 @@ describe('collections, environments and secrets', () => {
       value: CANARY,
     })
     const before = await readFile(t.path)
-    const cases: [() => Promise<unknown>, string, string][] = [
+    const cases: [() => Promise<unknown>, KeywardErrorCode, string][] = [
       [() => vault.collections.create({ slug: 'my-saas' }), 'KEYWARD_VAULT_DUPLICATE', 'my-saas'],
       [
         () => vault.environments.create({ collection: 'my-saas', slug: 'dev' }),
@@ -292,7 +295,7 @@ describe('collections, environments and secrets', () => {
       ],
     ]
     for (const [start, code, named] of cases) {
-      const error = await _failure(start())
+      const error = await expectKeywardError(start(), code)
       expect(error.code, error.message).toBe(code)
       expect(error.message).toContain(named)
       _assertNoLeak([error])
@@ -340,13 +343,21 @@ describe('updates', () => {
     })
     const updated = await vault.secrets.update(id, { value: 'v2-value' }, { ifVersion: 1 })
     expect(updated.version).toBe(2)
-    const error = await _failure(vault.secrets.update(id, { value: CANARY }, { ifVersion: 1 }))
+    const error = await expectKeywardError(
+      vault.secrets.update(id, { value: CANARY }, { ifVersion: 1 }),
+      'KEYWARD_VERSION_CONFLICT',
+    )
     expect(error.code).toBe('KEYWARD_VERSION_CONFLICT')
     expect(error.details).toMatchObject({ secret: id, expected: 1, actual: 2 })
     expect((await vault.secrets.get(id)).value).toBe('v2-value')
-    expect((await _failure(vault.secrets.delete(id, { ifVersion: 1 }))).code).toBe(
-      'KEYWARD_VERSION_CONFLICT',
-    )
+    expect(
+      (
+        await expectKeywardError(
+          vault.secrets.delete(id, { ifVersion: 1 }),
+          'KEYWARD_VERSION_CONFLICT',
+        )
+      ).code,
+    ).toBe('KEYWARD_VERSION_CONFLICT')
     _assertNoLeak([error])
   })
 
@@ -361,9 +372,14 @@ describe('updates', () => {
     const versions = await vault.secrets.versions(id)
     expect(versions.map((v) => v.version)).toEqual([13, 12, 11, 10, 9, 8, 7, 6, 5, 4])
     expect((await vault.secrets.get(id, { version: 4 })).value).toBe('value-4')
-    expect((await _failure(vault.secrets.get(id, { version: 3 }))).code).toBe(
-      'KEYWARD_VAULT_UNKNOWN_SECRET',
-    )
+    expect(
+      (
+        await expectKeywardError(
+          vault.secrets.get(id, { version: 3 }),
+          'KEYWARD_VAULT_UNKNOWN_SECRET',
+        )
+      ).code,
+    ).toBe('KEYWARD_VAULT_UNKNOWN_SECRET')
     const other = await t.reopen()
     expect((await other.secrets.get(id)).value).toBe('value-13')
   })
@@ -381,7 +397,9 @@ describe('updates', () => {
     expect((await other.resolveEnvironment({ collection: 'my-saas' })).TOKEN).toBe('second-value')
     await vault.secrets.delete(id)
     expect(await other.resolveEnvironment({ collection: 'my-saas' })).toEqual({})
-    expect((await _failure(other.secrets.get(id))).code).toBe('KEYWARD_VAULT_UNKNOWN_SECRET')
+    expect(
+      (await expectKeywardError(other.secrets.get(id), 'KEYWARD_VAULT_UNKNOWN_SECRET')).code,
+    ).toBe('KEYWARD_VAULT_UNKNOWN_SECRET')
   })
 })
 
@@ -428,7 +446,10 @@ describe('opening', () => {
   it('refuses a vault written by a newer format, writing nothing', async () => {
     const driver = memoryDriver()
     await driver.set('vault/head', new TextEncoder().encode('{"format":2,"kind":"head"}'))
-    const error = await _failure(openVault({ driver }))
+    const error = await expectKeywardError(
+      openVault({ driver }),
+      'KEYWARD_VAULT_UNSUPPORTED_FORMAT',
+    )
     expect(error.code).toBe('KEYWARD_VAULT_UNSUPPORTED_FORMAT')
     expect((await driver.get('vault/head'))?.version).toBe(1)
     expect(await driver.list()).toEqual(['vault/head'])
@@ -443,26 +464,40 @@ describe('opening', () => {
       new TextEncoder().encode(`{"format":1,"kind":"secret","x":"${CANARY}"`),
     )
     await driver.set('vault/head', new TextEncoder().encode('{"format":1,"kind":"head"}'))
-    const error = await _failure(v.resolveEnvironment({ collection: 'c' }))
+    const error = await expectKeywardError(
+      v.resolveEnvironment({ collection: 'c' }),
+      'KEYWARD_VAULT_RECORD_CORRUPT',
+    )
     expect(error.code).toBe('KEYWARD_VAULT_RECORD_CORRUPT')
     expect(error.cause).toBeUndefined()
     _assertNoLeak([error])
   })
 
   it('validates options eagerly, naming them', async () => {
-    expect((await _failure(openVault({ driver: {} as never }))).message).toContain('`driver`')
-    expect((await _failure(openVault({ driver: memoryDriver(), path: '/x' }))).message).toContain(
-      '`path`',
-    )
-    expect((await _failure(openVault({ path: '' }))).message).toContain('`path`')
+    expect(
+      (await expectKeywardError(openVault({ driver: {} as never }), 'KEYWARD_INVALID_ARGUMENT'))
+        .message,
+    ).toContain('`driver`')
+    expect(
+      (
+        await expectKeywardError(
+          openVault({ driver: memoryDriver(), path: '/x' }),
+          'KEYWARD_INVALID_ARGUMENT',
+        )
+      ).message,
+    ).toContain('`path`')
+    expect(
+      (await expectKeywardError(openVault({ path: '' }), 'KEYWARD_INVALID_ARGUMENT')).message,
+    ).toContain('`path`')
   })
 
   it('passes a store from a newer core format through with its code', async () => {
     const bytes = await readFile(t.path)
     const forged = Buffer.from(bytes)
     await writeFile(t.path, forged.subarray(0, 10))
-    const error = await _failure(
+    const error = await expectKeywardError(
       openVault({ path: t.path, key: envKey('K', { env: { K: t.keyText } }) }),
+      'KEYWARD_STORE_TRUNCATED',
     )
     expect(error.code).toMatch(/^KEYWARD_STORE_/)
     expect(fileDriver).toBeTypeOf('function')

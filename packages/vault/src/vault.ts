@@ -2,7 +2,6 @@
 import { randomUUID } from 'node:crypto'
 import {
   type Driver,
-  KEYWARD_INVALID_ARGUMENT,
   KEYWARD_VERSION_CONFLICT,
   KeywardError,
   type Logger,
@@ -17,6 +16,7 @@ import {
   KEYWARD_VAULT_UNKNOWN_ENVIRONMENT,
   KEYWARD_VAULT_UNKNOWN_SECRET,
 } from './errors.js'
+import { argument, ifVersionOf } from './internal/argument.js'
 import { checkExportOptions, formatEnvironment } from './internal/export.js'
 import {
   buildFields,
@@ -41,10 +41,6 @@ import type {
   SecretInfo,
   Vault,
 } from './types.js'
-
-function argument(message: string): KeywardError {
-  return new KeywardError(KEYWARD_INVALID_ARGUMENT, message)
-}
 
 /** The vault `openVault` returns: CRUD on the store's snapshots, resolution, export, run. */
 export class OpenedVault implements Vault {
@@ -109,6 +105,25 @@ export class OpenedVault implements Vault {
       throw new KeywardError(KEYWARD_VAULT_UNKNOWN_SECRET, `no secret ${id} in this vault`, {
         details: { secret: id },
       })
+    return entry
+  }
+
+  /** The secret, refused with `KEYWARD_VERSION_CONFLICT` when `ifVersion` is not its version. */
+  #secretAt(
+    snapshot: Snapshot,
+    id: string,
+    ifVersion: number | undefined,
+    where: (rec: SecretRec) => string,
+    fix: string,
+  ) {
+    const entry = this.#secret(snapshot, id)
+    const { rec } = entry
+    if (ifVersion !== undefined && ifVersion !== rec.version)
+      throw new KeywardError(
+        KEYWARD_VERSION_CONFLICT,
+        `secret ${id} ${where(rec)}is at version ${rec.version}, not ${ifVersion}: ${fix}`,
+        { details: { secret: id, expected: ifVersion, actual: rec.version } },
+      )
     return entry
   }
 
@@ -285,17 +300,15 @@ export class OpenedVault implements Vault {
     update: async (id, change, options = {}) => {
       if (typeof change !== 'object' || change === null)
         throw argument('update takes { value } or { fields }')
-      const ifVersion = options.ifVersion
-      if (ifVersion !== undefined && (!Number.isSafeInteger(ifVersion) || ifVersion < 1))
-        throw argument('option `ifVersion` must be a positive integer')
+      const ifVersion = ifVersionOf(options)
       return this.#mutate((snapshot) => {
-        const { rec, dv } = this.#secret(snapshot, id)
-        if (ifVersion !== undefined && ifVersion !== rec.version)
-          throw new KeywardError(
-            KEYWARD_VERSION_CONFLICT,
-            `secret ${id} (${this.#where(snapshot, rec)}) is at version ${rec.version}, not ${ifVersion}: someone changed it; re-read and retry`,
-            { details: { secret: id, expected: ifVersion, actual: rec.version } },
-          )
+        const { rec, dv } = this.#secretAt(
+          snapshot,
+          id,
+          ifVersion,
+          (rec) => `(${this.#where(snapshot, rec)}) `,
+          'someone changed it; re-read and retry',
+        )
         const fields = buildFields(rec.type, change, { secret: id })
         const now = new Date().toISOString()
         const next: SecretRec = {
@@ -317,17 +330,15 @@ export class OpenedVault implements Vault {
     },
 
     delete: async (id, options = {}) => {
-      const ifVersion = options.ifVersion
-      if (ifVersion !== undefined && (!Number.isSafeInteger(ifVersion) || ifVersion < 1))
-        throw argument('option `ifVersion` must be a positive integer')
+      const ifVersion = ifVersionOf(options)
       await this.#mutate((snapshot) => {
-        const { rec, dv } = this.#secret(snapshot, id)
-        if (ifVersion !== undefined && ifVersion !== rec.version)
-          throw new KeywardError(
-            KEYWARD_VERSION_CONFLICT,
-            `secret ${id} is at version ${rec.version}, not ${ifVersion}: re-read before deleting`,
-            { details: { secret: id, expected: ifVersion, actual: rec.version } },
-          )
+        const { rec, dv } = this.#secretAt(
+          snapshot,
+          id,
+          ifVersion,
+          () => '',
+          're-read before deleting',
+        )
         this.logger.info('vault: secret deleted', { secret: id })
         return {
           writes: [{ key: this.#recKey(rec), remove: true, ifVersion: dv }],

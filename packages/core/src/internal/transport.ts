@@ -221,8 +221,7 @@ export const nodeTransport: Transport = (target, request, limits) =>
     req.on('response', (res) => {
       const chunks: Buffer[] = []
       let size = 0
-      const declared = Number(res.headers['content-length'])
-      if (Number.isFinite(declared) && declared > limits.maxBytes) {
+      const tooLarge = () => {
         res.destroy()
         reject(
           new KeywardError(
@@ -231,19 +230,16 @@ export const nodeTransport: Transport = (target, request, limits) =>
             { details: { host: target.hostname, maxBytes: limits.maxBytes } },
           ),
         )
+      }
+      const declared = Number(res.headers['content-length'])
+      if (Number.isFinite(declared) && declared > limits.maxBytes) {
+        tooLarge()
         return
       }
       res.on('data', (chunk: Buffer) => {
         size += chunk.length
         if (size > limits.maxBytes) {
-          res.destroy()
-          reject(
-            new KeywardError(
-              KEYWARD_FETCH_TOO_LARGE,
-              `safeFetch: the response from ${target.hostname} is larger than ${limits.maxBytes} bytes`,
-              { details: { host: target.hostname, maxBytes: limits.maxBytes } },
-            ),
-          )
+          tooLarge()
           return
         }
         chunks.push(chunk)

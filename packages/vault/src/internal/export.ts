@@ -1,13 +1,10 @@
-import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
+import { KeywardError } from '@keyward/core'
 import { KEYWARD_VAULT_UNREPRESENTABLE } from '../errors.js'
 import type { ExportFormat, ExportOptions } from '../types.js'
+import { argument } from './argument.js'
 import { type Quoted, quoteCompose, quoteDotenv, quoteShell } from './formats.js'
 
 const FORMATS: readonly ExportFormat[] = ['dotenv', 'shell', 'compose', 'json', 'env']
-
-function argument(message: string): KeywardError {
-  return new KeywardError(KEYWARD_INVALID_ARGUMENT, message)
-}
 
 /** Validates export options before anything is resolved. */
 export function checkExportOptions(options: ExportOptions): void {
