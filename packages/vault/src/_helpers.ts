@@ -49,6 +49,24 @@ export async function _tempVault(): Promise<_TempVault> {
   }
 }
 
+/**
+ * Creates string secrets, in order, in `where` (`collection` or `collection/environment`);
+ * returns each one's id by name.
+ */
+export async function _put<Name extends string>(
+  vault: Vault,
+  where: string,
+  values: Readonly<Record<Name, string>>,
+): Promise<Record<Name, string>> {
+  const [collection = '', environment] = where.split('/')
+  const ids: Record<string, string> = {}
+  for (const [name, value] of Object.entries<string>(values)) {
+    const place = environment === undefined ? { collection } : { collection, environment }
+    ids[name] = (await vault.secrets.create({ ...place, name, value })).id
+  }
+  return ids as Record<Name, string>
+}
+
 /** Asserts that nothing printable about each value (message, stack, cause chain, inspect, JSON) contains `secret`. */
 export function _assertNoLeak(values: readonly unknown[], secret: string = CANARY): void {
   for (const value of values) expectNoLeak(value, secret)

@@ -4,7 +4,7 @@ import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError } from '@keyward/core/testing'
 import { substitute } from '@keyward/templating'
 import { describe, expect, it } from 'vitest'
-import { _assertNoLeak, CANARY } from './_helpers.js'
+import { _assertNoLeak, _put, CANARY } from './_helpers.js'
 import { openVault, type Vault } from './index.js'
 
 async function memoryVault(): Promise<Vault> {
@@ -18,29 +18,18 @@ async function memoryVault(): Promise<Vault> {
 describe('resolution on the snapshot', () => {
   it('a user value cannot use the private @<uuid>/<environment> spelling (regression: it read another environment’s secret)', async () => {
     const vault = await memoryVault()
-    const { id } = await vault.secrets.create({
-      collection: 'app',
-      environment: 'prod',
-      name: 'PROD_ONLY',
-      value: CANARY,
-    })
-    await vault.secrets.create({
-      collection: 'app',
-      name: 'SNEAKY',
-      value: `\${secret.@${id}/prod}`,
-    })
+    const { PROD_ONLY: id } = await _put(vault, 'app/prod', { PROD_ONLY: CANARY })
+    await _put(vault, 'app', { SNEAKY: `\${secret.@${id}/prod}` })
     const error = await expectKeywardError(
       vault.resolveEnvironment({ collection: 'app', environment: 'dev' }),
       'KEYWARD_REFERENCE_UNRESOLVED',
     )
-    expect(error.code).toBe('KEYWARD_REFERENCE_UNRESOLVED')
     expect(error.message).toContain('not found')
     _assertNoLeak([error])
-    const viaResolver = await expectKeywardError(
+    await expectKeywardError(
       substitute(`\${secret.@${id}/prod}`, vault.resolver()),
       'KEYWARD_REFERENCE_UNRESOLVED',
     )
-    expect(viaResolver.code).toBe('KEYWARD_REFERENCE_UNRESOLVED')
     // The public spellings still reach it.
     expect(await substitute(`\${secret.app/prod/PROD_ONLY}`, vault.resolver())).toBe(CANARY)
     expect(await substitute(`\${secret.${id}}`, vault.resolver())).toBe(CANARY)
@@ -48,16 +37,10 @@ describe('resolution on the snapshot', () => {
 
   it('a value with only an escaped reference is unescaped, like one that also holds a reference', async () => {
     const vault = await memoryVault()
-    await vault.secrets.create({
-      collection: 'app',
-      name: 'ONLY_ESCAPE',
-      value: 'lit=$${secret.x}',
-    })
-    await vault.secrets.create({ collection: 'app', name: 'PLAIN', value: 'p' })
-    await vault.secrets.create({
-      collection: 'app',
-      name: 'BOTH',
-      value: 'lit=$${secret.x} ${secret.PLAIN}',
+    await _put(vault, 'app', {
+      ONLY_ESCAPE: 'lit=$${secret.x}',
+      PLAIN: 'p',
+      BOTH: 'lit=$${secret.x} ${secret.PLAIN}',
     })
     expect(await vault.resolveEnvironment({ collection: 'app' })).toEqual({
       BOTH: 'lit=${secret.x} p',
@@ -99,7 +82,6 @@ describe('resolution on the snapshot', () => {
       vault.resolveEnvironment({ collection: 'app' }),
       'KEYWARD_REFERENCE_UNRESOLVED',
     )
-    expect(error.code).toBe('KEYWARD_REFERENCE_UNRESOLVED')
     const failures = error.details.failures as { reason: string; chain: string[] }[]
     expect(failures).toHaveLength(1)
     expect(failures[0]!.reason).toBe('cycle')

@@ -3,7 +3,7 @@ import type { SecretSource } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError, expectNoLeak } from '@keyward/core/testing'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { CANARY } from './_helpers.js'
+import { _put, CANARY } from './_helpers.js'
 import { openVault, type Vault, vaultSource } from './index.js'
 
 let vault: Vault
@@ -11,19 +11,9 @@ beforeEach(async () => {
   vault = await openVault({ driver: memoryDriver() })
   await vault.collections.create({ slug: 'app' })
   await vault.environments.create({ collection: 'app', slug: 'prod' })
-  await vault.secrets.create({ collection: 'app', name: 'API_URL', value: 'https://api.test' })
-  await vault.secrets.create({ collection: 'app', name: 'DB_PASSWORD', value: 'untagged-pw' })
-  await vault.secrets.create({
-    collection: 'app',
-    environment: 'prod',
-    name: 'DB_PASSWORD',
-    value: CANARY,
-  })
-  await vault.secrets.create({
-    collection: 'app',
-    name: 'DATABASE_URL',
-    value: 'postgres://app:${secret.DB_PASSWORD}@db/app',
-  })
+  await _put(vault, 'app', { API_URL: 'https://api.test', DB_PASSWORD: 'untagged-pw' })
+  await _put(vault, 'app/prod', { DB_PASSWORD: CANARY })
+  await _put(vault, 'app', { DATABASE_URL: 'postgres://app:${secret.DB_PASSWORD}@db/app' })
 })
 
 describe('vaultSource', () => {

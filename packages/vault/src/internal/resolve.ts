@@ -21,17 +21,12 @@ export interface Touched {
   readonly label: string
 }
 
-/** One broken reference inside the vault, as listed in `details.failures`. Never a value. */
-export interface VaultFailure {
+/**
+ * One broken reference inside the vault, as listed in `details.failures`: the reference as
+ * written in the secret's value (its offsets are in that value), and where it was met. Never a value.
+ */
+export interface VaultFailure extends Reference {
   readonly reason: FailureReason
-  readonly namespace: string
-  readonly id: string
-  readonly field?: string
-  /** The reference as written in the secret's value. */
-  readonly raw: string
-  /** Its offsets in that value. */
-  readonly start: number
-  readonly end: number
   /** `[variable]`: the variable whose resolution met it first (`[]` for a resolver call). */
   readonly path: readonly string[]
   /** The id of the secret whose value holds the reference. */
