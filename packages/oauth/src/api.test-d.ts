@@ -12,10 +12,10 @@ import {
   fetchAccount,
   type LoginOptions,
   type LoginTokens,
-  type OAuthErrorCode,
   login,
   loginWithBrowser,
   loginWithDeviceCode,
+  type OAuthErrorCode,
   oauthRefresher,
   type Provider,
   presets,
@@ -88,7 +88,7 @@ describe('public API types', () => {
     void authorizationUrl(provider, client, { scopes: ['a'] })
   })
 
-  it('OAuthErrorCode: its own codes and safeFetch\'s SSRF/FETCH codes, no other core code', () => {
+  it("OAuthErrorCode: its own codes and safeFetch's SSRF/FETCH codes, no other core code", () => {
     expectTypeOf<'KEYWARD_OAUTH_ACCESS_DENIED'>().toExtend<OAuthErrorCode>()
     expectTypeOf<'KEYWARD_SSRF_BLOCKED_ADDRESS'>().toExtend<OAuthErrorCode>()
     expectTypeOf<'KEYWARD_FETCH_NETWORK'>().toExtend<OAuthErrorCode>()
