@@ -26,6 +26,8 @@ export interface _OidcServer {
    * the connection without an answer (the server is unreachable).
    */
   outage: '503' | 'reset' | undefined
+  /** Dynamic client registrations (RFC 7591) the server answered. */
+  registrations: number
   /** The `resource` parameter of every authorization and token request, in order (RFC 8707). */
   resourceSeen: { path: string; grant: string | undefined; resource: unknown }[]
 }
@@ -52,6 +54,8 @@ export async function _startOidc(
     mountPath?: string
     /** Enable RFC 7591 dynamic client registration (`features.registration`). */
     registration?: boolean
+    /** Lifetime of access tokens, in seconds (default 3600). */
+    accessTokenTTL?: number
   } = {},
 ): Promise<_OidcServer> {
   const server: Server = createServer()
@@ -104,7 +108,7 @@ export async function _startOidc(
                   scope: 'api:read offline_access',
                   audience: indicator,
                   accessTokenFormat: 'opaque',
-                  accessTokenTTL: 3600,
+                  accessTokenTTL: options.accessTokenTTL ?? 3600,
                 }
               },
             },
@@ -119,7 +123,7 @@ export async function _startOidc(
       claims: async () => ({ sub, email: `${sub}@example.test`, name: `User ${sub}` }),
     }),
     ttl: {
-      AccessToken: 3600,
+      AccessToken: options.accessTokenTTL ?? 3600,
       ClientCredentials: 600,
       DeviceCode: options.deviceCodeTtl ?? 600,
       RefreshToken: 86_400,
@@ -142,6 +146,7 @@ export async function _startOidc(
     slowDownNext: 0,
     invalidGrants: 0,
     outage: undefined,
+    registrations: 0,
     resourceSeen: [],
     async close() {
       server.closeAllConnections()
@@ -177,6 +182,7 @@ export async function _startOidc(
       ;(ctx.req as unknown as { body: unknown }).body = Object.fromEntries(form)
     }
     await next()
+    if (ctx.path === '/reg' && ctx.method === 'POST' && ctx.status === 201) state.registrations += 1
     if (['/auth', '/token', '/device/auth'].includes(ctx.path) && ctx.oidc?.params) {
       const grant = ctx.oidc.params.grant_type
       state.resourceSeen.push({
