@@ -3,7 +3,9 @@
 // the reply helper of the tests that talk to their children over IPC.
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
+import { cp, mkdir, readdir, symlink } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { BUILD_SOURCES_FILE, sourceHashes } from '../scripts/source-hashes.js'
 
 const root = join(import.meta.dirname, '..')
@@ -41,4 +43,31 @@ export function nextMessage<T>(child: ChildProcess): Promise<T> {
       resolve(m as T)
     })
   })
+}
+
+/**
+ * A snapshot of the built `packages` in `dir` (immune to a rebuild while a test runs), with the
+ * rest of the repository's node_modules linked in and the child script `child` copied beside it
+ * as `race-child.mjs`; returns the copy's path, for `fork`.
+ */
+export async function snapshotBuilt(
+  dir: string,
+  packages: readonly string[],
+  child: URL,
+): Promise<string> {
+  const modules = join(dir, 'node_modules')
+  await mkdir(join(modules, '@keyward'), { recursive: true })
+  for (const name of packages) {
+    const from = join(root, 'packages', name)
+    const to = join(modules, '@keyward', name)
+    await cp(join(from, 'dist'), join(to, 'dist'), { recursive: true })
+    await cp(join(from, 'package.json'), join(to, 'package.json'))
+  }
+  for (const entry of await readdir(join(root, 'node_modules'))) {
+    if (entry === '@keyward' || entry.startsWith('.')) continue
+    await symlink(join(root, 'node_modules', entry), join(modules, entry))
+  }
+  const copy = join(dir, 'race-child.mjs')
+  await cp(fileURLToPath(child), copy)
+  return copy
 }

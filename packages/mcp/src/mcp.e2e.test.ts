@@ -6,10 +6,9 @@
 // pages (no real browser here) and then requests the provider's loopback callback.
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { cp, mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { AuthStore } from '@keyward/authstore'
 import { type Driver, envKey, KEYWARD_AUTH_REQUIRED } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
@@ -24,7 +23,7 @@ import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { assertBuilt, nextMessage } from '../../../test/_built.js'
+import { assertBuilt, nextMessage, snapshotBuilt } from '../../../test/_built.js'
 import { _Browser } from '../../oauth/src/_browser.js'
 import { type _OidcServer, _startOidc } from '../../oauth/src/_oidc.js'
 import { type _McpServer, _startMcpServer } from './_mcp-server.js'
@@ -233,27 +232,7 @@ describe('a revoked grant', () => {
 // beside the baseline race of the SDK documentation's provider.
 const PROCESSES = 4
 const CALLS = 25
-const root = fileURLToPath(new URL('../../../', import.meta.url))
 const PACKAGES = ['core', 'authstore', 'oauth', 'mcp']
-
-/** A snapshot of the built packages (immune to a rebuild meanwhile), node_modules linked in. */
-async function snapshot(dir: string): Promise<string> {
-  const modules = join(dir, 'node_modules')
-  await mkdir(join(modules, '@keyward'), { recursive: true })
-  for (const name of PACKAGES) {
-    const from = join(root, 'packages', name)
-    const to = join(modules, '@keyward', name)
-    await cp(join(from, 'dist'), join(to, 'dist'), { recursive: true })
-    await cp(join(from, 'package.json'), join(to, 'package.json'))
-  }
-  for (const entry of await readdir(join(root, 'node_modules'))) {
-    if (entry === '@keyward' || entry.startsWith('.')) continue
-    await symlink(join(root, 'node_modules', entry), join(modules, entry))
-  }
-  const child = join(dir, 'race-child.mjs')
-  await cp(fileURLToPath(new URL('./_race-child.mjs', import.meta.url)), child)
-  return child
-}
 
 describe('parallel tool calls in several processes across expiries', () => {
   let dir = ''
@@ -262,7 +241,7 @@ describe('parallel tool calls in several processes across expiries', () => {
   beforeAll(async () => {
     assertBuilt(PACKAGES)
     dir = await mkdtemp(join(tmpdir(), 'keyward-mcp-race-'))
-    child = await snapshot(dir)
+    child = await snapshotBuilt(dir, PACKAGES, new URL('./_race-child.mjs', import.meta.url))
   })
   afterAll(async () => {
     for (const c of children) c.kill()

@@ -3,17 +3,16 @@
 // recover, and 8 processes on one file store never spend a refresh token twice.
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { cp, mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { AuthStore, type AuthStoreEvents } from '@keyward/authstore'
 import { envKey } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError, recordingLogger } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { assertBuilt, nextMessage } from '../../../test/_built.js'
+import { assertBuilt, nextMessage, snapshotBuilt } from '../../../test/_built.js'
 import { _Browser } from './_browser.js'
 import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
 import { _linesOf } from './_recording.js'
@@ -207,30 +206,7 @@ describe('transient provider failures (AuthStore + oauthRefresher)', () => {
 
 const PROCESSES = 8
 const CALLS = 50
-const root = fileURLToPath(new URL('../../../', import.meta.url))
 const PACKAGES = ['core', 'authstore', 'oauth']
-
-/**
- * A snapshot of the built packages in a temp dir (immune to a rebuild while the test runs), with
- * the rest of node_modules linked in, and the child script beside it.
- */
-async function snapshot(dir: string): Promise<string> {
-  const modules = join(dir, 'node_modules')
-  await mkdir(join(modules, '@keyward'), { recursive: true })
-  for (const name of PACKAGES) {
-    const from = join(root, 'packages', name)
-    const to = join(modules, '@keyward', name)
-    await cp(join(from, 'dist'), join(to, 'dist'), { recursive: true })
-    await cp(join(from, 'package.json'), join(to, 'package.json'))
-  }
-  for (const entry of await readdir(join(root, 'node_modules'))) {
-    if (entry === '@keyward' || entry.startsWith('.')) continue
-    await symlink(join(root, 'node_modules', entry), join(modules, entry))
-  }
-  const child = join(dir, 'race-child.mjs')
-  await cp(fileURLToPath(new URL('./_race-child.mjs', import.meta.url)), child)
-  return child
-}
 
 describe('refresh across processes against oidc-provider (rotating refresh tokens)', () => {
   let dir = ''
@@ -239,7 +215,7 @@ describe('refresh across processes against oidc-provider (rotating refresh token
   beforeAll(async () => {
     assertBuilt(PACKAGES)
     dir = await mkdtemp(join(tmpdir(), 'keyward-oauth-xproc-'))
-    child = await snapshot(dir)
+    child = await snapshotBuilt(dir, PACKAGES, new URL('./_race-child.mjs', import.meta.url))
   })
   afterAll(async () => {
     for (const c of children) c.kill()
