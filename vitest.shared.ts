@@ -3,6 +3,12 @@ import { fileURLToPath } from 'node:url'
 const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url))
 
 /**
+ * Run by every project before each test file: kills what a test file left running when it ends
+ * (test/_teardown.ts).
+ */
+export const teardownSetupFile = fileURLToPath(new URL('./test/_teardown.ts', import.meta.url))
+
+/**
  * Resolves `@keyward/<pkg>` and `@keyward/<pkg>/<subpath>` to the sibling's TypeScript
  * source, so a package's tests run against its siblings' current code without a build.
  * Child processes spawned by tests use the built `dist` instead (see scripts/test.mjs).
@@ -14,8 +20,8 @@ export const keywardAliases = [
 
 /**
  * The vitest project of one package: its name, colocated `src/**\/*.test.ts`, generous
- * timeouts for tests that start real components, and type tests (`src/**\/*.test-d.ts`)
- * checked against the package's own tsconfig.
+ * timeouts for tests that start real components, the teardown that kills leftover processes,
+ * and type tests (`src/**\/*.test-d.ts`) checked against the package's own tsconfig.
  */
 export function projectConfig(name: string) {
   return {
@@ -25,7 +31,12 @@ export function projectConfig(name: string) {
       include: ['src/**/*.test.ts'],
       testTimeout: 60_000,
       hookTimeout: 60_000,
-      typecheck: { enabled: true, include: ['src/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
+      setupFiles: [teardownSetupFile],
+      typecheck: {
+        enabled: true,
+        include: ['src/**/*.test-d.ts'],
+        tsconfig: './tsconfig.json',
+      },
     },
   }
 }

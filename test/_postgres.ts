@@ -15,6 +15,9 @@ import { promisify } from 'node:util'
 
 const run = promisify(execFile)
 
+/** The clusters started in this process and not stopped yet (see `stopAllPostgres`). */
+const running = new Set<PostgresCluster>()
+
 /** A running throwaway cluster. */
 export interface PostgresCluster {
   /** `postgres://postgres@127.0.0.1:<port>/postgres` */
@@ -97,11 +100,18 @@ export async function startPostgres(): Promise<PostgresCluster> {
           `-k ${dir} -p ${port} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
           'start',
         ])
-        const stop = async () => {
-          await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => {})
-          await rm(dir, { recursive: true, force: true })
+        const cluster: PostgresCluster = {
+          url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+          port,
+          dir,
+          stop: async () => {
+            running.delete(cluster)
+            await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => {})
+            await rm(dir, { recursive: true, force: true })
+          },
         }
-        return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, port, dir, stop }
+        running.add(cluster)
+        return cluster
       } catch (error) {
         lastError = error // most likely the port was taken meanwhile: try another
       }
@@ -111,4 +121,13 @@ export async function startPostgres(): Promise<PostgresCluster> {
     await rm(dir, { recursive: true, force: true })
     throw error
   }
+}
+
+/**
+ * Stops every cluster this process started and has not stopped: the teardown of every test file
+ * (test/_teardown.ts) calls it, so a test that failed or timed out before its own `stop()` leaves
+ * no server behind (pg_ctl detaches the server from the test's process tree).
+ */
+export async function stopAllPostgres(): Promise<void> {
+  await Promise.all([...running].map((cluster) => cluster.stop()))
 }

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { cp, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { assertBuilt } from '../../../../test/_built.js'
 import { newEnvKeyText, tempDir, testEnvKey } from './_file-kit.js'
 import { fileDriver } from './file.js'
@@ -15,12 +15,19 @@ const text = (value: Uint8Array) => new TextDecoder().decode(value)
 
 /** Where the workers import the built package from: a snapshot taken before the tests. */
 let distSnapshot = ''
+/** Workers not yet exited: killed after each test, so that a failed or timed-out test leaves none. */
+const live = new Set<ChildProcess>()
+/** Aborted after each test: the lanes of a test that failed or timed out stop starting workers. */
+let testEnded = new AbortController()
 
 function startWorker(keyText: string, mode: string, args: object): ChildProcess {
-  return spawn(process.execPath, [worker, mode, JSON.stringify(args)], {
+  const child = spawn(process.execPath, [worker, mode, JSON.stringify(args)], {
     env: { ...process.env, KEYWARD_KEY: keyText, KEYWARD_TEST_DIST: distSnapshot },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  live.add(child)
+  child.on('exit', () => live.delete(child))
+  return child
 }
 
 function exited(
@@ -70,6 +77,13 @@ describe('file driver with real processes', () => {
       recursive: true,
     })
   })
+  beforeEach(() => {
+    testEnded = new AbortController()
+  })
+  afterEach(() => {
+    testEnded.abort()
+    for (const child of live) child.kill('SIGKILL')
+  })
   afterAll(async () => {
     for (const cleanup of dirs) await cleanup()
   })
@@ -105,6 +119,7 @@ describe('file driver with real processes', () => {
     const perLane = 50
     const keys = 5
     const kills: string[] = []
+    const ended = testEnded.signal
 
     async function lane(laneIndex: number): Promise<void> {
       const { dir, cleanup } = await tempDir()
@@ -119,6 +134,7 @@ describe('file driver with real processes', () => {
       let previous = Array.from({ length: keys }, () => ({ value: 'initial', version: 1 }))
 
       for (let iteration = 0; iteration < perLane; iteration++) {
+        ended.throwIfAborted()
         const where = `seed ${seed}, lane ${laneIndex}, iteration ${iteration}`
         const child = startWorker(keyText, 'churn', { path, iteration, keys })
         const done = exited(child)
