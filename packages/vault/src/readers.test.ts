@@ -3,7 +3,7 @@
 // parser (its Python module, which is what `docker-compose` runs; no docker daemon needed).
 // Each property run writes one file of many values and starts the reader once.
 // In CI a missing reader fails; locally its tests skip with the reason printed.
-import { spawnSync } from 'node:child_process'
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -14,12 +14,15 @@ import { formatEnvironment } from './internal/export.js'
 import type { ExportFormat } from './types.js'
 
 const PYTHON = '/usr/bin/python3'
+// One Python process for all property runs (importing compose takes a second or more): it reads
+// one file path per line and prints what both parsers read from that file, one JSON per line.
 const PY_READERS = `
 import json, sys
 from dotenv import dotenv_values
 from compose.config.environment import env_vars_from_file
-path = sys.argv[1]
-print(json.dumps({'python-dotenv': dotenv_values(path), 'compose': env_vars_from_file(path)}))
+for line in sys.stdin:
+    path = line.rstrip('\\n')
+    print(json.dumps({'python-dotenv': dotenv_values(path), 'compose': env_vars_from_file(path)}), flush=True)
 `
 // Prints the V<n> variables of its environment as JSON.
 const PRINT_ENV = `const o = {}; for (const k of Object.keys(process.env)) if (/^V[0-9]+$/.test(k)) o[k] = process.env[k]; process.stdout.write(JSON.stringify(o))`
@@ -130,6 +133,44 @@ function run(command: string, args: readonly string[], cwd = dir): string {
   return out.stdout
 }
 
+/** The long-lived Python reader (PY_READERS); stopped when the file ends. */
+let python: ChildProcessWithoutNullStreams | undefined
+afterAll(() => {
+  python?.kill('SIGKILL')
+})
+
+function pythonReaders(): { read(path: string): Promise<string> } {
+  const child = spawn(PYTHON, ['-c', PY_READERS], {
+    cwd: dir,
+    env: { PATH: process.env.PATH, LC_ALL: 'C.UTF-8' },
+  })
+  python = child
+  let out = ''
+  let stderr = ''
+  const waiting: ((line: string | Error) => void)[] = []
+  child.stdout.setEncoding('utf8')
+  child.stdout.on('data', (chunk: string) => {
+    out += chunk
+    for (let end = out.indexOf('\n'); end >= 0; end = out.indexOf('\n')) {
+      waiting.shift()?.(out.slice(0, end))
+      out = out.slice(end + 1)
+    }
+  })
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk
+  })
+  child.on('exit', (code) => {
+    for (const reply of waiting.splice(0)) reply(new Error(`${PYTHON} failed (${code}): ${stderr}`))
+  })
+  return {
+    read: (path) =>
+      new Promise((resolve, reject) => {
+        waiting.push((line) => (line instanceof Error ? reject(line) : resolve(line)))
+        child.stdin.write(`${path}\n`)
+      }),
+  }
+}
+
 describe('dotenv format', () => {
   it('Node’s process.loadEnvFile reads back exactly what was exported (property, real child process)', async () => {
     await fc.assert(
@@ -199,11 +240,12 @@ describe('compose format', () => {
   it.skipIf(!hasPython)(
     'docker compose v1’s env_file parser and python-dotenv read back exactly what was exported (property)',
     async () => {
+      const readers = pythonReaders()
       await fc.assert(
         fc.asyncProperty(batch, async (values) => {
           const { env, text } = exportable(values, 'compose')
           const path = await file(text)
-          const read = JSON.parse(run(PYTHON, ['-c', PY_READERS, path]))
+          const read = JSON.parse(await readers.read(path))
           expect(read.compose).toEqual(env)
           expect(read['python-dotenv']).toEqual(env)
         }),
