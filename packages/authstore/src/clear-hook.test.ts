@@ -7,6 +7,7 @@ import {
   type Driver,
   envKey,
   KEYWARD_INVALID_ARGUMENT,
+  KEYWARD_LOCK_REENTRANT,
   KEYWARD_LOCK_TIMEOUT,
   KeywardError,
 } from '@keyward/core'
@@ -214,5 +215,43 @@ describe('AuthStore onClear hook', () => {
       expect(KeywardError.isInstance(error) && error.code).toBe(KEYWARD_INVALID_ARGUMENT)
       expect((error as Error).message).toMatch(/onClear/)
     }
+  })
+})
+
+describe('AuthStore clearToken beforeDelete', () => {
+  it('runs before the delete, under the record lock, with the tokens; its failure never prevents the delete', async () => {
+    const driver = memoryDriver()
+    const logger = recordingLogger()
+    const store = new AuthStore({ driver, logger })
+    await store.setToken('acme', {
+      accessToken: CANARY_ACCESS,
+      refreshToken: CANARY_REFRESH,
+      account: 'user-1',
+    })
+    const seen: { stored: boolean; refreshToken: string | undefined; locked: boolean }[] = []
+    const cleared = await store.clearToken('acme', {
+      account: 'user-1',
+      beforeDelete: async ({ tokens }) => {
+        // The lock is held: taking it again from here would be re-entrant.
+        const locked = await driver
+          .withLock('authstore/acme/user-1', async () => false, { timeoutMs: 50 })
+          .catch((error: KeywardError) =>
+            [KEYWARD_LOCK_REENTRANT, KEYWARD_LOCK_TIMEOUT].includes(error.code),
+          )
+        seen.push({
+          stored: (await driver.list('authstore/acme/')).length > 0,
+          refreshToken: tokens.refreshToken,
+          locked,
+        })
+        throw new Error('revocation endpoint down')
+      },
+    })
+    expect(cleared).toBe(true)
+    expect(seen).toEqual([{ stored: true, refreshToken: CANARY_REFRESH, locked: true }])
+    expect(await driver.list('authstore/acme/')).toEqual([])
+    expect(logger.lines.some((line) => line.message.includes('clear hook failed'))).toBe(true)
+    await expect(store.clearToken('acme', { beforeDelete: 'no' as never })).rejects.toMatchObject({
+      code: KEYWARD_INVALID_ARGUMENT,
+    })
   })
 })

@@ -41,6 +41,7 @@ export type {
   AccountOptions,
   AuthorizedFetchOptions,
   AuthStoreEvents,
+  ClearTokenOptions,
   GetTokenOptions,
   InvalidateOptions,
   SetTokenInput,

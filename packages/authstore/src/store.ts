@@ -36,6 +36,7 @@ import type {
   AuthorizedFetchOptions,
   AuthStoreEvents,
   ClearHook,
+  ClearTokenOptions,
   GetTokenOptions,
   InvalidateOptions,
   Refresher,
@@ -358,14 +359,21 @@ export class AuthStore {
    * the provider), the hook then runs with the tokens the record held; a failing hook is logged
    * and the token stays deleted.
    *
+   * With `beforeDelete` (a per-call {@link ClearHook}), the tokens are handed to it first, under
+   * the record lock — revoke, then delete — so no refresh can rotate them in between; its failure
+   * is logged and the record is still deleted.
+   *
    * @example
    * ```ts
    * await store.clearToken('github')
    * ```
    */
-  async clearToken(service: string, options?: AccountOptions): Promise<boolean> {
+  async clearToken(service: string, options?: ClearTokenOptions): Promise<boolean> {
     checkName(service, 'service')
     checkOptionalName(options?.account, 'option `account`')
+    const beforeDelete = options?.beforeDelete
+    if (beforeDelete !== undefined && typeof beforeDelete !== 'function')
+      throw invalid('option `beforeDelete` must be a function')
     const key = await this.#records.resolve(service, options?.account)
     if (key === null) return false
     const { onClear } = this.#settings
@@ -379,7 +387,7 @@ export class AuthStore {
       ran = true
       const stored = await this.#driver.get(key)
       let record: TokenRecord | undefined
-      if (stored !== null && hook !== undefined) {
+      if (stored !== null && (hook !== undefined || beforeDelete !== undefined)) {
         try {
           record = decodeRecord(stored.value, key)
         } catch (error) {
@@ -389,6 +397,8 @@ export class AuthStore {
           )
         }
       }
+      if (beforeDelete !== undefined && record !== undefined)
+        await runClearHook(beforeDelete, record, this.#settings.logger)
       return { existed: await this.#driver.delete(key), removed: record }
     }
     let outcome: { existed: boolean; removed: TokenRecord | undefined }

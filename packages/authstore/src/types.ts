@@ -1,4 +1,4 @@
-import type { Durability, TokenSet } from '@keyward/core'
+import type { ClearHook, Durability, TokenSet } from '@keyward/core'
 import type { ExpirySource, TokenState } from './record.js'
 
 // Contracts shared with @keyward/oauth live in @keyward/core; re-exported for this package's
@@ -49,6 +49,16 @@ export interface AccountOptions {
    * `setDefaultAccount` when there are several.
    */
   readonly account?: string | undefined
+}
+
+/** Options of {@link AuthStore.clearToken}. */
+export interface ClearTokenOptions extends AccountOptions {
+  /**
+   * Runs before the delete, under the record lock, with the tokens the record holds (revoke
+   * them at the provider, then the record is deleted). Its failure is logged, never thrown, and
+   * never prevents the delete.
+   */
+  readonly beforeDelete?: ClearHook | undefined
 }
 
 /** Options of {@link AuthStore.invalidate}. */

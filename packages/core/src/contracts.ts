@@ -341,3 +341,104 @@ export interface SecretSource {
     options?: { signal?: AbortSignal | undefined },
   ): Promise<ReadonlyMap<string, string>>
 }
+
+/**
+ * What a {@link TokenStore} reports about one stored token: never the token itself.
+ * `AuthStore.getMetadata` of `@keyward/authstore` returns a superset of it.
+ *
+ * @example
+ * ```ts
+ * import type { StoredTokenStatus } from '@keyward/core'
+ *
+ * const usable = (status: StoredTokenStatus) => status.state !== 'reauth_required'
+ * ```
+ */
+export interface StoredTokenStatus {
+  /** Granted scopes, sorted. */
+  readonly scopes: readonly string[]
+  /** When the access token expires (`null`: it does not, or the provider did not say). */
+  readonly expiresAt: Date | null
+  /** `degraded`: a refresh failed transiently and the unexpired token is still served. */
+  readonly state: 'valid' | 'degraded' | 'reauth_required'
+  /** True when a refresh token is stored and a refresher is set (its value is never reported). */
+  readonly refreshable: boolean
+  /** While degraded: the earliest next refresh attempt. */
+  readonly retryAt: Date | null
+  /** The OAuth error code of the last failed refresh, if any. */
+  readonly lastError: string | null
+}
+
+/** What a {@link TokenStore} event carries: which record, never a token. */
+export interface TokenStoreEvent {
+  readonly service: string
+  readonly account: string
+}
+
+/**
+ * A token custodian that keeps one record per (service, account), refreshes it once per expiry
+ * across processes and never hands a refresh token out: the contract `@keyward/oauth`'s
+ * per-user Integrations are built on, which `AuthStore` of `@keyward/authstore` satisfies (the
+ * host passes its store in, so oauth never imports authstore). Accounts are the users of a
+ * multi-user host; services are the integrations.
+ *
+ * @example
+ * ```ts
+ * import type { TokenStore } from '@keyward/core'
+ *
+ * async function connected(store: TokenStore, userId: string): Promise<boolean> {
+ *   const status = await store.getMetadata('calendar', { account: userId })
+ *   return status !== null && status.state !== 'reauth_required'
+ * }
+ * ```
+ */
+export interface TokenStore extends TokenProvider {
+  /** Stores tokens for `service`/`account`, replacing what was there. */
+  setToken(
+    service: string,
+    input: TokenSet & { readonly account?: string | undefined },
+  ): Promise<unknown>
+  /** The token with its type, expiry, scopes and account; refreshed first when due. */
+  getTokenInfo(
+    service: string,
+    options?: TokenRequest,
+  ): Promise<{
+    readonly accessToken: string
+    readonly tokenType: string
+    readonly expiresAt: Date | null
+    readonly scopes: readonly string[]
+    readonly account: string
+  }>
+  /**
+   * Refreshes now unless another caller already replaced `rejectedToken`; resolves with the
+   * newer token's info (as `getTokenInfo`).
+   */
+  invalidate(
+    service: string,
+    rejectedToken: string,
+    options?: { readonly account?: string | undefined; readonly signal?: AbortSignal | undefined },
+  ): Promise<{ readonly accessToken: string; readonly expiresAt: Date | null }>
+  /** What is known about the stored token, or `null` when there is none. Never the token. */
+  getMetadata(
+    service: string,
+    options?: { readonly account?: string | undefined },
+  ): Promise<StoredTokenStatus | null>
+  /**
+   * Deletes the record; resolves `true` if there was one. `beforeDelete` runs first, under the
+   * record's lock, with the tokens it holds (to revoke them at the provider); its failure never
+   * prevents the delete.
+   */
+  clearToken(
+    service: string,
+    options?: {
+      readonly account?: string | undefined
+      readonly beforeDelete?: ClearHook | undefined
+    },
+  ): Promise<boolean>
+  /** Sets (or with `undefined` removes) the refresher of `service`. */
+  setRefresher(service: string, refresher: Refresher | undefined): void
+  /** Calls `handler` on a refresh, a transient failure or a permanent refusal; returns `off`. */
+  on(
+    event: 'refreshed' | 'degraded' | 'reauthRequired',
+    handler: (event: TokenStoreEvent) => void,
+  ): () => void
+}
