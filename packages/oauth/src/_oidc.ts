@@ -80,6 +80,7 @@ export async function _startOidc(
           'http://127.0.0.1/callback',
           'http://[::1]/callback',
           'https://app.example/oauth/callback',
+          'https://app.example/__integrations/callback',
           'myapp://callback',
         ],
         token_endpoint_auth_method: 'client_secret_basic',

@@ -1,4 +1,5 @@
-import type { KEYWARD_INVALID_ARGUMENT, Refresher, TokenSet } from '@keyward/core'
+import type { AuthStore } from '@keyward/authstore'
+import type { KEYWARD_INVALID_ARGUMENT, Refresher, TokenSet, TokenStore } from '@keyward/core'
 import { describe, expectTypeOf, it } from 'vitest'
 import {
   type Account,
@@ -6,10 +7,13 @@ import {
   authorizationUrl,
   type CustomFetch,
   clientCredentials,
+  createIntegrations,
   customFetch,
   type DeviceCodePrompt,
   exchangeCode,
   fetchAccount,
+  type IntegrationStatus,
+  type Integrations,
   type LoginOptions,
   type LoginTokens,
   login,
@@ -93,5 +97,20 @@ describe('public API types', () => {
     expectTypeOf<'KEYWARD_SSRF_BLOCKED_ADDRESS'>().toExtend<OAuthErrorCode>()
     expectTypeOf<'KEYWARD_FETCH_NETWORK'>().toExtend<OAuthErrorCode>()
     expectTypeOf<typeof KEYWARD_INVALID_ARGUMENT>().not.toExtend<OAuthErrorCode>()
+  })
+})
+
+describe('createIntegrations', () => {
+  it('takes an AuthStore as its TokenStore (the contract lives in core; oauth never imports authstore)', () => {
+    expectTypeOf<AuthStore>().toExtend<TokenStore>()
+    expectTypeOf(createIntegrations)
+      .parameter(0)
+      .toHaveProperty('store')
+      .toEqualTypeOf<TokenStore>()
+    expectTypeOf(createIntegrations).returns.toEqualTypeOf<Integrations>()
+    expectTypeOf<Integrations['status']>().returns.resolves.toEqualTypeOf<IntegrationStatus>()
+    expectTypeOf<IntegrationStatus['state']>().toEqualTypeOf<
+      'not_connected' | 'connected' | 'degraded' | 'reconnect_required'
+    >()
   })
 })

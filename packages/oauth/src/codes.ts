@@ -64,3 +64,32 @@ export const KEYWARD_OAUTH_ISSUER_MISMATCH = 'KEYWARD_OAUTH_ISSUER_MISMATCH'
  * absent or without `S256`): keyward does not sign in there.
  */
 export const KEYWARD_OAUTH_PKCE_UNSUPPORTED = 'KEYWARD_OAUTH_PKCE_UNSUPPORTED'
+/** `integrations` names no integration of that name (`details.integration`). */
+export const KEYWARD_INTEGRATION_UNKNOWN = 'KEYWARD_INTEGRATION_UNKNOWN'
+/** The user has not connected the integration (or disconnected it): call `beginConnect`. */
+export const KEYWARD_INTEGRATION_NOT_CONNECTED = 'KEYWARD_INTEGRATION_NOT_CONNECTED'
+/**
+ * The provider refused the connection's refresh token (after a re-read), or the token expired
+ * with no way to refresh it: the user must connect again. Never caused by a lock timeout, a
+ * network error, a 5xx or a 429 (those leave the connection `degraded`).
+ */
+export const KEYWARD_INTEGRATION_RECONNECT_REQUIRED = 'KEYWARD_INTEGRATION_RECONNECT_REQUIRED'
+/** The connection lacks a scope asked for (`details.missingScopes`): call `beginUpgrade`. */
+export const KEYWARD_INTEGRATION_UPGRADE_REQUIRED = 'KEYWARD_INTEGRATION_UPGRADE_REQUIRED'
+/** A callback's `state` is missing, malformed or was never issued here. */
+export const KEYWARD_INTEGRATION_STATE_INVALID = 'KEYWARD_INTEGRATION_STATE_INVALID'
+/** A callback's `state` expired before the user came back: start the connection again. */
+export const KEYWARD_INTEGRATION_STATE_EXPIRED = 'KEYWARD_INTEGRATION_STATE_EXPIRED'
+/** A callback's `state` was already used (states are single use). */
+export const KEYWARD_INTEGRATION_STATE_REUSED = 'KEYWARD_INTEGRATION_STATE_REUSED'
+/** A callback arrived for a `state` issued to another user than the one signed in. */
+export const KEYWARD_INTEGRATION_STATE_USER_MISMATCH = 'KEYWARD_INTEGRATION_STATE_USER_MISMATCH'
+/** The integrations handler was called without a signed-in user (`currentUser` gave `null`). */
+export const KEYWARD_INTEGRATION_UNAUTHENTICATED = 'KEYWARD_INTEGRATION_UNAUTHENTICATED'
+/** A state-changing integrations request failed the CSRF check (its `Origin` is not the app's). */
+export const KEYWARD_INTEGRATION_CSRF = 'KEYWARD_INTEGRATION_CSRF'
+/**
+ * A client credential reference (`@env:NAME`, `@secret:NAME`) resolved to nothing
+ * (`details.reference` names it, never a value).
+ */
+export const KEYWARD_INTEGRATION_SECRET_MISSING = 'KEYWARD_INTEGRATION_SECRET_MISSING'

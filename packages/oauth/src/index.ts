@@ -46,6 +46,23 @@ export {
   revokeToken,
 } from './flows.js'
 export type { LoginTokens, ScopeRequestOptions } from './grant.js'
+export { createIntegrations } from './integrations.js'
+export type {
+  BeginConnectOptions,
+  CallbackResult,
+  IntegrationAccessOptions,
+  IntegrationAuditRecord,
+  IntegrationClient,
+  IntegrationConfig,
+  IntegrationEvent,
+  IntegrationMode,
+  IntegrationOnboarding,
+  IntegrationState,
+  IntegrationStatus,
+  Integrations,
+  IntegrationsOptions,
+  KeepAliveResult,
+} from './integrations-types.js'
 export { defaultOpenBrowser as systemOpenBrowser } from './internal/loopback.js'
 export {
   type DisplayEnvironment,
