@@ -28,6 +28,7 @@ import {
   KEYWARD_INTEGRATION_STATE_REUSED,
   KEYWARD_INTEGRATION_STATE_USER_MISMATCH,
   KEYWARD_INTEGRATION_UNAUTHENTICATED,
+  KEYWARD_INTEGRATION_UNKNOWN,
   KEYWARD_INTEGRATION_UPGRADE_REQUIRED,
 } from './errors.js'
 import { fetchAccount, refreshTokens } from './flows.js'
@@ -442,6 +443,19 @@ describe('configuration', () => {
         },
       }),
     ).toThrow(/baseUrl/)
+  })
+
+  it('getAccessToken hands out tokens of declared integrations only, not of other services in the store', async () => {
+    const a = app()
+    await a.store.setToken('github', { accessToken: 'gho_other_service_canary', account: 'olivia' })
+    await expectKeywardError(
+      a.integrations.getAccessToken('olivia', 'github'),
+      KEYWARD_INTEGRATION_UNKNOWN,
+    )
+    await expectKeywardError(
+      a.integrations.withIntegrationAccess('olivia', 'github', (token) => token),
+      KEYWARD_INTEGRATION_UNKNOWN,
+    )
   })
 
   it('@secret: references come from the secrets source; a missing one is KEYWARD_INTEGRATION_SECRET_MISSING', async () => {

@@ -340,22 +340,32 @@ export function createIntegrations(options: IntegrationsOptions): Integrations {
     return { userId: user, integration: entry.name, status, returnTo: pending.returnTo }
   }
 
-  const getAccessToken = async (
+  // The hot path: one Map lookup, then the store's own hot path (no async frame of its own).
+  const getAccessToken = (
     user: string,
     name: string,
     access?: IntegrationAccessOptions,
   ): Promise<string> => {
-    try {
-      return await store.getToken(name, {
-        account: user,
-        ...(access?.scopes === undefined ? {} : { scopes: access.scopes }),
-        ...(access?.signal === undefined ? {} : { signal: access.signal }),
-      })
-    } catch (error) {
-      checkUser(user)
-      const entry = integrationOf(name)
-      throw accessError(error, entry.name)
+    // Only declared integrations: the store may hold other services' tokens.
+    if (!declared.has(name)) {
+      try {
+        integrationOf(name)
+      } catch (error) {
+        return Promise.reject(error)
+      }
     }
+    const request =
+      access === undefined
+        ? { account: user }
+        : {
+            account: user,
+            ...(access.scopes === undefined ? {} : { scopes: access.scopes }),
+            ...(access.signal === undefined ? {} : { signal: access.signal }),
+          }
+    return store.getToken(name, request).catch((error: unknown) => {
+      checkUser(user)
+      throw accessError(error, name)
+    })
   }
 
   const disconnect = async (
