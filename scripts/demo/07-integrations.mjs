@@ -1,0 +1,175 @@
+// Demo step 7: per-user Integrations for a web app on the embedded default (the encrypted file
+// driver). Two users connect an OpenID provider (oidc-provider on loopback, its pages driven by
+// a scripted browser) through the web-standard /__integrations handler; the app reads their
+// statuses, uses a token and disconnects one of them. Prints no token.
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { AuthStore } from '@keyward/authstore'
+import { envKey } from '@keyward/core'
+import { fileDriver } from '@keyward/core/drivers/file'
+import { createIntegrations, defineProvider } from '@keyward/oauth'
+
+export const title = 'oauth: per-user Integrations for a web app (connect, use, disconnect)'
+
+const APP = 'https://app.example'
+const SECRET_VAR = 'DEMO_CALENDAR_SECRET'
+
+async function startServer(client) {
+  const { default: Provider } = await import('oidc-provider')
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const issuer = `http://127.0.0.1:${server.address().port}`
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        ...client,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: [`${APP}/__integrations/callback`],
+      },
+    ],
+    scopes: ['openid', 'email', 'offline_access'],
+    claims: { openid: ['sub'], email: ['email'] },
+    pkce: { required: () => true },
+    rotateRefreshToken: true,
+    issueRefreshToken: async () => true,
+    findAccount: async (_ctx, sub) => ({
+      accountId: sub,
+      claims: async () => ({ sub, email: `${sub}@example.test` }),
+    }),
+    cookies: { keys: [randomBytes(16).toString('hex')] },
+    features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
+  })
+  server.on('request', provider.callback())
+  return {
+    issuer,
+    close: () => {
+      server.closeAllConnections()
+      server.close()
+    },
+  }
+}
+
+/** The scripted user: follows the provider's pages (login, consent) up to the app's callback. */
+async function browse(url, login) {
+  const jar = new Map()
+  let next = { url }
+  for (let step = 0; step < 20; step++) {
+    const headers = new Headers(next.init?.headers)
+    headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '))
+    const res = await fetch(next.url, { ...next.init, headers, redirect: 'manual' })
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';')
+      const eq = pair.indexOf('=')
+      jar.set(pair.slice(0, eq), pair.slice(eq + 1))
+    }
+    if (res.status >= 300 && res.status < 400) {
+      const location = new URL(res.headers.get('location'), next.url).href
+      if (location.startsWith(APP)) return location
+      next = { url: location }
+      continue
+    }
+    const form = /<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/i.exec(await res.text())
+    if (!form) throw new Error('the provider showed no form')
+    const fields = new URLSearchParams()
+    for (const [, attrs] of form[2].matchAll(/<input([^>]*)>/gi)) {
+      const name = /name="([^"]*)"/.exec(attrs)?.[1]
+      if (name) fields.set(name, /value="([^"]*)"/.exec(attrs)?.[1] ?? '')
+    }
+    if (fields.get('prompt') === 'login') {
+      fields.set('login', login)
+      fields.set('password', 'x')
+    }
+    next = {
+      url: new URL(form[1].replace(/&amp;/g, '&'), next.url).href,
+      init: { method: 'POST', body: fields },
+    }
+  }
+  throw new Error('the provider did not redirect back')
+}
+
+export async function run(narrate) {
+  const client = {
+    client_id: 'demo-web',
+    client_secret: randomBytes(16).toString('hex'),
+    token_endpoint_auth_method: 'client_secret_basic',
+  }
+  // Mute oidc-provider's development-mode warnings and notices (meant for operators of a real
+  // server, which this throwaway one is not).
+  const { warn, info } = console
+  console.warn = (...args) => {
+    if (!String(args[0]).includes('oidc-provider ')) warn(...args)
+  }
+  console.info = (...args) => {
+    if (!String(args[0]).includes('oidc-provider ')) info(...args)
+  }
+  const server = await startServer(client)
+  const dir = await mkdtemp(join(tmpdir(), 'keyward-demo-integrations-'))
+  // The client secret comes from the environment (an @env: reference), never from code.
+  process.env[SECRET_VAR] = client.client_secret
+  try {
+    const env = { KEYWARD_KEY: randomBytes(32).toString('base64') }
+    const driver = fileDriver({
+      path: join(dir, 'integrations.kw'),
+      key: envKey('KEYWARD_KEY', { env }),
+    })
+    const integrations = createIntegrations({
+      driver,
+      store: new AuthStore({ driver, namespace: 'integration-tokens' }),
+      baseUrl: APP,
+      dev: true, // the demo provider is plain http on loopback
+      currentUser: (request) => request.headers.get('x-user'),
+      onEvent: (event) => narrate(`event: ${event.type} (${event.userId}, ${event.integration})`),
+      integrations: {
+        calendar: {
+          provider: defineProvider({ id: 'demo', issuer: server.issuer, allowLoopbackHttp: true }),
+          client: { clientId: client.client_id, clientSecret: '@env:DEMO_CALENDAR_SECRET' },
+          scopes: ['openid', 'email', 'offline_access'],
+          onboarding: { title: 'Demo calendar' },
+        },
+      },
+    })
+    narrate(
+      `one encrypted file holds every user's connection; the handler serves ${APP}/__integrations/*`,
+    )
+    for (const user of ['ada', 'grace']) {
+      const started = await integrations.handler(
+        new Request(`${APP}/__integrations/calendar/connect`, {
+          method: 'POST',
+          headers: { 'x-user': user, origin: APP },
+        }),
+      )
+      const callback = await browse(started.headers.get('location'), user)
+      await integrations.handler(new Request(callback, { headers: { 'x-user': user } }))
+    }
+    for (const user of ['ada', 'grace', 'linus']) {
+      const [status] = await integrations.list(user)
+      narrate(
+        `${user}: ${status.state}${status.account ? ` as ${status.account.email}` : ''} (scopes: ${status.scopes.join(' ') || 'none'})`,
+      )
+    }
+    const token = await integrations.getAccessToken('ada', 'calendar')
+    narrate(
+      `getAccessToken('ada', 'calendar') → a ${token.length}-character access token (not printed)`,
+    )
+    const gone = await integrations.disconnect('grace', 'calendar')
+    narrate(
+      `grace disconnected: revoked at the provider ${gone.revoked ? 'first' : '(failed)'}, then deleted`,
+    )
+    narrate(
+      'production, several app instances: postgresDriver({ connectionString, key }) from @keyward/core/drivers/postgres, `await driver.migrate()` once, same code otherwise',
+    )
+    await driver.close?.()
+  } finally {
+    delete process.env[SECRET_VAR]
+    server.close()
+    console.warn = warn
+    console.info = info
+    await rm(dir, { recursive: true, force: true })
+  }
+}
