@@ -11,6 +11,7 @@ import { AuthStore } from '@keyward/authstore'
 import { envKey } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { defineProvider, fetchAccount, loginWithDeviceCode, oauthRefresher } from '@keyward/oauth'
+import { browse } from './_browser.mjs'
 
 export const title = 'oauth: device sign-in, tokens in the AuthStore, refresh with rotation'
 
@@ -88,40 +89,6 @@ async function startServer(client) {
   }
 }
 
-/** The scripted user: opens the verification URL and submits its forms (code, login, consent). */
-async function approve(url, userCode) {
-  const jar = new Map()
-  let next = { url }
-  for (let step = 0; step < 20; step++) {
-    const headers = new Headers(next.init?.headers)
-    headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '))
-    const res = await fetch(next.url, { ...next.init, headers, redirect: 'manual' })
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';')
-      const eq = pair.indexOf('=')
-      jar.set(pair.slice(0, eq), pair.slice(eq + 1))
-    }
-    if (res.status >= 300 && res.status < 400) {
-      next = { url: new URL(res.headers.get('location'), next.url).href }
-      continue
-    }
-    const form = /<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/i.exec(await res.text())
-    if (!form) return
-    const fields = new URLSearchParams()
-    for (const [, attrs] of form[2].matchAll(/<input([^>]*)>/gi)) {
-      const name = /name="([^"]*)"/.exec(attrs)?.[1]
-      if (name) fields.set(name, /value="([^"]*)"/.exec(attrs)?.[1] ?? '')
-    }
-    if (fields.get('prompt') === 'login') fields.set('login', 'ada')
-    if (fields.get('prompt') === 'login') fields.set('password', 'x')
-    if (fields.has('user_code') && !fields.get('user_code')) fields.set('user_code', userCode)
-    next = {
-      url: new URL(form[1].replace(/&amp;/g, '&'), next.url).href,
-      init: { method: 'POST', body: fields },
-    }
-  }
-}
-
 export async function run(narrate) {
   const client = {
     client_id: 'demo-cli',
@@ -148,7 +115,7 @@ export async function run(narrate) {
         narrate(
           `device sign-in: the user opens ${verificationUri} and enters ${userCode} (scripted here)`,
         )
-        void approve(verificationUriComplete ?? verificationUri, userCode)
+        void browse(verificationUriComplete ?? verificationUri, { userCode })
       },
     })
     const account = await fetchAccount(provider, tokens.accessToken)

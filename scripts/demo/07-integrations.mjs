@@ -12,6 +12,7 @@ import { AuthStore } from '@keyward/authstore'
 import { envKey } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { createIntegrations, defineProvider } from '@keyward/oauth'
+import { browse } from './_browser.mjs'
 
 export const title = 'oauth: per-user Integrations for a web app (connect, use, disconnect)'
 
@@ -53,44 +54,6 @@ async function startServer(client) {
       server.close()
     },
   }
-}
-
-/** The scripted user: follows the provider's pages (login, consent) up to the app's callback. */
-async function browse(url, login) {
-  const jar = new Map()
-  let next = { url }
-  for (let step = 0; step < 20; step++) {
-    const headers = new Headers(next.init?.headers)
-    headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '))
-    const res = await fetch(next.url, { ...next.init, headers, redirect: 'manual' })
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';')
-      const eq = pair.indexOf('=')
-      jar.set(pair.slice(0, eq), pair.slice(eq + 1))
-    }
-    if (res.status >= 300 && res.status < 400) {
-      const location = new URL(res.headers.get('location'), next.url).href
-      if (location.startsWith(APP)) return location
-      next = { url: location }
-      continue
-    }
-    const form = /<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/i.exec(await res.text())
-    if (!form) throw new Error('the provider showed no form')
-    const fields = new URLSearchParams()
-    for (const [, attrs] of form[2].matchAll(/<input([^>]*)>/gi)) {
-      const name = /name="([^"]*)"/.exec(attrs)?.[1]
-      if (name) fields.set(name, /value="([^"]*)"/.exec(attrs)?.[1] ?? '')
-    }
-    if (fields.get('prompt') === 'login') {
-      fields.set('login', login)
-      fields.set('password', 'x')
-    }
-    next = {
-      url: new URL(form[1].replace(/&amp;/g, '&'), next.url).href,
-      init: { method: 'POST', body: fields },
-    }
-  }
-  throw new Error('the provider did not redirect back')
 }
 
 export async function run(narrate) {
@@ -144,7 +107,11 @@ export async function run(narrate) {
           headers: { 'x-user': user, origin: APP },
         }),
       )
-      const callback = await browse(started.headers.get('location'), user)
+      const callback = await browse(started.headers.get('location'), {
+        login: user,
+        stopAt: (location) => location.startsWith(APP),
+      })
+      if (callback === undefined) throw new Error('the provider did not redirect back')
       await integrations.handler(new Request(callback, { headers: { 'x-user': user } }))
     }
     for (const user of ['ada', 'grace', 'linus']) {
