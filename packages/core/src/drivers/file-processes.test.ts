@@ -2,11 +2,12 @@
 // with SIGKILL mid-write. The children run _file-worker.mjs, which imports the BUILT driver
 // from packages/core/dist (build it with `npx turbo run build --filter=@keyward/core`).
 import { type ChildProcess, spawn } from 'node:child_process'
-import { cp, readdir } from 'node:fs/promises'
+import { cp, readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { assertBuilt } from '../../../../test/_built.js'
+import { decodeStore } from '../internal/file-format.js'
 import { newEnvKeyText, tempDir, testEnvKey } from './_file-kit.js'
 import { fileDriver } from './file.js'
 
@@ -112,14 +113,27 @@ describe('file driver with real processes', () => {
     await driver.close()
   })
 
-  it('a writer killed with SIGKILL 200 times: the store always opens with old or new values', async () => {
+  /**
+   * Kills a churning writer `lanes × perLane` times and checks after each kill that the store
+   * opens with a prefix of the writes. With `pad`, the store holds a 70 KiB record besides the
+   * churned keys, so that the writer appends to the log instead of rewriting the file.
+   */
+  async function killRepeatedly({
+    lanes,
+    perLane,
+    pad,
+  }: {
+    lanes: number
+    perLane: number
+    pad: boolean
+  }): Promise<void> {
     const seed = Number(process.env.KEYWARD_KILL_SEED ?? Date.now() % 2 ** 31)
     const random = prng(seed)
-    const lanes = 4
-    const perLane = 50
     const keys = 5
     const kills: string[] = []
     const ended = testEnded.signal
+    /** Kills after which the file held frames appended to its snapshot. */
+    let withFrames = 0
 
     async function lane(laneIndex: number): Promise<void> {
       const { dir, cleanup } = await tempDir()
@@ -130,6 +144,7 @@ describe('file driver with real processes', () => {
       const seedDriver = fileDriver({ path, key })
       for (let j = 0; j < keys; j++)
         await seedDriver.set(`k${j}`, new TextEncoder().encode('initial'))
+      if (pad) await seedDriver.set('pad', new Uint8Array(70 * 1024).fill(3))
       await seedDriver.close()
       let previous = Array.from({ length: keys }, () => ({ value: 'initial', version: 1 }))
 
@@ -147,6 +162,10 @@ describe('file driver with real processes', () => {
         child.kill('SIGKILL')
         const { signal, stderr } = await done
         expect(signal, `${where}: worker ended on its own: ${stderr}`).toBe('SIGKILL')
+        const onDisk = await decodeStore(await readFile(path), key, path, undefined, {
+          allowTornTail: true,
+        })
+        if (onDisk.log.counter > onDisk.header.counter) withFrames++
 
         const reader = fileDriver({ path, key })
         const now = []
@@ -200,6 +219,42 @@ describe('file driver with real processes', () => {
     // Most kills landed inside the write loop, not only during start-up.
     const inLoop = kills.filter((k) => k !== 'before-first-write').length
     expect(inLoop, `seed ${seed}`).toBeGreaterThan(lanes * perLane * 0.5)
+    if (pad) expect(withFrames, `seed ${seed}`).toBeGreaterThan(lanes * perLane * 0.25)
+    else expect(withFrames).toBe(0)
+  }
+
+  it('a writer killed with SIGKILL 200 times: the store always opens with old or new values', async () => {
+    await killRepeatedly({ lanes: 4, perLane: 50, pad: false })
     // 200 node processes: a minute on an idle machine is plenty, not on a shared one.
   }, 300_000)
+
+  it('a writer appending to the log killed with SIGKILL 80 times: every kill leaves a prefix of the writes', async () => {
+    await killRepeatedly({ lanes: 2, perLane: 40, pad: true })
+  }, 300_000)
+
+  it('a reader sees what another process appended, and the file was appended to, not replaced', async () => {
+    const { dir, cleanup } = await tempDir()
+    dirs.push(cleanup)
+    const path = join(dir, 'store.kw')
+    const keyText = newEnvKeyText()
+    const reader = fileDriver({ path, key: testEnvKey(keyText) })
+    await reader.set('pad', new Uint8Array(70 * 1024).fill(4))
+    expect(await reader.list()).toEqual(['pad'])
+    const inode = (await stat(path)).ino
+    const result = await exited(
+      startWorker(keyText, 'write-many', { path, prefix: 'child', count: 5 }),
+    )
+    expect(result, result.stderr).toMatchObject({ code: 0 })
+    expect((await stat(path)).ino).toBe(inode)
+    expect(await reader.list()).toEqual([
+      'child/0',
+      'child/1',
+      'child/2',
+      'child/3',
+      'child/4',
+      'pad',
+    ])
+    expect(text((await reader.get('child/3'))!.value)).toBe('child-value-3')
+    await reader.close()
+  })
 })

@@ -6,8 +6,8 @@ import {
   open as openCb,
   readFile as readFileCb,
 } from 'node:fs'
-import { mkdir, readdir, stat, unlink } from 'node:fs/promises'
-import { basename, dirname, join, resolve } from 'node:path'
+import { mkdir, stat } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import {
   type DeleteOptions,
@@ -20,33 +20,33 @@ import {
   type StoredValue,
   silentLogger,
 } from '../contracts.js'
-import {
-  KEYWARD_KEY_INVALID,
-  KEYWARD_STORE_ROLLBACK,
-  KEYWARD_VALUE_TOO_LARGE,
-  KeywardError,
-} from '../errors.js'
+import { KEYWARD_STORE_ROLLBACK, KEYWARD_VALUE_TOO_LARGE, KeywardError } from '../errors.js'
 import { fileIoError, resolveWriteTarget, writeAtomically } from '../internal/atomic-write.js'
+import { equalBytes } from '../internal/envelope.js'
+import { type DecodedStore, decodeStore, encodeRecord } from '../internal/file-format.js'
 import {
-  deriveSubkeys,
-  newDataKey,
-  newStoreId,
-  unwrapDataKey,
-  wrapDataKey,
-} from '../internal/envelope.js'
-import {
-  type DecodedStore,
-  decodeStore,
-  deriveKek,
-  encodeHeader,
-  encodeRecord,
-  encodeStore,
-  parseHeader,
-  type RecordEntry,
-  type StoreHeader,
-} from '../internal/file-format.js'
+  applyLog,
+  COMPACTION,
+  type CompactionPolicy,
+  compactionReason,
+  DEFAULT_COMPACTION,
+  encodeFrame,
+  FRAME_MAC_BYTES,
+  type LogOp,
+  readLog,
+} from '../internal/file-log.js'
 import { checkFileDriverOptions } from '../internal/file-options.js'
-import { isAlive, withFileLock } from '../internal/lock.js'
+import {
+  appendAt,
+  closeFd,
+  createStore,
+  encodeSnapshot,
+  readAt,
+  removeDeadTemps,
+  snapshotHeader,
+  warnIfWorldWritable,
+} from '../internal/file-store.js'
+import { withFileLock } from '../internal/lock.js'
 import { compareKeys, storedValue } from '../internal/stored.js'
 import {
   assertDeleteArguments,
@@ -59,7 +59,6 @@ import {
 } from '../internal/validate.js'
 
 const openFd = promisify(openCb)
-const closeFd = promisify(closeCb)
 const readFd = promisify(readFileCb) as (fd: number) => Promise<Buffer>
 const fstatFd = (fd: number) =>
   new Promise<BigIntStats>((resolvePromise, reject) =>
@@ -110,14 +109,30 @@ interface FileState {
   readonly fd: number | null
   /** dev:ino:size:mtime:ctime of that file, or `null` when there is no file. */
   readonly ident: string | null
+  /** dev:ino of that file, or `null`. */
+  readonly inode: string | null
   /** The decrypted store, or `null` when there is no file. */
   readonly store: DecodedStore | null
 }
 
-const EMPTY: FileState = Object.freeze({ fd: null, ident: null, store: null })
+const EMPTY: FileState = Object.freeze({ fd: null, ident: null, inode: null, store: null })
 
 function identOf(stats: BigIntStats): string {
   return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`
+}
+
+function inodeOf(stats: BigIntStats): string {
+  return `${stats.dev}:${stats.ino}`
+}
+
+/** The driver reads a log that ends in a torn append up to its last complete frame. */
+const TORN_OK = { allowTornTail: true } as const
+
+/** A write planned by a mutation: `value` under `version`, or the key removed when `null`. */
+interface PlannedWrite {
+  readonly key: string
+  readonly value: Uint8Array | null
+  readonly version: number
 }
 
 function ioError(path: string, action: string, cause: unknown): KeywardError {
@@ -144,9 +159,14 @@ function rollbackError(path: string, what: string, details: Record<string, unkno
  * record is detected (`KEYWARD_STORE_CORRUPT`). The file carries a write counter: a driver
  * never accepts an older state than one it has seen, and a host that pins the counter
  * (`minCounter`/`onCounter`) detects an older copy put back across restarts
- * (`KEYWARD_STORE_ROLLBACK`). Writes are atomic (temp file, fsync, rename, fsync of the
- * directory; mode 0600) and serialised across processes by a lock file beside the store;
- * reads are served from memory and reload only when the file changed.
+ * (`KEYWARD_STORE_ROLLBACK`). Writes are serialised across processes by a lock file beside the
+ * store. A write appends one frame (a whole `setMany` in one) to the log that follows the
+ * file's snapshot and fsyncs it, so its cost follows the record, not the store; the file is
+ * rewritten atomically (temp file, fsync, rename, fsync of the directory; mode 0600) when the
+ * log has grown to the live data, for stores under 64 KiB, and to migrate a store written
+ * before the log. A frame cut short by a crash is ignored and dropped by the next write. Reads
+ * are served from memory; when another process changed the file, only what it appended is
+ * read.
  *
  * A missing file is an empty store, created on the first write. A file that is empty or not a
  * keyward store is never overwritten: every operation fails with its code instead.
@@ -172,6 +192,8 @@ export function fileDriver(options: FileDriverOptions) {
   const writeTimeoutMs = options.writeTimeoutMs ?? 30_000
   const logger = options.logger ?? silentLogger
   const onCounter = options.onCounter
+  const policy: CompactionPolicy =
+    (options as { [COMPACTION]?: CompactionPolicy })[COMPACTION] ?? DEFAULT_COMPACTION
 
   let state: FileState = EMPTY
   let loading: Promise<FileState> | null = null
@@ -199,7 +221,7 @@ export function fileDriver(options: FileDriverOptions) {
         throw rollbackError(path, 'is gone', { reason: 'missing', expected: seen.counter })
       return
     }
-    const { counter } = store.header
+    const { counter } = store.log
     if (seen.store !== null && store.header.store !== seen.store)
       throw rollbackError(path, 'now holds another store', { reason: 'store-id' })
     if (counter < seen.counter)
@@ -225,21 +247,7 @@ export function fileDriver(options: FileDriverOptions) {
   async function checkDirectories(): Promise<void> {
     if (checkedDirs) return
     checkedDirs = true
-    const dirs = new Set([dirname(path)])
-    try {
-      dirs.add(dirname(await resolveWriteTarget(path)))
-    } catch {}
-    for (const directory of dirs) {
-      const mode = await stat(directory).then(
-        (stats) => stats.mode,
-        () => 0,
-      )
-      if (mode & 0o002)
-        logger.warn(
-          'keyward store is in a directory every user can write: another user can block its writes with a planted lock file or swap files; move it to a private (0700) directory',
-          { path, directory },
-        )
-    }
+    await warnIfWorldWritable(path, logger)
   }
 
   async function statFile(): Promise<BigIntStats | null> {
@@ -274,15 +282,57 @@ export function fileDriver(options: FileDriverOptions) {
       }
       if (!stats.isFile())
         throw ioError(path, 'read', Object.assign(new Error('not a file'), { code: 'EISDIR' }))
-      const store = await decodeStore(bytes, provider, path, state.store ?? undefined)
+      const store = await decodeStore(bytes, provider, path, state.store ?? undefined, TORN_OK)
       admit(store)
-      const next: FileState = { fd, ident: identOf(stats), store }
+      const next: FileState = { fd, ident: identOf(stats), inode: inodeOf(stats), store }
       setState(next)
       return next
     } catch (error) {
       await closeFd(fd).catch(() => {})
       throw error
     }
+  }
+
+  /**
+   * Reads only what was appended to the file this driver holds open since it last read it, when
+   * the file is still that file and still ends, where the driver read up to, with the MAC it
+   * read there; `null` when it must be read whole.
+   */
+  async function extend(stats: BigIntStats): Promise<FileState | null> {
+    const { store, fd } = state
+    const size = Number(stats.size)
+    if (!store?.log.enabled || fd === null || state.inode !== inodeOf(stats)) return null
+    if (size < store.log.end) return null
+    const start = store.log.end - FRAME_MAC_BYTES
+    let bytes: Buffer
+    try {
+      bytes = await readAt(fd, size - start, start)
+    } catch (error) {
+      throw ioError(path, 'read', error)
+    }
+    if (bytes.byteLength < size - start) return null
+    if (!equalBytes(bytes.subarray(0, FRAME_MAC_BYTES), store.log.tip)) return null
+    const { ops, log } = readLog(bytes.subarray(FRAME_MAC_BYTES), store.log, store, path, TORN_OK)
+    const grown: DecodedStore = { ...store, log }
+    admit(grown)
+    applyLog(store.records, store.ids, ops)
+    const next: FileState = { ...state, ident: identOf(stats), store: grown }
+    setState(next)
+    return next
+  }
+
+  /** Makes `work` the read in progress that `current` waits for, until it settles. */
+  function track<T>(work: Promise<T>): Promise<T> {
+    const guard: Promise<FileState> = work
+      .then(
+        () => state,
+        () => state,
+      )
+      .finally(() => {
+        if (loading === guard) loading = null
+      })
+    loading = guard
+    return work
   }
 
   /** The store as the file holds it now: from memory unless the file changed. */
@@ -298,101 +348,108 @@ export function fileDriver(options: FileDriverOptions) {
       }
       if (state.ident === identOf(stats)) return state
       if (loading) continue
-      const attempt = load().finally(() => {
-        loading = null
-      })
-      loading = attempt
-      return attempt
+      return track(extend(stats).then((extended) => extended ?? load()))
     }
   }
 
   /**
-   * The header of a store with this id and data key, the key wrapped under fresh parameters
-   * from the provider: built and checked once, here, for a new store and for an upgrade alike.
+   * Appends one frame with `ops` to the file `current()` just read, when the compaction policy
+   * allows and the file is still exactly what was read (same inode, size and last MAC, mode
+   * 0600); returns `false` when the caller must rewrite the file instead.
    */
-  async function sealHeader(
-    storeId: Buffer,
-    dek: Buffer,
+  async function append(
+    target: string,
+    store: DecodedStore,
+    ops: readonly LogOp[],
     counter: number,
-  ): Promise<{ headerBytes: Buffer; header: StoreHeader }> {
-    const params = provider.createParams()
-    const kek = await deriveKek(provider, params, 'create')
-    const wrapped = wrapDataKey(kek, dek, storeId, provider.kind)
-    // Never write a header the key cannot open.
-    if (unwrapDataKey(kek, wrapped.nonce, wrapped.sealed, storeId, provider.kind) === null)
-      throw new KeywardError(KEYWARD_KEY_INVALID, 'the wrapped data key failed to round-trip')
-    const headerBytes = encodeHeader({
-      store: storeId.toString('base64url'),
-      key: { kind: provider.kind, params },
-      dek: {
-        nonce: wrapped.nonce.toString('base64url'),
-        sealed: wrapped.sealed.toString('base64url'),
-      },
-      counter,
-    })
-    try {
-      return { headerBytes, header: parseHeader(headerBytes, path) }
-    } catch {
-      throw new KeywardError(
-        KEYWARD_KEY_INVALID,
-        `key provider "${provider.kind}" returned parameters a store header cannot hold (strings ≤ 1024 chars, finite numbers, booleans; ≤ 32 entries)`,
-        { details: { kind: provider.kind } },
+  ): Promise<boolean> {
+    if (state.store !== store) return false
+    const frame = encodeFrame(store.subkeys, store.log.tip, counter, ops)
+    let liveDelta = 0
+    for (const op of ops)
+      liveDelta += (op.entry?.encoded.byteLength ?? 0) - (op.previous?.encoded.byteLength ?? 0)
+    const reason = compactionReason(store.log, frame.bytes.byteLength, liveDelta, policy)
+    if (reason === 'torn')
+      logger.warn(
+        'keyward store file ends in a torn append (a writer died mid-write); rewriting it without it',
+        { path, bytes: store.log.torn },
       )
-    }
-  }
-
-  async function createStore(): Promise<DecodedStore> {
-    const dek = newDataKey()
-    const storeId = newStoreId()
-    const { headerBytes, header } = await sealHeader(storeId, dek, 0)
-    const subkeys = deriveSubkeys(dek, storeId)
-    return { headerBytes, header, storeId, dek, subkeys, records: new Map() }
-  }
-
-  /** The header of the next write: its counter one up, the data key re-wrapped if weak. */
-  async function nextHeader(store: DecodedStore): Promise<DecodedStore> {
-    const counter = store.header.counter + 1
-    if (provider.shouldUpgrade?.(store.header.key.params))
-      return { ...store, ...(await sealHeader(store.storeId, store.dek, counter)) }
-    const header: StoreHeader = { ...store.header, counter }
-    return { ...store, header, headerBytes: encodeHeader(header) }
-  }
-
-  /**
-   * Removes temp files of writers that died mid-write (only called while holding the store
-   * lock, so no live writer has one), and lock-file temps that a process killed while taking
-   * the lock left behind (only those whose pid is dead: live ones are mid-acquire).
-   */
-  async function removeDeadTemps(target: string): Promise<void> {
-    const dir = dirname(target)
-    const tempPrefix = `.${basename(target)}.tmp-`
-    // withFileLock writes `<store>.lock.<pid>.<uuid>.tmp` and links it into place.
-    const lockTempPrefix = `${basename(target)}.lock.`
-    let names: string[]
+    if (reason !== null || provider.shouldUpgrade?.(store.header.key.params)) return false
+    let fd: number
     try {
-      names = await readdir(dir)
+      fd = await openFd(target, 'r+')
     } catch {
-      return
+      return false
     }
-    const dead = names.filter((name) => {
-      if (name.startsWith(tempPrefix)) return true
-      if (!name.startsWith(lockTempPrefix) || !name.endsWith('.tmp')) return false
-      const pid = Number(name.slice(lockTempPrefix.length).split('.')[0])
-      return Number.isSafeInteger(pid) && pid > 0 && !isAlive(pid)
-    })
-    await Promise.all(dead.map((name) => unlink(join(dir, name)).catch(() => {})))
+    try {
+      const before = await fstatFd(fd).catch(() => null)
+      const { end } = store.log
+      if (
+        before === null ||
+        inodeOf(before) !== state.inode ||
+        Number(before.size) !== end ||
+        Number(before.mode) & 0o077
+      )
+        return false
+      const tip = await readAt(fd, FRAME_MAC_BYTES, end - FRAME_MAC_BYTES).catch(() => null)
+      if (tip === null || !equalBytes(tip, store.log.tip)) return false
+      const after = await appendAt(fd, frame.bytes, end)
+        .then(() => fstatFd(fd))
+        .catch((error) => {
+          throw ioError(path, 'write', error)
+        })
+      const log = {
+        ...store.log,
+        end: end + frame.bytes.byteLength,
+        tip: frame.mac,
+        counter,
+        liveBytes: store.log.liveBytes + liveDelta,
+      }
+      const grown: DecodedStore = { ...store, log }
+      admit(grown)
+      applyLog(store.records, store.ids, ops)
+      setState({ ...state, ident: identOf(after), store: grown })
+      return true
+    } finally {
+      await closeFd(fd).catch(() => {})
+    }
+  }
+
+  /** Writes the store with `ops` applied as a new snapshot, replacing the file atomically. */
+  async function compact(
+    target: string,
+    base: DecodedStore,
+    ops: readonly LogOp[],
+    counter: number,
+  ) {
+    const records = new Map(base.records)
+    const ids = new Map(base.ids)
+    applyLog(records, ids, ops)
+    const header = await snapshotHeader(provider, path, base, counter)
+    const bytes = encodeSnapshot(header.headerBytes, records, base.subkeys)
+    const fd = (await writeAtomically(target, bytes, { what: 'store file', keepOpen: true }))!
+    const stats = await fstatFd(fd)
+    const log = {
+      enabled: true,
+      end: bytes.byteLength,
+      tip: bytes.subarray(bytes.byteLength - FRAME_MAC_BYTES),
+      counter,
+      torn: 0,
+      liveBytes: bytes.byteLength,
+    }
+    const next: DecodedStore = { ...base, ...header, records, ids, log }
+    admit(next)
+    setState({ fd, ident: identOf(stats), inode: inodeOf(stats), store: next })
   }
 
   /**
-   * Runs one mutation under the store lock, on fresh state, and writes the result. The lock and
-   * the temp files live beside the file the path resolves to (through a symlink, its target).
+   * Runs one mutation under the store lock, on fresh state, and writes the result: one frame
+   * appended to the log, or the whole store rewritten when the compaction policy says so. The
+   * lock and the temp files live beside the file the path resolves to (through a symlink, its
+   * target).
    */
   async function mutate<T>(
-    change: (
-      store: DecodedStore | null,
-    ) =>
-      | { result: T; records?: undefined }
-      | { result: T; records: (base: DecodedStore) => Map<string, RecordEntry> },
+    change: (store: DecodedStore | null) => { result: T; writes?: readonly PlannedWrite[] },
   ): Promise<T> {
     let target: string
     try {
@@ -410,20 +467,27 @@ export function fileDriver(options: FileDriverOptions) {
         await removeDeadTemps(target)
         const { store } = await current()
         const outcome = change(store)
-        if (outcome.records === undefined) return outcome.result
-        const base = await nextHeader(store ?? (await createStore()))
-        const records = outcome.records(base)
-        const bytes = encodeStore(
-          base.headerBytes,
-          (function* () {
-            for (const entry of records.values()) yield entry.encoded
+        if (outcome.writes === undefined) return outcome.result
+        const base = store ?? (await createStore(provider, path))
+        const ops: LogOp[] = []
+        for (const { key, value, version } of outcome.writes) {
+          const previous = base.records.get(key)
+          if (value === null) {
+            if (previous) ops.push({ key, entry: null, previous })
+            continue
+          }
+          const encoded = encodeRecord(base.storeId, base.subkeys, key, value, version)
+          ops.push({ key, entry: { version, value, encoded }, previous })
+        }
+        if (ops.length === 0) return outcome.result
+        const counter = base.log.counter + 1
+        // Calls of this driver wait for the write instead of reading a half-written append.
+        await track(
+          (async () => {
+            if (store === null || !(await append(target, store, ops, counter)))
+              await compact(target, base, ops, counter)
           })(),
-          base.subkeys.fileMac,
         )
-        const fd = (await writeAtomically(target, bytes, { what: 'store file', keepOpen: true }))!
-        const next = { ...base, records }
-        admit(next)
-        setState({ fd, ident: identOf(await fstatFd(fd)), store: next })
         return outcome.result
       },
       { timeoutMs: writeTimeoutMs, label: lockPath },
@@ -472,18 +536,7 @@ export function fileDriver(options: FileDriverOptions) {
         const currentVersion = store?.records.get(key)?.version ?? 0
         assertVersion(key, ifVersion, currentVersion)
         const version = currentVersion + 1
-        return {
-          result: { version },
-          records: (base) => {
-            const records = new Map(base.records)
-            records.set(key, {
-              version,
-              value: copy,
-              encoded: encodeRecord(base.storeId, base.subkeys, key, copy, version),
-            })
-            return records
-          },
-        }
+        return { result: { version }, writes: [{ key, value: copy, version }] }
       })
     },
 
@@ -494,14 +547,7 @@ export function fileDriver(options: FileDriverOptions) {
         const currentVersion = store?.records.get(key)?.version ?? 0
         assertVersion(key, ifVersion, currentVersion)
         if (currentVersion === 0) return { result: false }
-        return {
-          result: true,
-          records: (base) => {
-            const records = new Map(base.records)
-            records.delete(key)
-            return records
-          },
-        }
+        return { result: true, writes: [{ key, value: null, version: 0 }] }
       })
     },
 
@@ -517,22 +563,8 @@ export function fileDriver(options: FileDriverOptions) {
         // Only deletes of absent keys: nothing to write.
         if (copies.every(({ key, value }) => value === null && !store?.records.has(key)))
           return { result }
-        return {
-          result,
-          records: (base) => {
-            const records = new Map(base.records)
-            for (const [i, { key, value }] of copies.entries()) {
-              if (value === null) records.delete(key)
-              else
-                records.set(key, {
-                  version: versions[i]!,
-                  value,
-                  encoded: encodeRecord(base.storeId, base.subkeys, key, value, versions[i]!),
-                })
-            }
-            return records
-          },
-        }
+        const planned = copies.map(({ key, value }, i) => ({ key, value, version: versions[i]! }))
+        return { result, writes: planned }
       })
     },
 

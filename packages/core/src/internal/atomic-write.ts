@@ -95,7 +95,7 @@ async function syncDirectory(dir: string): Promise<void> {
 export interface AtomicWriteOptions {
   /** How messages call the file (`file`, `store file`). */
   readonly what: string
-  /** Keep the written file open and return its descriptor (it pins the inode). */
+  /** Keep the written file open and return its descriptor (read-write; it pins the inode). */
   readonly keepOpen?: boolean
   /** The temp file name's prefix (default `.<name>.tmp-`), so a caller can find dead ones. */
   readonly tempPrefix?: string
@@ -129,7 +129,7 @@ export async function writeAtomically(
   )
   let fd: number
   try {
-    fd = await openFd(temp, 'wx', 0o600)
+    fd = await openFd(temp, 'wx+', 0o600)
   } catch (error) {
     throw fileIoError(options.what, path, 'write', error)
   }

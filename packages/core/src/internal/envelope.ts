@@ -39,6 +39,8 @@ export interface Subkeys {
   readonly recordId: Buffer
   /** HMAC key of the file trailer. */
   readonly fileMac: Buffer
+  /** HMAC key of the frames of the log that follows the snapshot (chained, see `file-log`). */
+  readonly logMac: Buffer
 }
 
 export function sha256(...parts: Uint8Array[]): Buffer {
@@ -125,7 +127,7 @@ export function unwrapDataKey(
   return dek !== null && dek.byteLength === KEY_BYTES ? dek : null
 }
 
-/** The record, record-id and file-MAC subkeys of a store. */
+/** The record, record-id, file-MAC and log-MAC subkeys of a store. */
 export function deriveSubkeys(dek: Uint8Array, storeId: Uint8Array): Subkeys {
   const derive = (info: string) =>
     Buffer.from(hkdfSync('sha256', dek, storeId, `keyward/file/v1/${info}`, KEY_BYTES))
@@ -133,6 +135,7 @@ export function deriveSubkeys(dek: Uint8Array, storeId: Uint8Array): Subkeys {
     record: derive('record-encryption'),
     recordId: derive('record-id'),
     fileMac: derive('file-mac'),
+    logMac: derive('log-mac'),
   }
 }
 

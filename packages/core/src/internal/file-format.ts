@@ -5,7 +5,7 @@
  * offset    size  field
  * 0         8     magic  89 4B 57 53 0D 0A 1A 0A  ("\x89KWS\r\n\x1a\n")
  * 8         2     format version (1)
- * 10        2     flags (0)
+ * 10        2     flags: 0, or 1 (`LOG`: frames of the append log follow the trailer)
  * 12        4     header length H
  * 16        4     body length B
  * 20        12    preamble checksum: SHA-256 of bytes 0..20, first 12 bytes
@@ -14,12 +14,17 @@
  * 64+H      B     body: u32 record count, then per record:
  *                   record id (32) ‖ version u64 ‖ nonce (12) ‖ sealed length u32 ‖ sealed
  * 64+H+B    32    trailer: HMAC-SHA256 of bytes 0..64+H+B under the file-MAC subkey
+ * 96+H+B    …     with the LOG flag: the frames of the append log (see `file-log`)
  * ```
  *
+ * The snapshot (everything up to the trailer) is only ever written whole, by an atomic
+ * replacement; the log grows by appends. A file without the LOG flag is a store written before
+ * the log existed: it is read as it is and rewritten with the flag on its first write. A release
+ * that predates the flag refuses a file that has it (`UNSUPPORTED_VERSION`), as it must: it
+ * would not see the log's records.
+ *
  * The preamble layout (magic, version, flags, lengths, checksum) is frozen across format
- * versions, so a newer file is recognised as such. A record's sealed bytes are AES-256-GCM of
- * `u16 key length ‖ key ‖ value` with associated data = store id ‖ record id ‖ version; the
- * record id is HMAC-SHA256(record-id subkey, key), checked after decryption.
+ * versions, so a newer file is recognised as such. Records are encoded as `file-record` says.
  *
  * Checks run in an order that gives each failure its own code: not a store (magic) →
  * `UNKNOWN_FORMAT`; cut off → `TRUNCATED`; preamble or header checksum, trailer MAC, record
@@ -29,12 +34,10 @@
  * @module
  */
 
-import { randomBytes } from 'node:crypto'
 import type { KeyParams, KeyProvider } from '../contracts.js'
 import {
   KEYWARD_KEY_INVALID,
   KEYWARD_KEY_TYPE_MISMATCH,
-  KEYWARD_STORE_CORRUPT,
   KEYWARD_STORE_TRUNCATED,
   KEYWARD_STORE_UNKNOWN_FORMAT,
   KEYWARD_STORE_UNSUPPORTED_VERSION,
@@ -42,7 +45,6 @@ import {
   KEYWARD_WRONG_KEY,
   KEYWARD_WRONG_PASSPHRASE,
   KeywardError,
-  type KeywardErrorCode,
 } from '../errors.js'
 import {
   deriveSubkeys,
@@ -50,23 +52,31 @@ import {
   hmacSha256,
   KEY_BYTES,
   NONCE_BYTES,
-  open,
-  RECORD_ID_BYTES,
-  recordAad,
-  recordIdOf,
   STORE_ID_BYTES,
   type Subkeys,
-  seal,
   sha256,
   TAG_BYTES,
   unwrapDataKey,
 } from './envelope.js'
-import { MAX_KEY_BYTES } from './validate.js'
+import { applyLog, type LogState, readLog } from './file-log.js'
+import {
+  corrupt,
+  idKey,
+  MIN_RECORD_BYTES,
+  RESTORE,
+  type RecordEntry,
+  readRecord,
+  storeError,
+} from './file-record.js'
+
+export { encodeRecord, type RecordEntry } from './file-record.js'
 
 /** The magic bytes every store file starts with. */
 export const MAGIC = Uint8Array.from([0x89, 0x4b, 0x57, 0x53, 0x0d, 0x0a, 0x1a, 0x0a])
 /** The format version this release writes and reads. */
 export const FORMAT_VERSION = 1
+/** Preamble flag: frames of the append log follow the trailer. */
+export const FLAG_LOG = 1
 export const PREAMBLE_BYTES = 32
 const CHECKSUM_BYTES = 12
 const HASH_BYTES = 32
@@ -74,9 +84,6 @@ const HASH_BYTES = 32
 export const MAX_HEADER_BYTES = 64 * 1024
 /** The largest body a store can have (the body length is a u32). */
 export const MAX_BODY_BYTES = 0xffff_ffff
-const RECORD_FIXED_BYTES = RECORD_ID_BYTES + 8 + NONCE_BYTES + 4
-
-const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
 /** The JSON header of a store. Nothing in it is secret. */
@@ -94,44 +101,25 @@ export interface StoreHeader {
   readonly counter: number
 }
 
-/** One decrypted record as the driver keeps it in memory. */
-export interface RecordEntry {
-  readonly version: number
-  readonly value: Uint8Array
-  /** The record's encoded bytes in the body (id ‖ version ‖ nonce ‖ length ‖ sealed). */
-  readonly encoded: Buffer
-}
-
-/** A decrypted store. */
+/**
+ * A decrypted store: its snapshot's header and keys, its records (the snapshot's with the log's
+ * changes applied) and where its log stands. The driver applies its own appends to `records`
+ * and `ids` in place, once they are durable.
+ */
 export interface DecodedStore {
   readonly headerBytes: Buffer
+  /** The snapshot's header (its counter is the snapshot's; the store's is `log.counter`). */
   readonly header: StoreHeader
   readonly storeId: Buffer
   readonly dek: Buffer
   readonly subkeys: Subkeys
   readonly records: Map<string, RecordEntry>
+  /** Key name of each record id, for the log's removals. */
+  readonly ids: Map<string, string>
+  readonly log: LogState
 }
 
-function fail(
-  code: KeywardErrorCode,
-  label: string,
-  what: string,
-  fix: string,
-  details: Record<string, unknown> = {},
-): KeywardError {
-  return new KeywardError(code, `store file "${label}" ${what}; ${fix}`, {
-    details: { path: label, ...details },
-  })
-}
-
-const RESTORE = 'restore it from a backup; nothing was decrypted or overwritten'
-
-function corrupt(label: string, what: string, details: Record<string, unknown> = {}) {
-  return fail(KEYWARD_STORE_CORRUPT, label, `failed an integrity check (${what})`, RESTORE, {
-    reason: what,
-    ...details,
-  })
-}
+const fail = storeError
 
 function truncated(label: string, size: number, expected: number) {
   return fail(
@@ -151,7 +139,15 @@ function preambleChecksum(bytes: Uint8Array): Buffer {
 export function parseFraming(
   bytes: Uint8Array,
   label: string,
-): { header: StoreHeader; headerBytes: Buffer; body: Buffer; macked: Buffer; trailer: Buffer } {
+): {
+  header: StoreHeader
+  headerBytes: Buffer
+  body: Buffer
+  macked: Buffer
+  trailer: Buffer
+  /** With the LOG flag: the bytes after the trailer; without it: `null`. */
+  log: Buffer | null
+} {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (buf.byteLength === 0) {
     throw fail(
@@ -177,11 +173,11 @@ export function parseFraming(
     throw corrupt(label, 'preamble checksum')
   const version = buf.readUInt16BE(8)
   const flags = buf.readUInt16BE(10)
-  if (version !== FORMAT_VERSION || flags !== 0) {
+  if (version !== FORMAT_VERSION || (flags & ~FLAG_LOG) !== 0) {
     throw fail(
       KEYWARD_STORE_UNSUPPORTED_VERSION,
       label,
-      `has format version ${version}${flags ? ` with flags ${flags}` : ''}, this release reads version ${FORMAT_VERSION}`,
+      `has format version ${version}${flags & ~FLAG_LOG ? ` with flags ${flags}` : ''}, this release reads version ${FORMAT_VERSION}`,
       'upgrade @keyward/core to open it',
       { version, supported: FORMAT_VERSION },
     )
@@ -190,7 +186,8 @@ export function parseFraming(
   const bodyLength = buf.readUInt32BE(16)
   const total = PREAMBLE_BYTES + headerLength + HASH_BYTES + bodyLength + HASH_BYTES
   if (buf.byteLength < total) throw truncated(label, buf.byteLength, total)
-  if (buf.byteLength > total) throw corrupt(label, 'bytes after the trailer')
+  const logged = (flags & FLAG_LOG) !== 0
+  if (buf.byteLength > total && !logged) throw corrupt(label, 'bytes after the trailer')
   if (headerLength > MAX_HEADER_BYTES) throw corrupt(label, 'header too large')
   const headerEnd = PREAMBLE_BYTES + headerLength
   const headerBytes = buf.subarray(PREAMBLE_BYTES, headerEnd)
@@ -203,7 +200,8 @@ export function parseFraming(
     headerBytes: Buffer.from(headerBytes),
     body: buf.subarray(bodyStart, bodyStart + bodyLength),
     macked: buf.subarray(0, bodyStart + bodyLength),
-    trailer: buf.subarray(bodyStart + bodyLength),
+    trailer: buf.subarray(bodyStart + bodyLength, total),
+    log: logged ? buf.subarray(total) : null,
   }
 }
 
@@ -320,14 +318,17 @@ export interface CachedKey {
 /**
  * Decodes and decrypts a whole store file. Throws a `KeywardError` (never anything else, never
  * with plaintext) when the file is not a store, is cut off, corrupt, newer, or the key is wrong.
+ * With `allowTornTail`, a log that ends inside a frame (a torn append) is read up to its last
+ * complete frame, `log.torn` saying how many bytes follow.
  */
 export async function decodeStore(
   bytes: Uint8Array,
   provider: KeyProvider,
   label: string,
   cached?: CachedKey,
+  { allowTornTail = false }: { allowTornTail?: boolean | undefined } = {},
 ): Promise<DecodedStore> {
-  const { header, headerBytes, body, macked, trailer } = parseFraming(bytes, label)
+  const { header, headerBytes, body, macked, trailer, log } = parseFraming(bytes, label)
   if (header.key.kind !== provider.kind) {
     throw new KeywardError(
       KEYWARD_KEY_TYPE_MISMATCH,
@@ -362,8 +363,22 @@ export async function decodeStore(
   }
   const subkeys = deriveSubkeys(dek, storeId)
   if (!equalBytes(hmacSha256(subkeys.fileMac, macked), trailer)) throw corrupt(label, 'file MAC')
-  const records = parseBody(body, storeId, subkeys, label)
-  return { headerBytes, header, storeId, dek, subkeys, records }
+  const { records, ids } = parseBody(body, storeId, subkeys, label)
+  const snapshot: LogState = {
+    enabled: log !== null,
+    end: macked.byteLength + trailer.byteLength,
+    tip: Buffer.from(trailer),
+    counter: header.counter,
+    torn: 0,
+    liveBytes: macked.byteLength + trailer.byteLength,
+  }
+  if (log === null || log.byteLength === 0)
+    return { headerBytes, header, storeId, dek, subkeys, records, ids, log: snapshot }
+  const read = readLog(log, snapshot, { storeId, subkeys, records, ids }, label, {
+    allowTornTail,
+  })
+  applyLog(records, ids, read.ops)
+  return { headerBytes, header, storeId, dek, subkeys, records, ids, log: read.log }
 }
 
 function parseBody(
@@ -371,88 +386,33 @@ function parseBody(
   storeId: Buffer,
   subkeys: Subkeys,
   label: string,
-): Map<string, RecordEntry> {
+): { records: Map<string, RecordEntry>; ids: Map<string, string> } {
   const records = new Map<string, RecordEntry>()
+  const ids = new Map<string, string>()
   if (body.byteLength < 4) throw corrupt(label, 'record count')
   const count = body.readUInt32BE(0)
-  if (count > (body.byteLength - 4) / (RECORD_FIXED_BYTES + TAG_BYTES))
-    throw corrupt(label, 'record count')
+  if (count > (body.byteLength - 4) / MIN_RECORD_BYTES) throw corrupt(label, 'record count')
   let at = 4
   for (let i = 0; i < count; i++) {
-    const start = at
-    if (body.byteLength - at < RECORD_FIXED_BYTES) throw corrupt(label, 'record framing')
-    const id = body.subarray(at, at + RECORD_ID_BYTES)
-    at += RECORD_ID_BYTES
-    const bigVersion = body.readBigUInt64BE(at)
-    at += 8
-    const nonce = body.subarray(at, at + NONCE_BYTES)
-    at += NONCE_BYTES
-    const sealedLength = body.readUInt32BE(at)
-    at += 4
-    if (bigVersion < 1n || bigVersion > BigInt(Number.MAX_SAFE_INTEGER))
-      throw corrupt(label, 'record version')
-    if (sealedLength < TAG_BYTES + 2 || sealedLength > body.byteLength - at)
-      throw corrupt(label, 'record framing')
-    const version = Number(bigVersion)
-    const sealed = body.subarray(at, at + sealedLength)
-    at += sealedLength
-    const plain = open(subkeys.record, nonce, sealed, recordAad(storeId, id, version))
-    if (plain === null) throw corrupt(label, 'record authentication', { record: i })
-    const keyLength = plain.readUInt16BE(0)
-    let key: string | null = null
-    if (keyLength > 0 && keyLength <= MAX_KEY_BYTES && 2 + keyLength <= plain.byteLength) {
-      try {
-        key = decoder.decode(plain.subarray(2, 2 + keyLength))
-      } catch {
-        key = null
-      }
-    }
-    if (key === null || !equalBytes(recordIdOf(subkeys, key), id)) {
-      plain.fill(0)
-      throw corrupt(label, 'record id', { record: i })
-    }
+    const { key, entry, next } = readRecord(body, at, storeId, subkeys, label, { record: i })
     if (records.has(key)) throw corrupt(label, 'duplicate record', { record: i })
-    records.set(key, {
-      version,
-      value: new Uint8Array(plain.subarray(2 + keyLength)),
-      encoded: Buffer.from(body.subarray(start, at)),
-    })
-    plain.fill(0)
+    records.set(key, entry)
+    ids.set(idKey(entry.encoded), key)
+    at = next
   }
   if (at !== body.byteLength) throw corrupt(label, 'bytes after the last record')
-  return records
+  return { records, ids }
 }
 
-/** Encrypts one record for its slot and returns its encoded bytes. */
-export function encodeRecord(
-  storeId: Buffer,
-  subkeys: Subkeys,
-  key: string,
-  value: Uint8Array,
-  version: number,
-): Buffer {
-  const keyBytes = encoder.encode(key)
-  const id = recordIdOf(subkeys, key)
-  const nonce = randomBytes(NONCE_BYTES)
-  const plain = Buffer.alloc(2 + keyBytes.byteLength + value.byteLength)
-  plain.writeUInt16BE(keyBytes.byteLength, 0)
-  plain.set(keyBytes, 2)
-  plain.set(value, 2 + keyBytes.byteLength)
-  const sealed = seal(subkeys.record, nonce, plain, recordAad(storeId, id, version))
-  plain.fill(0)
-  const fixed = Buffer.alloc(RECORD_FIXED_BYTES)
-  id.copy(fixed, 0)
-  fixed.writeBigUInt64BE(BigInt(version), RECORD_ID_BYTES)
-  nonce.copy(fixed, RECORD_ID_BYTES + 8)
-  fixed.writeUInt32BE(sealed.byteLength, RECORD_ID_BYTES + 8 + NONCE_BYTES)
-  return Buffer.concat([fixed, sealed])
-}
-
-/** Serialises a whole store: preamble, header, its hash, the records and the trailer MAC. */
+/**
+ * Serialises a whole store: preamble, header, its hash, the records and the trailer MAC; with
+ * the LOG flag unless `log: false` (the format written before the log existed).
+ */
 export function encodeStore(
   headerBytes: Uint8Array,
   records: Iterable<Buffer>,
   fileMacKey: Uint8Array,
+  { log = true }: { log?: boolean } = {},
 ): Buffer {
   const parts: Buffer[] = []
   let bodyLength = 4
@@ -468,7 +428,7 @@ export function encodeStore(
   const preamble = Buffer.alloc(PREAMBLE_BYTES)
   preamble.set(MAGIC, 0)
   preamble.writeUInt16BE(FORMAT_VERSION, 8)
-  preamble.writeUInt16BE(0, 10)
+  preamble.writeUInt16BE(log ? FLAG_LOG : 0, 10)
   preamble.writeUInt32BE(headerBytes.byteLength, 12)
   preamble.writeUInt32BE(bodyLength, 16)
   preambleChecksum(preamble).copy(preamble, 20)
