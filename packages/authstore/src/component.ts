@@ -4,7 +4,7 @@ import { storeDrivers } from './internal/store-drivers.js'
 import type { AuthStore } from './store.js'
 
 /**
- * A {@link Driver} for a component's own data beside the tokens of `store` — an MCP client's
+ * A `Driver` (the `@keyward/core` contract) for a component's own data beside the tokens of `store` — an MCP client's
  * registrations and discovery state, a pending sign-in — kept in the store's driver (so with
  * its encryption, durability and cross-process lock), under keys no token record and no other
  * component can reach. Records are never visible through it. The keys it takes are those of
