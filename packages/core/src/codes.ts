@@ -78,6 +78,23 @@ export const KEYWARD_STORE_IO = 'KEYWARD_STORE_IO'
  * (the OS keyring). Nothing was written.
  */
 export const KEYWARD_ATOMIC_WRITE_UNSUPPORTED = 'KEYWARD_ATOMIC_WRITE_UNSUPPORTED'
+/**
+ * The PostgreSQL server could not be reached or did not answer in time (connection refused or
+ * lost, `connectTimeoutMs`/`queryTimeoutMs` exceeded, server shutting down, too many
+ * connections), or the driver was closed. `details.reason` says which. Nothing was changed
+ * unless the server committed before the connection was lost: re-read, then retry.
+ */
+export const KEYWARD_POSTGRES_UNAVAILABLE = 'KEYWARD_POSTGRES_UNAVAILABLE'
+/**
+ * The store's table does not exist in this database (or this role cannot see it). Run
+ * `await driver.migrate()` once with a role that may create tables (docs/postgres.md).
+ */
+export const KEYWARD_POSTGRES_NOT_MIGRATED = 'KEYWARD_POSTGRES_NOT_MIGRATED'
+/**
+ * PostgreSQL refused a statement for another reason (permissions, a changed table);
+ * `details.sqlstate` holds the server's SQLSTATE code and `cause` its error.
+ */
+export const KEYWARD_POSTGRES_ERROR = 'KEYWARD_POSTGRES_ERROR'
 /** The passphrase does not open this store. Ask for the passphrase again. */
 export const KEYWARD_WRONG_PASSPHRASE = 'KEYWARD_WRONG_PASSPHRASE'
 /**

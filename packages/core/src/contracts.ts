@@ -43,6 +43,28 @@ export interface KeyWrite {
   readonly ifVersion?: number | undefined
 }
 
+/**
+ * What {@link Driver.watch} reports: one key written or deleted, or — `key: undefined` — that
+ * changes may have been missed and every cached entry is suspect.
+ *
+ * @example
+ * ```ts
+ * import type { DriverChange } from '@keyward/core'
+ *
+ * const cache = new Map<string, Uint8Array>()
+ * function onChange(change: DriverChange): void {
+ *   if (change.key === undefined) cache.clear()
+ *   else cache.delete(change.key)
+ * }
+ * ```
+ */
+export interface DriverChange {
+  /** The key written or deleted; `undefined`: anything may have changed. */
+  readonly key: string | undefined
+  /** The key's version after the change (`0`: deleted); `undefined` when `key` is. */
+  readonly version: number | undefined
+}
+
 /** Options of {@link Driver.withLock}. */
 export interface LockOptions {
   /** Give up with `KEYWARD_LOCK_TIMEOUT` after this many milliseconds (default 30 000). */
@@ -99,6 +121,16 @@ export interface Driver {
    * throws `KEYWARD_ATOMIC_WRITE_UNSUPPORTED` from it, and changes nothing.
    */
   setMany?(writes: readonly KeyWrite[]): Promise<{ versions: readonly number[] }>
+  /**
+   * Calls `listener` after keys change in the store — written or deleted by any instance over
+   * it, this one included — so that a cache drops what is stale. Asynchronous and best effort:
+   * a call comes shortly after the change is durable, never before; `key: undefined` says that
+   * changes may have been missed (the feed reconnected), so every cached entry is suspect.
+   * Returns a function that removes the listener. A listener must not throw.
+   *
+   * Optional: drivers without a change feed (memory, file, keyring) omit it.
+   */
+  watch?(listener: (change: DriverChange) => void): () => void
   /** Releases handles and timers. Optional. */
   close?(): Promise<void>
 }

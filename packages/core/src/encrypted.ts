@@ -426,6 +426,15 @@ export function encryptedDriver(inner: Driver, options: EncryptedDriverOptions):
     },
   }
   if (inner.close) driver.close = () => inner.close!()
+  if (inner.watch) {
+    const watch = inner.watch.bind(inner)
+    // The header's own changes (another instance rotated a key) make this one re-read it.
+    driver.watch = (listener) =>
+      watch((change) => {
+        if (change.key === headerKey || change.key === undefined) envelope = null
+        if (change.key !== headerKey) listener(change)
+      })
+  }
   return driver
 }
 
