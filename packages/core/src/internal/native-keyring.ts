@@ -21,6 +21,7 @@ import {
   KEYWARD_STORE_IO,
   KeywardError,
 } from '../errors.js'
+import { isModuleNotFound, onceImported } from './optional-import.js'
 import { checkSessionBus, parseBusAddress } from './session-bus.js'
 
 /** The npm package that talks to the OS keyring. */
@@ -57,15 +58,7 @@ export interface NativeKeyring {
   ): Promise<Array<{ account: string; password: string }>>
 }
 
-const loaded = new Map<string, Promise<NativeKeyring>>()
-
-function isModuleNotFound(error: unknown, specifier: string): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code
-  const message = String((error as Error | undefined)?.message ?? '')
-  return (
-    (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && message.includes(specifier)
-  )
-}
+const loadOnce = onceImported(importKeyring)
 
 /**
  * Imports `@napi-rs/keyring` on first use (once per process). A missing package or a missing
@@ -73,14 +66,7 @@ function isModuleNotFound(error: unknown, specifier: string): boolean {
  * install. `specifier` exists for tests of that error; callers leave it out.
  */
 export function loadKeyring(specifier: string = KEYRING_MODULE): Promise<NativeKeyring> {
-  let pending = loaded.get(specifier)
-  if (!pending) {
-    pending = importKeyring(specifier)
-    loaded.set(specifier, pending)
-    // A failed import is retried on the next call (the package may be installed meanwhile).
-    pending.catch(() => loaded.delete(specifier))
-  }
-  return pending
+  return loadOnce(specifier)
 }
 
 async function importKeyring(specifier: string): Promise<NativeKeyring> {

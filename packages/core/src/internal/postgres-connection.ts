@@ -18,6 +18,7 @@ import {
   KEYWARD_POSTGRES_UNAVAILABLE,
   KeywardError,
 } from '../errors.js'
+import { isModuleNotFound, onceImported } from './optional-import.js'
 import { parseNotification, type TableNames } from './postgres-sql.js'
 
 const PG_MODULE = 'pg'
@@ -31,20 +32,14 @@ export interface PgModule {
   }
 }
 
-const loaded = new Map<string, Promise<PgModule>>()
+const loadOnce = onceImported(importPg)
 
 /**
  * Imports `pg` on first use (once per process). Missing: `KEYWARD_MISSING_DEPENDENCY` naming
  * the package to install. `specifier` exists for the test of that error; callers leave it out.
  */
 export function loadPg(specifier: string = PG_MODULE): Promise<PgModule> {
-  let pending = loaded.get(specifier)
-  if (!pending) {
-    pending = importPg(specifier)
-    loaded.set(specifier, pending)
-    pending.catch(() => loaded.delete(specifier))
-  }
-  return pending
+  return loadOnce(specifier)
 }
 
 async function importPg(specifier: string): Promise<PgModule> {
@@ -52,8 +47,7 @@ async function importPg(specifier: string): Promise<PgModule> {
   try {
     imported = (await import(specifier)) as Record<string, unknown>
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException | undefined)?.code
-    const missing = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND'
+    const missing = isModuleNotFound(error, specifier)
     throw new KeywardError(
       KEYWARD_MISSING_DEPENDENCY,
       missing
