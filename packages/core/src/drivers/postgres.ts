@@ -311,7 +311,7 @@ function tableDriver(options: PostgresDriverOptions, names: TableNames) {
         key,
         async () => {
           const remaining = Math.max(0, timeoutMs - (Date.now() - started))
-          const lock = await acquire(key, remaining, lockOptions?.signal)
+          const lock = await acquire(key, remaining, timeoutMs, lockOptions?.signal)
           try {
             return await fn()
           } finally {
@@ -343,9 +343,15 @@ function tableDriver(options: PostgresDriverOptions, names: TableNames) {
 
   /**
    * Takes the advisory lock of `key` in a transaction of its own connection: waits at most
-   * `timeoutMs` (the server's `lock_timeout`; `0`: one try), `KEYWARD_LOCK_TIMEOUT` after.
+   * `timeoutMs` (the server's `lock_timeout`; `0`: one try), then `KEYWARD_LOCK_TIMEOUT` naming
+   * the caller's `requestedMs`.
    */
-  async function acquire(key: string, timeoutMs: number, signal: AbortSignal | undefined) {
+  async function acquire(
+    key: string,
+    timeoutMs: number,
+    requestedMs: number,
+    signal: AbortSignal | undefined,
+  ) {
     const client = await checkout(await pool(), names, bounds, 'withLock', signal)
     let lost: unknown = null
     const onError = (error: Error) => {
@@ -371,7 +377,7 @@ function tableDriver(options: PostgresDriverOptions, names: TableNames) {
           values: [id],
           query_timeout: bounds.queryTimeoutMs,
         })
-        if (rows[0]?.taken !== true) throw lockTimeout(key, 0)
+        if (rows[0]?.taken !== true) throw lockTimeout(key, requestedMs)
       } else {
         const ms = Math.ceil(timeoutMs)
         await client.query({
@@ -395,7 +401,7 @@ function tableDriver(options: PostgresDriverOptions, names: TableNames) {
         )
       } else release(true)
       if (aborted) throw signal!.reason
-      if (timedOut) throw lockTimeout(key, timeoutMs)
+      if (timedOut) throw lockTimeout(key, requestedMs)
       throw mapPgError(error, names, 'withLock')
     }
     signal?.removeEventListener('abort', onAbort)
