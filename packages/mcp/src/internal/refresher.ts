@@ -29,11 +29,8 @@ export function grantProvider(
 
 /** The refresher `mcpAuthProvider` adds to the store for its service. */
 export function mcpRefresher(storage: Storage, allowLoopbackHttp: boolean): Refresher {
-  return async (context) => {
-    const { service, refreshToken, scopes, signal } = context
-    // The AuthStore passes the record's account too (core's RefreshContext does not name it yet).
-    const account = (context as { account?: unknown }).account
-    const grant = await storage.grant(service, typeof account === 'string' ? account : 'default')
+  return async ({ service, account, refreshToken, scopes, signal }) => {
+    const grant = await storage.grant(service, account ?? 'default')
     if (grant === undefined)
       throw new RefreshError(
         `mcp: nothing is known about the authorization server of ${service}; sign in again`,
