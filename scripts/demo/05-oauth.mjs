@@ -19,7 +19,7 @@ export const title = 'oauth: device sign-in, tokens in the AuthStore, refresh wi
  * Mutes oidc-provider's development-mode warnings (meant for operators of a real server, which
  * this throwaway one is not) until the returned function is called.
  */
-function muteProviderWarnings() {
+export function muteProviderWarnings() {
   const warn = console.warn
   console.warn = (...args) => {
     if (!String(args[0]).includes('oidc-provider WARNING')) warn(...args)
