@@ -108,6 +108,24 @@ export class EntryCache {
     this.#serviceKeys.delete(service)
   }
 
+  /**
+   * Drops what a `Driver.watch` report made stale: the record at `key` unless this cache holds
+   * that version or a newer one (this instance's own write coming back), and every service →
+   * only-account lookup (an account added elsewhere changes which one is the only one).
+   * `key: undefined` (changes may have been missed) drops everything.
+   */
+  invalidate(key: string | undefined, version: number | undefined): void {
+    if (key === undefined) {
+      this.clear()
+      return
+    }
+    const entry = this.#entries.get(key)
+    if (entry !== undefined && version !== undefined && version > 0 && entry.version >= version)
+      return
+    if (entry !== undefined) this.forget(key, entry.record.service)
+    this.#serviceKeys.clear()
+  }
+
   clear(): void {
     this.#entries.clear()
     this.#serviceKeys.clear()

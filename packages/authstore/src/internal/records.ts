@@ -31,6 +31,9 @@ export class Records {
     this.#namespace = namespace
     this.#logger = logger
     this.cache = new EntryCache(leewayMs)
+    // A driver with a change feed (PostgreSQL's) reports other instances' writes: drop what
+    // they made stale, so the hot path never serves a token another instance replaced.
+    driver.watch?.(({ key, version }) => this.cache.invalidate(key, version))
   }
 
   keyFor(service: string, account: string): string {
