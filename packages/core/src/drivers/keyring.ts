@@ -6,14 +6,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
-import type {
-  DeleteOptions,
-  Driver,
-  Durability,
-  LockOptions,
-  SetOptions,
-  StoredValue,
-} from '../contracts.js'
+import type { Driver, Durability, LockOptions, StoredValue } from '../contracts.js'
 import {
   KEYWARD_ATOMIC_WRITE_UNSUPPORTED,
   KEYWARD_INVALID_ARGUMENT,
@@ -22,6 +15,7 @@ import {
   KeywardError,
 } from '../errors.js'
 import { assertOptions } from '../guards.js'
+import { checkedOperations } from '../internal/checked-driver.js'
 import {
   decodeIndex,
   decodeVersionRecord,
@@ -51,13 +45,7 @@ import {
   resolveTimeout,
 } from '../internal/native-keyring.js'
 import { compareKeys } from '../internal/stored.js'
-import {
-  assertDeleteArguments,
-  assertKey,
-  assertPrefix,
-  assertSetArguments,
-  assertVersion,
-} from '../internal/validate.js'
+import { assertVersion } from '../internal/validate.js'
 
 export {
   type ForeignEntry,
@@ -435,126 +423,119 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
     durability: backend.durability,
     backend: backend.name,
     maxValueBytes,
-    async get(key: string): Promise<StoredValue | null> {
-      assertKey(key)
-      return read(key)
-    },
-    async set(
-      key: string,
-      value: Uint8Array,
-      setOptions?: SetOptions,
-    ): Promise<{ version: number }> {
-      assertSetArguments(key, value, setOptions?.ifVersion)
-      if (value.byteLength > maxValueBytes) {
-        throw new KeywardError(
-          KEYWARD_VALUE_TOO_LARGE,
-          `value for key "${key}" is ${value.byteLength} bytes; the keyring driver on ${backend.name} takes at most ${maxValueBytes}. Keep large values in fileDriver with keyringKey, which stores only the key in the keychain`,
-          {
-            details: { key, bytes: value.byteLength, limit: maxValueBytes, backend: backend.name },
+    ...checkedOperations({
+      get: read,
+      set: write,
+      async delete(key, ifVersion) {
+        return locked(
+          'write',
+          [key],
+          async () => {
+            const current = (await read(key))?.version ?? 0
+            assertVersion(key, ifVersion, current)
+            if (current === 0) return false
+            const e = await entry(key)
+            const deleted = await call('delete', key, (signal) => e.deleteCredential(signal))
+            // The value first: a crash between the two leaves a record without a value, which
+            // reads as absent.
+            const r = await entry(`${RECORD_PREFIX}${key}`, metaService)
+            await call('delete', key, (signal) => r.deleteCredential(signal), metaService)
+            if (useIndex) await updateIndex(key, false)
+            return deleted
           },
+          key,
         )
-      }
-      const encoded = encodeValue(value)
-      if (
-        backend.entryLimitBytes !== undefined &&
-        encoded.entry.byteLength > backend.entryLimitBytes
-      ) {
-        throw new KeywardError(
-          KEYWARD_VALUE_TOO_LARGE,
-          `value for key "${key}" takes ${encoded.entry.byteLength} bytes as a ${backend.name} entry (${encoded.format === 'b' ? 'binary values are stored as base64 text' : 'text'}); the platform takes at most ${backend.entryLimitBytes}. Keep large values in fileDriver with keyringKey, which stores only the key in the keychain`,
-          {
-            details: {
-              key,
-              bytes: encoded.entry.byteLength,
-              limit: backend.entryLimitBytes,
-              backend: backend.name,
-            },
-          },
-        )
-      }
-      return locked(
-        'write',
-        [key],
-        async () => {
-          const current = await readCurrent(key)
-          const currentVersion = current?.stored.version ?? 0
-          assertVersion(key, setOptions?.ifVersion, currentVersion)
-          const version = currentVersion + 1
-          if (useIndex) {
-            if (currentVersion === 0) await updateIndex(key, true)
-          } else {
-            await ensureMarker()
-          }
-          // The version record first, naming the state it replaces: a crash before the value's
-          // write then still reads as that state.
-          const record = encodeVersionRecord({
-            current: { version, format: encoded.format, digest: entryDigest(encoded.entry) },
-            previous: current?.state,
-          })
-          const r = await entry(`${RECORD_PREFIX}${key}`, metaService)
-          await call('write', key, (signal) => r.setSecret(record, signal), metaService)
-          const e = await entry(key)
-          // As text (setPassword): Windows then stores it as UTF-16, as its tools read.
-          await call('write', key, (signal) => e.setPassword(encoded.text, signal))
-          return { version }
-        },
-        key,
-      )
-    },
-    async delete(key: string, deleteOptions?: DeleteOptions): Promise<boolean> {
-      assertDeleteArguments(key, deleteOptions?.ifVersion)
-      return locked(
-        'write',
-        [key],
-        async () => {
-          const current = (await read(key))?.version ?? 0
-          assertVersion(key, deleteOptions?.ifVersion, current)
-          if (current === 0) return false
-          const e = await entry(key)
-          const deleted = await call('delete', key, (signal) => e.deleteCredential(signal))
-          // The value first: a crash between the two leaves a record without a value, which
-          // reads as absent.
-          const r = await entry(`${RECORD_PREFIX}${key}`, metaService)
-          await call('delete', key, (signal) => r.deleteCredential(signal), metaService)
-          if (useIndex) await updateIndex(key, false)
-          return deleted
-        },
-        key,
-      )
-    },
+      },
+      list,
+      withLock: (key, fn, lockOptions) => locked('lock', [key], fn, key, lockOptions),
+    }),
     async setMany(): Promise<never> {
       throw new KeywardError(
         KEYWARD_ATOMIC_WRITE_UNSUPPORTED,
         'the OS keyring has no transactions, so keyringDriver cannot write several keys atomically; write them one by one or keep them in the file driver',
       )
     },
-    async list(prefix = ''): Promise<string[]> {
-      assertPrefix(prefix)
-      let keys: string[]
-      if (useIndex) {
-        keys = await readIndex()
-      } else {
-        // Reading the marker first turns a locked keyring into KEYWARD_KEYRING_LOCKED: the
-        // Secret Service search would otherwise answer a locked collection with no entries.
-        await readRaw(MARKER_ACCOUNT, metaService)
-        const native = await binding()
-        await assertBusAnswers(backend, context('list', undefined, service), timeoutMs)
-        const found = await call('list', undefined, (signal) =>
-          native.findCredentialsAsync(service, null, signal),
-        )
-        keys = found.map((credential) => credential.account)
-      }
-      return [...new Set(keys)].filter((key) => key.startsWith(prefix)).sort(compareKeys)
-    },
-    withLock<T>(key: string, fn: () => Promise<T>, lockOptions?: LockOptions): Promise<T> {
-      assertKey(key)
-      return locked('lock', [key], fn, key, lockOptions)
-    },
     probe,
     async close(): Promise<void> {
       entries.clear()
     },
   } satisfies KeyringDriver
+
+  async function write(key: string, value: Uint8Array, ifVersion: number | undefined) {
+    if (value.byteLength > maxValueBytes) {
+      throw new KeywardError(
+        KEYWARD_VALUE_TOO_LARGE,
+        `value for key "${key}" is ${value.byteLength} bytes; the keyring driver on ${backend.name} takes at most ${maxValueBytes}. Keep large values in fileDriver with keyringKey, which stores only the key in the keychain`,
+        {
+          details: { key, bytes: value.byteLength, limit: maxValueBytes, backend: backend.name },
+        },
+      )
+    }
+    const encoded = encodeValue(value)
+    if (
+      backend.entryLimitBytes !== undefined &&
+      encoded.entry.byteLength > backend.entryLimitBytes
+    ) {
+      throw new KeywardError(
+        KEYWARD_VALUE_TOO_LARGE,
+        `value for key "${key}" takes ${encoded.entry.byteLength} bytes as a ${backend.name} entry (${encoded.format === 'b' ? 'binary values are stored as base64 text' : 'text'}); the platform takes at most ${backend.entryLimitBytes}. Keep large values in fileDriver with keyringKey, which stores only the key in the keychain`,
+        {
+          details: {
+            key,
+            bytes: encoded.entry.byteLength,
+            limit: backend.entryLimitBytes,
+            backend: backend.name,
+          },
+        },
+      )
+    }
+    return locked(
+      'write',
+      [key],
+      async () => {
+        const current = await readCurrent(key)
+        const currentVersion = current?.stored.version ?? 0
+        assertVersion(key, ifVersion, currentVersion)
+        const version = currentVersion + 1
+        if (useIndex) {
+          if (currentVersion === 0) await updateIndex(key, true)
+        } else {
+          await ensureMarker()
+        }
+        // The version record first, naming the state it replaces: a crash before the value's
+        // write then still reads as that state.
+        const record = encodeVersionRecord({
+          current: { version, format: encoded.format, digest: entryDigest(encoded.entry) },
+          previous: current?.state,
+        })
+        const r = await entry(`${RECORD_PREFIX}${key}`, metaService)
+        await call('write', key, (signal) => r.setSecret(record, signal), metaService)
+        const e = await entry(key)
+        // As text (setPassword): Windows then stores it as UTF-16, as its tools read.
+        await call('write', key, (signal) => e.setPassword(encoded.text, signal))
+        return { version }
+      },
+      key,
+    )
+  }
+
+  async function list(prefix: string): Promise<string[]> {
+    let keys: string[]
+    if (useIndex) {
+      keys = await readIndex()
+    } else {
+      // Reading the marker first turns a locked keyring into KEYWARD_KEYRING_LOCKED: the
+      // Secret Service search would otherwise answer a locked collection with no entries.
+      await readRaw(MARKER_ACCOUNT, metaService)
+      const native = await binding()
+      await assertBusAnswers(backend, context('list', undefined, service), timeoutMs)
+      const found = await call('list', undefined, (signal) =>
+        native.findCredentialsAsync(service, null, signal),
+      )
+      keys = found.map((credential) => credential.account)
+    }
+    return [...new Set(keys)].filter((key) => key.startsWith(prefix)).sort(compareKeys)
+  }
 }
 
 /**

@@ -1,19 +1,10 @@
-import type {
-  DeleteOptions,
-  Driver,
-  KeyWrite,
-  LockOptions,
-  SetOptions,
-  StoredValue,
-} from '../contracts.js'
+import type { Driver, KeyWrite } from '../contracts.js'
+import { checkedOperations } from '../internal/checked-driver.js'
 import { KeyedMutex } from '../internal/lock.js'
 import { compareKeys, storedValue } from '../internal/stored.js'
 import {
   assertBytes,
-  assertDeleteArguments,
   assertKey,
-  assertPrefix,
-  assertSetArguments,
   assertVersion,
   assertWrites,
   plannedVersions,
@@ -51,29 +42,28 @@ export function memoryDriver(options: MemoryDriverOptions = {}) {
   return {
     name: 'memory',
     durability: 'memory',
-    async get(key: string): Promise<StoredValue | null> {
-      assertKey(key)
-      const entry = entries.get(key)
-      return entry ? storedValue(entry.value.slice(), entry.version) : null
-    },
-    async set(
-      key: string,
-      value: Uint8Array,
-      setOptions?: SetOptions,
-    ): Promise<{ version: number }> {
-      assertSetArguments(key, value, setOptions?.ifVersion)
-      const current = entries.get(key)?.version ?? 0
-      assertVersion(key, setOptions?.ifVersion, current)
-      const version = current + 1
-      entries.set(key, { value: value.slice(), version })
-      return { version }
-    },
-    async delete(key: string, deleteOptions?: DeleteOptions): Promise<boolean> {
-      assertDeleteArguments(key, deleteOptions?.ifVersion)
-      const current = entries.get(key)?.version ?? 0
-      assertVersion(key, deleteOptions?.ifVersion, current)
-      return entries.delete(key)
-    },
+    ...checkedOperations({
+      async get(key) {
+        const entry = entries.get(key)
+        return entry ? storedValue(entry.value.slice(), entry.version) : null
+      },
+      async set(key, value, ifVersion) {
+        const current = entries.get(key)?.version ?? 0
+        assertVersion(key, ifVersion, current)
+        const version = current + 1
+        entries.set(key, { value: value.slice(), version })
+        return { version }
+      },
+      async delete(key, ifVersion) {
+        const current = entries.get(key)?.version ?? 0
+        assertVersion(key, ifVersion, current)
+        return entries.delete(key)
+      },
+      async list(prefix) {
+        return [...entries.keys()].filter((key) => key.startsWith(prefix)).sort(compareKeys)
+      },
+      withLock: (key, fn, lockOptions) => mutex.run(key, fn, lockOptions),
+    }),
     async setMany(writes: readonly KeyWrite[]): Promise<{ versions: readonly number[] }> {
       assertWrites(writes)
       const versions = plannedVersions(writes, (key) => entries.get(key)?.version ?? 0)
@@ -82,14 +72,6 @@ export function memoryDriver(options: MemoryDriverOptions = {}) {
         else entries.set(key, { value: value.slice(), version: versions[i]! })
       }
       return { versions }
-    },
-    async list(prefix = ''): Promise<string[]> {
-      assertPrefix(prefix)
-      return [...entries.keys()].filter((key) => key.startsWith(prefix)).sort(compareKeys)
-    },
-    withLock<T>(key: string, fn: () => Promise<T>, lockOptions?: LockOptions): Promise<T> {
-      assertKey(key)
-      return mutex.run(key, fn, lockOptions)
     },
   } satisfies Driver
 }
