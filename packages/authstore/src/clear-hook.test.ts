@@ -13,7 +13,7 @@ import {
 } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { memoryDriver } from '@keyward/core/drivers/memory'
-import { recordingLogger } from '@keyward/core/testing'
+import { expectKeywardError, recordingLogger } from '@keyward/core/testing'
 import { describe, expect, it } from 'vitest'
 import { _manualClock } from './_helpers.js'
 import { AuthStore, type ClearContext } from './index.js'
@@ -204,16 +204,13 @@ describe('AuthStore onClear hook', () => {
     expect(logger.lines.some((l) => l.text.includes('clearing without the record lock'))).toBe(true)
   })
 
-  it('refuses a malformed onClear option, naming it', () => {
+  it('refuses a malformed onClear option, naming it', async () => {
     for (const onClear of [42, 'revoke', null, { github: 'nope' }]) {
-      let error: unknown
-      try {
-        new AuthStore({ driver: memoryDriver(), onClear: onClear as never })
-      } catch (e) {
-        error = e
-      }
-      expect(KeywardError.isInstance(error) && error.code).toBe(KEYWARD_INVALID_ARGUMENT)
-      expect((error as Error).message).toMatch(/onClear/)
+      const error = await expectKeywardError(
+        () => new AuthStore({ driver: memoryDriver(), onClear: onClear as never }),
+        KEYWARD_INVALID_ARGUMENT,
+      )
+      expect(error.message).toMatch(/onClear/)
     }
   })
 })

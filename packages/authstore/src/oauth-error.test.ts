@@ -5,7 +5,7 @@ import { inspect } from 'node:util'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectNoLeak, recordingLogger } from '@keyward/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
-import { _manualClock } from './_helpers.js'
+import { _manualClock, _refreshingStore } from './_helpers.js'
 import { _httpRefresher, _startTokenServer, type TokenServer } from './_token-server.js'
 import { AuthStore, RefreshError } from './index.js'
 
@@ -50,15 +50,8 @@ describe('only known OAuth error codes reach records, events, logs and messages'
   }
 
   it('a known code passes through unchanged', async () => {
-    const clock = _manualClock()
-    const store = new AuthStore({
-      driver: memoryDriver(),
-      clock: clock.now,
-      refreshers: {
-        svc: async () => {
-          throw new RefreshError('refused', { transient: false, oauthError: 'invalid_grant' })
-        },
-      },
+    const { clock, store } = _refreshingStore(async () => {
+      throw new RefreshError('refused', { transient: false, oauthError: 'invalid_grant' })
     })
     await store.setToken('svc', { accessToken: 'a', refreshToken: 'r', expiresIn: 60 })
     clock.advance(61)

@@ -7,6 +7,7 @@ import {
   KeywardError,
 } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
+import { expectKeywardError } from '@keyward/core/testing'
 import { describe, expect, it } from 'vitest'
 import { _manualClock } from './_helpers.js'
 import { type AuthenticationRequiredError, AuthStore, RefreshError } from './index.js'
@@ -89,16 +90,14 @@ describe('every refresher call is bounded', () => {
     await expect(store.getToken('svc')).rejects.toMatchObject({ code: KEYWARD_LOCK_TIMEOUT })
   })
 
-  it('rejects a bad refreshTimeoutMs at construction, naming it', () => {
+  it('rejects a bad refreshTimeoutMs at construction, naming it', async () => {
     for (const refreshTimeoutMs of [0, -1, Number.NaN, 2 ** 31, '5']) {
-      let error: unknown
-      try {
-        new AuthStore({ driver: memoryDriver(), refreshTimeoutMs: refreshTimeoutMs as never })
-      } catch (e) {
-        error = e
-      }
-      expect(KeywardError.isInstance(error) && error.code).toBe(KEYWARD_INVALID_ARGUMENT)
-      expect((error as Error).message).toContain('`refreshTimeoutMs`')
+      const error = await expectKeywardError(
+        () =>
+          new AuthStore({ driver: memoryDriver(), refreshTimeoutMs: refreshTimeoutMs as never }),
+        KEYWARD_INVALID_ARGUMENT,
+      )
+      expect(error.message).toContain('`refreshTimeoutMs`')
     }
   })
 })

@@ -1,16 +1,8 @@
 import { memoryDriver } from '@keyward/core/drivers/memory'
-import { expectKeywardError } from '@keyward/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
-import { _countingDriver, _manualClock } from './_helpers.js'
+import { _authRequired, _countingDriver, _manualClock, _refreshingStore } from './_helpers.js'
 import { _httpRefresher, _startTokenServer, type TokenServer } from './_token-server.js'
-import {
-  type AuthenticationRequiredError,
-  AuthStore,
-  type AuthStoreEvents,
-  KEYWARD_AUTH_REQUIRED,
-  KEYWARD_REFRESH_FAILED,
-  RefreshError,
-} from './index.js'
+import { AuthStore, type AuthStoreEvents, KEYWARD_REFRESH_FAILED, RefreshError } from './index.js'
 
 let server: TokenServer | undefined
 afterEach(async () => {
@@ -36,12 +28,7 @@ async function setup(options: Parameters<typeof _startTokenServer>[0] = {}) {
   return { server, clock, driver, calls, refreshers, store, grant, events }
 }
 
-/** The AuthenticationRequiredError a call rejects with (the test kit checks the code). */
-const rejection = (promise: Promise<unknown>) =>
-  expectKeywardError(
-    promise,
-    KEYWARD_AUTH_REQUIRED,
-  ) as unknown as Promise<AuthenticationRequiredError>
+const rejection = _authRequired
 
 describe('refresh without racing', () => {
   it('1,000 concurrent getToken after expiry cause exactly one refresh, and all get the new token', async () => {
@@ -217,15 +204,8 @@ describe('refresh failures', () => {
   })
 
   it('an error that is not a RefreshError counts as transient', async () => {
-    const clock = _manualClock()
-    const store = new AuthStore({
-      driver: memoryDriver(),
-      clock: clock.now,
-      refreshers: {
-        svc: async () => {
-          throw new TypeError('fetch failed')
-        },
-      },
+    const { clock, store } = _refreshingStore(async () => {
+      throw new TypeError('fetch failed')
     })
     await store.setToken('svc', { accessToken: 'old', refreshToken: 'r', expiresIn: 600 })
     clock.advance(400)
@@ -295,18 +275,11 @@ describe('refresh failures', () => {
   })
 
   it('a record cleared during a refresh is reported as no_token, not resurrected', async () => {
-    const clock = _manualClock()
     const { driver } = _countingDriver(memoryDriver())
-    const store = new AuthStore({
-      driver,
-      clock: clock.now,
-      refreshers: {
-        svc: async () => {
-          await driver.delete('authstore/svc/default')
-          return { accessToken: 'new', expiresIn: 60 }
-        },
-      },
-    })
+    const { clock, store } = _refreshingStore(async () => {
+      await driver.delete('authstore/svc/default')
+      return { accessToken: 'new', expiresIn: 60 }
+    }, driver)
     await store.setToken('svc', { accessToken: 'old', refreshToken: 'r', expiresIn: 60 })
     clock.advance(61)
     expect((await rejection(store.getToken('svc'))).reason).toBe('no_token')

@@ -3,7 +3,7 @@ import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError } from '@keyward/core/testing'
 import { describe, expect, it } from 'vitest'
-import { _countingDriver, _manualClock } from './_helpers.js'
+import { _authRequired, _countingDriver, _manualClock } from './_helpers.js'
 import {
   AuthenticationRequiredError,
   AuthStore,
@@ -12,12 +12,7 @@ import {
   scopeMatcher,
 } from './index.js'
 
-/** The AuthenticationRequiredError a call rejects with (the test kit checks the code). */
-const rejection = (promise: Promise<unknown>) =>
-  expectKeywardError(
-    promise,
-    KEYWARD_AUTH_REQUIRED,
-  ) as unknown as Promise<AuthenticationRequiredError>
+const rejection = _authRequired
 
 describe('AuthStore: store a token and get it back with a scope', () => {
   it('returns the token for a granted scope and refuses one it lacks, naming the missing scope', async () => {
