@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { cp, mkdir, readdir, symlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BUILD_SOURCES_FILE, sourceHashes } from '../scripts/source-hashes.js'
 
@@ -47,8 +47,9 @@ export function nextMessage<T>(child: ChildProcess): Promise<T> {
 
 /**
  * A snapshot of the built `packages` in `dir` (immune to a rebuild while a test runs), with the
- * rest of the repository's node_modules linked in and the child script `child` copied beside it
- * as `race-child.mjs`; returns the copy's path, for `fork`.
+ * rest of the repository's node_modules linked in, and the child script `child` and the test kit's
+ * IPC loop (`test/_ipc-child.mjs`) copied to the same paths inside `dir` as in the repository, so
+ * the child's relative import of the kit resolves; returns the child copy's path, for `fork`.
  */
 export async function snapshotBuilt(
   dir: string,
@@ -67,7 +68,15 @@ export async function snapshotBuilt(
     if (entry === '@keyward' || entry.startsWith('.')) continue
     await symlink(join(root, 'node_modules', entry), join(modules, entry))
   }
-  const copy = join(dir, 'race-child.mjs')
+  const copy = join(dir, relative(root, fileURLToPath(child)))
   await cp(fileURLToPath(child), copy)
+  await cp(join(root, 'test', '_ipc-child.mjs'), join(dir, 'test', '_ipc-child.mjs'))
   return copy
+}
+
+/** Sends `message` to every child and resolves with their answers, in the children's order. */
+export function askEach<T>(children: readonly ChildProcess[], message: unknown): Promise<T[]> {
+  const replies = children.map((child) => nextMessage<T>(child))
+  for (const child of children) child.send(message as Parameters<ChildProcess['send']>[0])
+  return Promise.all(replies)
 }

@@ -21,3 +21,21 @@ export function serveParent(handle, options = {}) {
   })
   process.send({ ready: true })
 }
+
+/**
+ * Runs `count` calls of `getToken` at once and answers what they got: the tokens of the calls
+ * that succeeded and, for those that failed, each error's code and message.
+ *
+ * @param {number} count
+ * @param {() => Promise<string>} getToken
+ * @returns {Promise<{ tokens: string[], errors: string[] }>}
+ */
+export async function concurrentTokens(count, getToken) {
+  const results = await Promise.allSettled(Array.from({ length: count }, () => getToken()))
+  return {
+    tokens: results.filter((r) => r.status === 'fulfilled').map((r) => r.value),
+    errors: results
+      .filter((r) => r.status === 'rejected')
+      .map((r) => `${r.reason?.code ?? ''} ${r.reason?.message ?? r.reason}`),
+  }
+}

@@ -4,7 +4,7 @@
 import { AuthStore, RefreshError } from '@keyward/authstore'
 import { envKey } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
-import { serveParent } from '../../../test/_ipc-child.mjs'
+import { concurrentTokens, serveParent } from '../../../test/_ipc-child.mjs'
 
 const { path, url, scope } = JSON.parse(process.argv[2])
 let offsetMs = 0
@@ -38,15 +38,7 @@ const store = new AuthStore({
 serveParent(
   async (message) => {
     offsetMs = message.offsetSeconds * 1000
-    const results = await Promise.allSettled(
-      Array.from({ length: message.calls }, () => store.getToken('registry', { scope })),
-    )
-    return {
-      tokens: results.filter((r) => r.status === 'fulfilled').map((r) => r.value),
-      errors: results
-        .filter((r) => r.status === 'rejected')
-        .map((r) => `${r.reason?.code ?? ''} ${r.reason?.message ?? r.reason}`),
-    }
+    return concurrentTokens(message.calls, () => store.getToken('registry', { scope }))
   },
   { onExit: () => driver.close?.() },
 )

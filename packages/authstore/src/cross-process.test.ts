@@ -7,12 +7,14 @@ import { fileURLToPath } from 'node:url'
 import { envKey } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { assertBuilt, nextMessage } from '../../../test/_built.js'
+import { askEach, assertBuilt, nextMessage } from '../../../test/_built.js'
 import { _startTokenServer, type TokenServer } from './_token-server.js'
 import { AuthStore } from './index.js'
 
 const PROCESSES = 8
 const CALLS = 50
+/** What a child answers for a round: the tokens its calls got and the errors they met. */
+type Answer = { tokens: string[]; errors: string[] }
 const child = fileURLToPath(new URL('./_cross-process-child.mjs', import.meta.url))
 
 let dir: string
@@ -62,9 +64,7 @@ describe('refresh across processes on one file store', () => {
       [1, 3600],
       [2, 3 * 3600],
     ] as const) {
-      const replies = children.map((c) => nextMessage<{ tokens: string[]; errors: string[] }>(c))
-      for (const c of children) c.send({ offsetSeconds, calls: CALLS })
-      const results = await Promise.all(replies)
+      const results = await askEach<Answer>(children, { offsetSeconds, calls: CALLS })
       const tokens = results.flatMap((r) => r.tokens)
       expect(results.flatMap((r) => r.errors)).toEqual([])
       expect(tokens).toHaveLength(PROCESSES * CALLS)

@@ -12,7 +12,7 @@ import { fileDriver } from '@keyward/core/drivers/file'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError, recordingLogger } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { assertBuilt, nextMessage, snapshotBuilt } from '../../../test/_built.js'
+import { askEach, assertBuilt, nextMessage, snapshotBuilt } from '../../../test/_built.js'
 import { _Browser } from './_browser.js'
 import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
 import { _linesOf } from './_recording.js'
@@ -206,6 +206,8 @@ describe('transient provider failures (AuthStore + oauthRefresher)', () => {
 
 const PROCESSES = 8
 const CALLS = 50
+/** What a child answers for a round: the tokens its calls got and the errors they met. */
+type Answer = { tokens: string[]; errors: string[] }
 const PACKAGES = ['core', 'authstore', 'oauth']
 
 describe('refresh across processes against oidc-provider (rotating refresh tokens)', () => {
@@ -253,9 +255,7 @@ describe('refresh across processes against oidc-provider (rotating refresh token
       [1, 3600],
       [2, 3 * 3600],
     ] as const) {
-      const replies = children.map((c) => nextMessage<{ tokens: string[]; errors: string[] }>(c))
-      for (const c of children) c.send({ offsetSeconds, calls: CALLS })
-      const results = await Promise.all(replies)
+      const results = await askEach<Answer>(children, { offsetSeconds, calls: CALLS })
       const served = results.flatMap((r) => r.tokens)
       expect(results.flatMap((r) => r.errors)).toEqual([])
       expect(served).toHaveLength(PROCESSES * CALLS)
