@@ -30,6 +30,8 @@ export interface _OidcServer {
   registrations: number
   /** The `resource` parameter of every authorization and token request, in order (RFC 8707). */
   resourceSeen: { path: string; grant: string | undefined; resource: unknown }[]
+  /** The Client ID Metadata Document URLs the provider fetched, in order. */
+  documentsFetched: string[]
 }
 
 /** The part of oidc-provider's koa context these tests touch. */
@@ -56,6 +58,14 @@ export async function _startOidc(
     registration?: boolean
     /** Lifetime of access tokens, in seconds (default 3600). */
     accessTokenTTL?: number
+    /**
+     * Enable Client ID Metadata Documents and serve these documents (URL → JSON) to the
+     * provider's own fetch: the https URLs a real deployment hosts cannot be served with a
+     * trusted certificate here, so the provider's `fetch` answers them from this map (and every
+     * other URL through the real `fetch`). The URLs the provider fetched are recorded in
+     * `documentsFetched`.
+     */
+    clientMetadataDocuments?: Record<string, unknown>
   } = {},
 ): Promise<_OidcServer> {
   const server: Server = createServer()
@@ -63,6 +73,7 @@ export async function _startOidc(
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
   const issuer = `http://127.0.0.1:${port}${options.mountPath ?? ''}`
+  const documentsFetched: string[] = []
   const provider = new Provider(issuer, {
     clients: [
       {
@@ -96,6 +107,9 @@ export async function _startOidc(
       revocation: { enabled: true },
       introspection: { enabled: true },
       ...(options.registration ? { registration: { enabled: true } } : {}),
+      ...(options.clientMetadataDocuments
+        ? { clientIdMetadataDocument: { enabled: true, ack: 'draft-02' } }
+        : {}),
       ...(options.resourceServer === undefined
         ? {}
         : {
@@ -115,6 +129,18 @@ export async function _startOidc(
             },
           }),
     },
+    ...(options.clientMetadataDocuments
+      ? {
+          fetch: async (url: string | URL, init: RequestInit) => {
+            const document = options.clientMetadataDocuments?.[String(url)]
+            if (document === undefined) return fetch(url, init)
+            documentsFetched.push(String(url))
+            return new Response(JSON.stringify(document), {
+              headers: { 'content-type': 'application/json' },
+            })
+          },
+        }
+      : {}),
     pkce: { required: () => true },
     rotateRefreshToken: true,
     issueRefreshToken: async (_ctx: _Ctx, client: { grantTypeAllowed(type: string): boolean }) =>
@@ -149,6 +175,7 @@ export async function _startOidc(
     outage: undefined,
     registrations: 0,
     resourceSeen: [],
+    documentsFetched,
     async close() {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))

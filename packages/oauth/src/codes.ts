@@ -93,3 +93,10 @@ export const KEYWARD_INTEGRATION_CSRF = 'KEYWARD_INTEGRATION_CSRF'
  * (`details.reference` names it, never a value).
  */
 export const KEYWARD_INTEGRATION_SECRET_MISSING = 'KEYWARD_INTEGRATION_SECRET_MISSING'
+/**
+ * A client registration was issued by another authorization server than the one it is used
+ * with (`details.issuer` and `details.registeredIssuer`): register again at this one.
+ */
+export const KEYWARD_OAUTH_REGISTRATION_MISMATCH = 'KEYWARD_OAUTH_REGISTRATION_MISMATCH'
+/** A dynamic registration's client secret has expired (`client_secret_expires_at`): register again. */
+export const KEYWARD_OAUTH_REGISTRATION_EXPIRED = 'KEYWARD_OAUTH_REGISTRATION_EXPIRED'

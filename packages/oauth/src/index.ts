@@ -80,6 +80,12 @@ export {
   type ProviderQuirks,
 } from './provider.js'
 export {
+  type ClientRegistration,
+  type RegisterClientOptions,
+  registerClient,
+  registeredClient,
+} from './registration.js'
+export {
   type AuthorizationRequest,
   type AuthorizationUrlOptions,
   authorizationUrl,
