@@ -195,6 +195,7 @@ export interface KeyProvider {
  * `AuthStore.setToken` takes them. `expiresIn` is in seconds; `scopes` may be an array or a
  * space- or comma-separated string.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1 (access token response)
  * @example
  * ```ts
  * import type { TokenSet } from '@keyward/core'

@@ -223,6 +223,7 @@ export interface RefreshErrorOptions {
  * moves the record to `reauth_required`, a transient one to `degraded` with backoff while the
  * unexpired token keeps being served.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2 (error response)
  * @example
  * ```ts
  * import { RefreshError } from '@keyward/core'

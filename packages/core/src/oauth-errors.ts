@@ -62,6 +62,8 @@ const KNOWN_OAUTH_ERRORS: ReadonlySet<string> = new Set([
  * `undefined` when it is not a string. `@keyward/oauth` and `@keyward/authstore` both pass every
  * such value through it.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2 (error codes)
+ * @see https://www.rfc-editor.org/rfc/rfc8628#section-3.5 (device flow error codes)
  * @example
  * ```ts
  * import { knownOAuthError } from '@keyward/core'

@@ -53,6 +53,9 @@ export interface BrowserLoginOptions
  * any the provider did not grant (`deniedScopes`; see `upgrade` and `grantedScopes` for
  * incremental authorization).
  *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1 (authorization code)
+ * @see https://www.rfc-editor.org/rfc/rfc7636 (PKCE)
+ * @see https://www.rfc-editor.org/rfc/rfc8252#section-7.3 (loopback redirect for native apps)
  * @example
  * ```ts
  * import { loginWithBrowser, presets } from '@keyward/oauth'

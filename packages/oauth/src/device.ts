@@ -26,6 +26,7 @@ export interface DeviceLoginOptions extends ScopeRequestOptions, RequestOptions 
  * elsewhere; this call polls until they approve, honouring `slow_down`, the code's expiry
  * and the `AbortSignal`.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc8628 (device authorization grant)
  * @example
  * ```ts
  * import { loginWithDeviceCode, presets } from '@keyward/oauth'

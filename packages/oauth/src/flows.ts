@@ -38,6 +38,7 @@ export interface ClientCredentialsOptions extends RequestOptions {
 /**
  * The client credentials grant (RFC 6749 §4.4): a token for the client itself, no user.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4 (client credentials grant)
  * @example
  * ```ts
  * import { clientCredentials, defineProvider } from '@keyward/oauth'
@@ -74,6 +75,7 @@ export interface RefreshTokensOptions extends RequestOptions {
  * Exchanges a refresh token for new tokens. A provider that rotates refresh tokens returns a
  * new one (keep it: the old one is now spent); one that does not returns none.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-6 (refreshing an access token)
  * @example
  * ```ts
  * import { defineProvider, refreshTokens } from '@keyward/oauth'
@@ -145,6 +147,8 @@ export function toRefreshError(error: unknown): RefreshError {
  * 4xx refusals) are permanent (the user signs in again); network errors, timeouts, 5xx and
  * 429 are transient (the store keeps serving the unexpired token and retries).
  *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-6 (refreshing an access token)
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2 (error response)
  * @example
  * ```ts
  * import { AuthStore } from '@keyward/authstore'
@@ -184,6 +188,7 @@ export interface RevokeTokenOptions extends RequestOptions {
  * Revokes a token (RFC 7009). Use it on logout, best effort: a failure means the token stays
  * valid at the provider until it expires, so report it but still delete it locally.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc7009 (token revocation)
  * @example
  * ```ts
  * import { presets, revokeToken } from '@keyward/oauth'
@@ -224,6 +229,7 @@ export async function revokeToken(
  * `KeywardError` naming which token stayed valid, which the store logs without undoing the
  * delete. Tokens never appear in that error.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc7009 (token revocation)
  * @example
  * ```ts
  * import { AuthStore } from '@keyward/authstore'
@@ -291,6 +297,7 @@ export interface Account {
  * Looks up the account an access token belongs to at the provider's `accountUrl` (or the
  * OIDC userinfo endpoint) and reads `id`, `email` and `name` through the provider's JSON paths.
  *
+ * @see https://openid.net/specs/openid-connect-core-1_0.html#UserInfo (OpenID Connect UserInfo)
  * @example
  * ```ts
  * import { fetchAccount, presets } from '@keyward/oauth'

@@ -62,6 +62,8 @@ export function hasDisplay(options: DisplayEnvironment = {}): boolean {
  * `DISPLAY`/`WAYLAND_DISPLAY` — when the provider supports it. Without device support the
  * browser flow runs anyway and shows the URL (add `pasteRedirectUrl` for that case).
  *
+ * @see https://www.rfc-editor.org/rfc/rfc8252 (OAuth for native apps)
+ * @see https://www.rfc-editor.org/rfc/rfc8628 (device authorization grant)
  * @example
  * ```ts
  * import { login, presets } from '@keyward/oauth'

@@ -209,6 +209,9 @@ const ENDPOINTS = [
  * at fault (`details.path`). Plain `http:` endpoints are accepted only with
  * `allowLoopbackHttp: true`; `safeFetch` then still allows them only on loopback.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc8414 (authorization server metadata)
+ * @see https://openid.net/specs/openid-connect-discovery-1_0.html (OpenID Connect discovery)
+ * @see https://www.rfc-editor.org/rfc/rfc8707 (resource indicators)
  * @example
  * ```ts
  * import { defineProvider } from '@keyward/oauth'

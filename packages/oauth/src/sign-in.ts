@@ -162,6 +162,8 @@ export async function authorizationUrl(
  * `details.check: 'iss'` for a mix-up), `KEYWARD_OAUTH_ID_TOKEN_INVALID`.
  *
  * @see https://www.rfc-editor.org/rfc/rfc9207 (iss)
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.3 (access token request)
+ * @see https://www.rfc-editor.org/rfc/rfc7636#section-4.5 (code verifier)
  * @example
  * ```ts
  * import { exchangeCode, presets } from '@keyward/oauth'

@@ -4,6 +4,7 @@ import { assertOptions, type TokenSet } from '@keyward/core'
  * A token set as env-style values, for hosts that persist `Record<string, string>`
  * (`ACCESS_TOKEN`, `REFRESH_TOKEN`, `EXPIRES_AT` in epoch ms, `SCOPES`, `TOKEN_TYPE`).
  *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1 (access token response)
  * @example
  * ```ts
  * import { tokenSetToRecord } from '@keyward/oauth'

@@ -35,6 +35,8 @@ export interface GitCredentialHelperOptions {
  * %-escape is skipped with a warning. `store` and `erase` are read
  * and ignored: the vault is changed through its own API, not by git.
  *
+ * @see https://git-scm.com/docs/gitcredentials#_custom_helpers (credential helpers)
+ * @see https://git-scm.com/docs/git-credential#IOFMT (input/output format)
  * @example
  * ```ts
  * // git-credential-keyward.mjs; git config credential.helper '!node /path/git-credential-keyward.mjs'
@@ -125,6 +127,7 @@ export function gitCredentialHelper(
  * Parses git's credential-helper input (`key=value` lines up to a blank line). Lines without
  * `=`, and keys given twice, keep the first value. Never throws.
  *
+ * @see https://git-scm.com/docs/git-credential#IOFMT (input/output format)
  * @example
  * ```ts
  * import { parseCredentialInput } from '@keyward/vault'

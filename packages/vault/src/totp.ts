@@ -48,6 +48,7 @@ function totpError(message: string, details: Record<string, unknown> = {}): Keyw
  * present it must be the right amount). Returns `null` for anything else, including an
  * impossible length or an empty result. Never throws and never quotes its input.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc4648#section-6 (base32)
  * @example
  * ```ts
  * import { decodeBase32 } from '@keyward/vault'
@@ -91,6 +92,7 @@ export function decodeBase32(text: string): Uint8Array | null {
 /**
  * Encodes bytes as RFC 4648 base32 without padding (upper case).
  *
+ * @see https://www.rfc-editor.org/rfc/rfc4648#section-6 (base32)
  * @example
  * ```ts
  * import { encodeBase32 } from '@keyward/vault'
@@ -144,6 +146,8 @@ function decodeLabelPart(text: string): string {
  * digits, 30 seconds. Failures are `KEYWARD_VAULT_TOTP` naming the parameter at fault, never
  * quoting the input.
  *
+ * @see https://github.com/google/google-authenticator/wiki/Key-Uri-Format (otpauth URI)
+ * @see https://www.rfc-editor.org/rfc/rfc6238 (TOTP)
  * @example
  * ```ts
  * import { parseTotp } from '@keyward/vault'
@@ -214,6 +218,8 @@ export interface GenerateTotpOptions {
  * The RFC 6238 TOTP code for `params` at a time: HMAC of the 64-bit counter
  * `floor(unixSeconds / period)`, dynamic truncation, `digits` digits with leading zeros.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc6238 (TOTP)
+ * @see https://www.rfc-editor.org/rfc/rfc4226#section-5.3 (HOTP truncation)
  * @example
  * ```ts
  * import { generateTotp, parseTotp } from '@keyward/vault'

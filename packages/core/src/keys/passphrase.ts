@@ -146,6 +146,7 @@ function runScrypt(passphrase: string, salt: Buffer, cost: ScryptCost): Promise<
  * `passphrase` may be a function, called only when the key is needed (to prompt lazily); it is
  * never kept by the provider, and `util.inspect`/`JSON.stringify` of the provider never show it.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc7914 (scrypt)
  * @example
  * ```ts
  * import { passphraseKey } from '@keyward/core'
