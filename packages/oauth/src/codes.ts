@@ -64,6 +64,11 @@ export const KEYWARD_OAUTH_ISSUER_MISMATCH = 'KEYWARD_OAUTH_ISSUER_MISMATCH'
  * absent or without `S256`): keyward does not sign in there.
  */
 export const KEYWARD_OAUTH_PKCE_UNSUPPORTED = 'KEYWARD_OAUTH_PKCE_UNSUPPORTED'
+/**
+ * A resource still answers `403 insufficient_scope` for one operation after the allowed number
+ * of step-up authorizations (`details.resource`, `details.operation`, `details.attempts`).
+ */
+export const KEYWARD_OAUTH_STEP_UP_EXHAUSTED = 'KEYWARD_OAUTH_STEP_UP_EXHAUSTED'
 /** `integrations` names no integration of that name (`details.integration`). */
 export const KEYWARD_INTEGRATION_UNKNOWN = 'KEYWARD_INTEGRATION_UNKNOWN'
 /** The user has not connected the integration (or disconnected it): call `beginConnect`. */

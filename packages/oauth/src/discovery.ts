@@ -329,7 +329,7 @@ export interface MetadataProviderOptions {
   id?: string | undefined
   /** RFC 8707 resource indicator(s) sent on every request (the protected resource's `resource`). */
   resource?: string | readonly string[] | undefined
-  /** Scopes asked for by default (see `selectScopes`). */
+  /** Scopes asked for by default (see {@link selectScopes}). */
   scopes?: readonly string[] | undefined
   /** Accept plain-http endpoints on loopback addresses (local development and tests only). */
   allowLoopbackHttp?: boolean | undefined

@@ -92,4 +92,14 @@ export {
   type ExchangeCodeOptions,
   exchangeCode,
 } from './sign-in.js'
+export {
+  type ChallengeInput,
+  type SelectScopesOptions,
+  type StepUpLimiter,
+  type StepUpLimiterOptions,
+  type StepUpRequest,
+  selectScopes,
+  stepUpLimiter,
+  stepUpScopes,
+} from './step-up.js'
 export { tokenSetToRecord } from './tokens.js'
