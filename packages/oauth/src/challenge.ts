@@ -112,6 +112,7 @@ class Scanner {
  * {@link MAX_CHALLENGE_LENGTH}, a parameter before any scheme, a repeated parameter, an
  * unterminated quoted string or a stray character throws `KEYWARD_OAUTH_INVALID_CHALLENGE`.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-11.6.1 (WWW-Authenticate)
  * @example
  * ```ts
  * import { parseWwwAuthenticate } from '@keyward/oauth'
@@ -199,6 +200,7 @@ const BearerParams = v.object({
  * `KEYWARD_OAUTH_INVALID_CHALLENGE`.
  *
  * @see https://www.rfc-editor.org/rfc/rfc9728#section-5.1
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3 (the Bearer challenge)
  * @example
  * ```ts
  * import { parseBearerChallenge } from '@keyward/oauth'

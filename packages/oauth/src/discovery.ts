@@ -341,6 +341,7 @@ export interface MetadataProviderOptions {
  * `oauthRefresher`…). The flows use this metadata as is — its issuer for the RFC 9207 `iss`
  * check, its endpoints — and never discover it again.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc8414#section-2 (authorization server metadata)
  * @example
  * ```ts
  * import { authorizationUrl, discoverAuthorizationServer, providerFromMetadata } from '@keyward/oauth'

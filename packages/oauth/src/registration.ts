@@ -231,6 +231,7 @@ async function register(
  * A registration whose client secret has expired is refused with
  * `KEYWARD_OAUTH_REGISTRATION_EXPIRED`: register again.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc7591#section-3.2.1 (client information response)
  * @example
  * ```ts
  * import { type ClientRegistration, discoverAuthorizationServer, registeredClient } from '@keyward/oauth'

@@ -21,6 +21,7 @@ function challengeOf(input: ChallengeInput): BearerChallenge | undefined {
  * token does everything the old one did, and the refused operation too. Order is kept and
  * repeats are dropped.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1 (insufficient_scope)
  * @example
  * ```ts
  * import { parseBearerChallenge, stepUpScopes } from '@keyward/oauth'
