@@ -50,7 +50,10 @@ const REQUIRED: Record<string, Record<string, readonly string[]>> = {
 const entries = entryPoints().filter((e) => e.specifier in REQUIRED)
 const { checker, exportsOf } = declarationProgram(entries)
 
-/** The `@see` texts of an export, from its declarations (after following re-exports). */
+/** The URL of one `@see` tag's source text. */
+const seeTarget = (text: string) => text.replace(/^@see\s+/, '').split(/\s/, 1)[0] ?? ''
+
+/** The `@see` URLs of an export, from its declarations (after following re-exports). */
 function seeLinks(symbol: ts.Symbol): string[] {
   const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol
   return (target.declarations ?? []).flatMap((declaration) =>
@@ -59,7 +62,7 @@ function seeLinks(symbol: ts.Symbol): string[] {
       .filter((tag) => tag.tagName.text === 'see')
       // TypeScript splits `@see https://…` into a name reference `https` and the rest, so the
       // tag's source text is read instead.
-      .map((tag) => tag.getText().replace(/^@see\s+/, '').split(/\s/, 1)[0] ?? ''),
+      .map((tag) => seeTarget(tag.getText())),
   )
 }
 
@@ -77,8 +80,7 @@ describe('@see links to the specifications', () => {
         }
         const have = seeLinks(symbol)
         for (const link of links)
-          if (!have.some((url) => url.startsWith(link)))
-            missing.push(`${name}: ${link}`)
+          if (!have.some((url) => url.startsWith(link))) missing.push(`${name}: ${link}`)
       }
       expect(missing).toEqual([])
     },
