@@ -10,18 +10,15 @@ import { mkdir, stat } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import {
-  type DeleteOptions,
   type Driver,
   type KeyProvider,
   type KeyWrite,
-  type LockOptions,
   type Logger,
-  type SetOptions,
-  type StoredValue,
   silentLogger,
 } from '../contracts.js'
 import { KEYWARD_STORE_ROLLBACK, KEYWARD_VALUE_TOO_LARGE, KeywardError } from '../errors.js'
 import { fileIoError, resolveWriteTarget, writeAtomically } from '../internal/atomic-write.js'
+import { checkedOperations } from '../internal/checked-driver.js'
 import { equalBytes } from '../internal/envelope.js'
 import { type DecodedStore, decodeStore, encodeRecord } from '../internal/file-format.js'
 import {
@@ -48,15 +45,7 @@ import {
 } from '../internal/file-store.js'
 import { withFileLock } from '../internal/lock.js'
 import { compareKeys, storedValue } from '../internal/stored.js'
-import {
-  assertDeleteArguments,
-  assertKey,
-  assertPrefix,
-  assertSetArguments,
-  assertVersion,
-  assertWrites,
-  plannedVersions,
-} from '../internal/validate.js'
+import { assertVersion, assertWrites, plannedVersions } from '../internal/validate.js'
 
 const openFd = promisify(openCb)
 const readFd = promisify(readFileCb) as (fd: number) => Promise<Buffer>
@@ -516,40 +505,41 @@ export function fileDriver(options: FileDriverOptions) {
     /** The absolute path of the store file. */
     path,
 
-    async get(key: string): Promise<StoredValue | null> {
-      assertKey(key)
-      const entry = (await current()).store?.records.get(key)
-      await report()
-      return entry ? storedValue(entry.value.slice(), entry.version) : null
-    },
-
-    async set(
-      key: string,
-      value: Uint8Array,
-      setOptions?: SetOptions,
-    ): Promise<{ version: number }> {
-      assertSetArguments(key, value, setOptions?.ifVersion)
-      assertStorable(key, value)
-      const copy = value.slice()
-      const ifVersion = setOptions?.ifVersion
-      return mutate((store) => {
-        const currentVersion = store?.records.get(key)?.version ?? 0
-        assertVersion(key, ifVersion, currentVersion)
-        const version = currentVersion + 1
-        return { result: { version }, writes: [{ key, value: copy, version }] }
-      })
-    },
-
-    async delete(key: string, deleteOptions?: DeleteOptions): Promise<boolean> {
-      assertDeleteArguments(key, deleteOptions?.ifVersion)
-      const ifVersion = deleteOptions?.ifVersion
-      return mutate((store) => {
-        const currentVersion = store?.records.get(key)?.version ?? 0
-        assertVersion(key, ifVersion, currentVersion)
-        if (currentVersion === 0) return { result: false }
-        return { result: true, writes: [{ key, value: null, version: 0 }] }
-      })
-    },
+    ...checkedOperations({
+      async get(key) {
+        const entry = (await current()).store?.records.get(key)
+        await report()
+        return entry ? storedValue(entry.value.slice(), entry.version) : null
+      },
+      async set(key, value, ifVersion) {
+        assertStorable(key, value)
+        const copy = value.slice()
+        return mutate((store) => {
+          const currentVersion = store?.records.get(key)?.version ?? 0
+          assertVersion(key, ifVersion, currentVersion)
+          const version = currentVersion + 1
+          return { result: { version }, writes: [{ key, value: copy, version }] }
+        })
+      },
+      async delete(key, ifVersion) {
+        return mutate((store) => {
+          const currentVersion = store?.records.get(key)?.version ?? 0
+          assertVersion(key, ifVersion, currentVersion)
+          if (currentVersion === 0) return { result: false }
+          return { result: true, writes: [{ key, value: null, version: 0 }] }
+        })
+      },
+      async list(prefix) {
+        const records = (await current()).store?.records
+        await report()
+        if (!records) return []
+        const keys: string[] = []
+        for (const key of records.keys()) if (key.startsWith(prefix)) keys.push(key)
+        return keys.sort(compareKeys)
+      },
+      withLock: (key, fn, lockOptions) =>
+        withFileLock(lockPathOf(key), fn, { ...lockOptions, label: key }),
+    }),
 
     async setMany(writes: readonly KeyWrite[]): Promise<{ versions: readonly number[] }> {
       assertWrites(writes)
@@ -566,21 +556,6 @@ export function fileDriver(options: FileDriverOptions) {
         const planned = copies.map(({ key, value }, i) => ({ key, value, version: versions[i]! }))
         return { result, writes: planned }
       })
-    },
-
-    async list(prefix = ''): Promise<string[]> {
-      assertPrefix(prefix)
-      const records = (await current()).store?.records
-      await report()
-      if (!records) return []
-      const keys: string[] = []
-      for (const key of records.keys()) if (key.startsWith(prefix)) keys.push(key)
-      return keys.sort(compareKeys)
-    },
-
-    withLock<T>(key: string, fn: () => Promise<T>, lockOptions?: LockOptions): Promise<T> {
-      assertKey(key)
-      return withFileLock(lockPathOf(key), fn, { ...lockOptions, label: key })
     },
 
     /** Releases the descriptor kept on the store file. The driver reopens it if used again. */

@@ -1,16 +1,9 @@
-import type {
-  DeleteOptions,
-  Driver,
-  DriverChange,
-  KeyWrite,
-  LockOptions,
-  SetOptions,
-  StoredValue,
-} from '../contracts.js'
+import type { Driver, DriverChange, KeyWrite, LockOptions } from '../contracts.js'
 import { silentLogger } from '../contracts.js'
 import { encryptedDriver } from '../encrypted.js'
 import { KEYWARD_INVALID_ARGUMENT, KEYWARD_LOCK_TIMEOUT, KeywardError } from '../errors.js'
 import { assertOptions } from '../guards.js'
+import { checkedOperations } from '../internal/checked-driver.js'
 import { DEFAULT_LOCK_TIMEOUT_MS, KeyedMutex } from '../internal/lock.js'
 import {
   type Bounds,
@@ -33,15 +26,7 @@ import {
   tableNames,
 } from '../internal/postgres-sql.js'
 import { compareKeys, storedValue } from '../internal/stored.js'
-import {
-  assertDeleteArguments,
-  assertKey,
-  assertPrefix,
-  assertSetArguments,
-  assertVersion,
-  assertWrites,
-  plannedVersions,
-} from '../internal/validate.js'
+import { assertVersion, assertWrites, plannedVersions } from '../internal/validate.js'
 import type { PostgresDriver, PostgresDriverOptions, PostgresPool } from './postgres-options.js'
 
 export type {
@@ -216,44 +201,69 @@ function tableDriver(options: PostgresDriverOptions, names: TableNames) {
     name: 'postgres',
     durability: 'durable',
 
-    async get(key: string): Promise<StoredValue | null> {
-      assertKey(key)
-      const { rows } = await run('get', sql.get, [key])
-      if (rows.length === 0) return null
-      const value = rows[0]!.value as Uint8Array
-      return storedValue(new Uint8Array(value), toVersion(rows[0]!.version))
-    },
-
-    async set(key: string, value: Uint8Array, setOptions?: SetOptions) {
-      assertSetArguments(key, value, setOptions?.ifVersion)
-      const ifVersion = setOptions?.ifVersion
-      const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-      for (;;) {
+    ...checkedOperations({
+      async get(key) {
+        const { rows } = await run('get', sql.get, [key])
+        if (rows.length === 0) return null
+        const value = rows[0]!.value as Uint8Array
+        return storedValue(new Uint8Array(value), toVersion(rows[0]!.version))
+      },
+      async set(key, value, ifVersion) {
+        const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+        for (;;) {
+          const { rows } =
+            ifVersion === undefined
+              ? await run('set', sql.upsert, [key, bytes])
+              : ifVersion === 0
+                ? await run('set', sql.insertNew, [key, bytes])
+                : await run('set', sql.updateAt, [key, bytes, ifVersion])
+          if (rows.length > 0) return { version: toVersion(rows[0]!.version) }
+          // The compare-and-set missed: name the version found (the key may have moved back to
+          // the expected version meanwhile; then try again).
+          assertVersion(key, ifVersion, await versionOf(key))
+        }
+      },
+      async delete(key, ifVersion) {
+        if (ifVersion === undefined) return (await run('delete', sql.delete, [key])).rows.length > 0
+        for (;;) {
+          if (
+            ifVersion > 0 &&
+            (await run('delete', sql.deleteAt, [key, ifVersion])).rows.length > 0
+          )
+            return true
+          const actual = await versionOf(key)
+          assertVersion(key, ifVersion, actual)
+          if (ifVersion === 0) return false
+        }
+      },
+      async list(prefix) {
         const { rows } =
-          ifVersion === undefined
-            ? await run('set', sql.upsert, [key, bytes])
-            : ifVersion === 0
-              ? await run('set', sql.insertNew, [key, bytes])
-              : await run('set', sql.updateAt, [key, bytes, ifVersion])
-        if (rows.length > 0) return { version: toVersion(rows[0]!.version) }
-        // The compare-and-set missed: name the version found (the key may have moved back to
-        // the expected version meanwhile; then try again).
-        assertVersion(key, ifVersion, await versionOf(key))
-      }
-    },
-
-    async delete(key: string, deleteOptions?: DeleteOptions): Promise<boolean> {
-      assertDeleteArguments(key, deleteOptions?.ifVersion)
-      const ifVersion = deleteOptions?.ifVersion
-      if (ifVersion === undefined) return (await run('delete', sql.delete, [key])).rows.length > 0
-      for (;;) {
-        if (ifVersion > 0 && (await run('delete', sql.deleteAt, [key, ifVersion])).rows.length > 0)
-          return true
-        const actual = await versionOf(key)
-        assertVersion(key, ifVersion, actual)
-        if (ifVersion === 0) return false
-      }
-    },
+          prefix === ''
+            ? await run('list', sql.listAll)
+            : await run('list', sql.list, [likePrefix(prefix)])
+        return rows
+          .map((row) => row.key as string)
+          .filter((key) => key.startsWith(prefix))
+          .sort(compareKeys)
+      },
+      withLock<T>(key: string, fn: () => Promise<T>, lockOptions: LockOptions | undefined) {
+        const timeoutMs = lockOptions?.timeoutMs ?? defaultLockTimeoutMs
+        const started = Date.now()
+        return mutex.run(
+          key,
+          async () => {
+            const remaining = Math.max(0, timeoutMs - (Date.now() - started))
+            const lock = await acquire(key, remaining, timeoutMs, lockOptions?.signal)
+            try {
+              return await fn()
+            } finally {
+              await lock.release()
+            }
+          },
+          { timeoutMs, signal: lockOptions?.signal },
+        )
+      },
+    }),
 
     async setMany(writes: readonly KeyWrite[]): Promise<{ versions: readonly number[] }> {
       assertWrites(writes)
@@ -289,37 +299,6 @@ function tableDriver(options: PostgresDriverOptions, names: TableNames) {
         }
         return { versions }
       })
-    },
-
-    async list(prefix = ''): Promise<string[]> {
-      assertPrefix(prefix)
-      const { rows } =
-        prefix === ''
-          ? await run('list', sql.listAll)
-          : await run('list', sql.list, [likePrefix(prefix)])
-      return rows
-        .map((row) => row.key as string)
-        .filter((key) => key.startsWith(prefix))
-        .sort(compareKeys)
-    },
-
-    withLock<T>(key: string, fn: () => Promise<T>, lockOptions?: LockOptions): Promise<T> {
-      assertKey(key)
-      const timeoutMs = lockOptions?.timeoutMs ?? defaultLockTimeoutMs
-      const started = Date.now()
-      return mutex.run(
-        key,
-        async () => {
-          const remaining = Math.max(0, timeoutMs - (Date.now() - started))
-          const lock = await acquire(key, remaining, timeoutMs, lockOptions?.signal)
-          try {
-            return await fn()
-          } finally {
-            await lock.release()
-          }
-        },
-        { timeoutMs, signal: lockOptions?.signal },
-      )
     },
 
     watch(listener: (change: DriverChange) => void): () => void {
