@@ -3,7 +3,10 @@ import { randomUUID } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { afterAll, beforeAll, expect } from 'vitest'
+import { KEYWARD_INVALID_ARGUMENT } from '../errors.js'
 import { type LinuxKeyringStore, loadKeyring } from '../internal/native-keyring.js'
+import { expectKeywardError } from '../test-kit.js'
 
 /** A service name no other test uses. */
 export function uniqueService(label = 'test'): string {
@@ -75,4 +78,60 @@ export async function countSecretService(service: string): Promise<number> {
     n += (await native.findCredentialsAsync(svc)).length
   }
   return n
+}
+
+/** What {@link keyringSuite} hands a suite: its private directory and its tracked services. */
+export interface KeyringSuite {
+  /** A private directory made before the suite's tests (lock directories go in it). */
+  readonly dir: string
+  /** A new unique service name, purged from the Secret Service after the suite. */
+  service(label?: string): string
+  /** Purges `service` after the suite too (a name made elsewhere). */
+  track(service: string): void
+}
+
+/**
+ * The set-up every Secret Service suite shares, registered on the enclosing `describe`: a fresh
+ * private directory before its tests, and after them every service it used purged and the
+ * directory removed.
+ */
+export function keyringSuite(): KeyringSuite {
+  let dir: string | undefined
+  const services = new Set<string>()
+  beforeAll(async () => {
+    dir = await tempLockDir()
+  })
+  afterAll(async () => {
+    for (const service of services) await purgeSecretService(service)
+    if (dir !== undefined) await removeDir(dir)
+  })
+  return {
+    get dir() {
+      if (dir === undefined) throw new Error('keyringSuite: dir is made in beforeAll')
+      return dir
+    },
+    service(label) {
+      const service = uniqueService(label)
+      services.add(service)
+      return service
+    },
+    track(service) {
+      services.add(service)
+    },
+  }
+}
+
+/**
+ * Asserts that `create(options)` throws `KEYWARD_INVALID_ARGUMENT` at once for each case, with
+ * a message naming what is at fault.
+ */
+export async function expectOptionErrors(
+  create: (options: never) => unknown,
+  cases: readonly (readonly [options: unknown, named: string])[],
+): Promise<void> {
+  for (const [options, named] of cases) {
+    const error = await expectKeywardError(() => create(options as never), KEYWARD_INVALID_ARGUMENT)
+    expect(error.code, JSON.stringify(options)).toBe('KEYWARD_INVALID_ARGUMENT')
+    expect(error.message).toContain(named)
+  }
 }

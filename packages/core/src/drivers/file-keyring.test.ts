@@ -1,20 +1,14 @@
 // The embedded default with its key in the OS keyring: fileDriver + keyringKey against the real
 // Secret Service.
 import { createHash } from 'node:crypto'
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { keyringTestEnv } from '../../../../test/_keyring.js'
-import { KeywardError } from '../errors.js'
+import { KEYWARD_KEY_MISSING } from '../errors.js'
 import { keyringKey } from '../keys/keyring.js'
-import {
-  deleteRawEntry,
-  purgeSecretService,
-  readRawEntry,
-  removeDir,
-  uniqueService,
-} from './_keyring-helpers.js'
+import { expectKeywardError } from '../test-kit.js'
+import { deleteRawEntry, keyringSuite, readRawEntry } from './_keyring-helpers.js'
 import { fileDriver } from './file.js'
 
 const env = await keyringTestEnv({ what: 'fileDriver with keyringKey' })
@@ -27,20 +21,12 @@ const sha256 = async (path: string) =>
     .digest('hex')
 
 describe.skipIf(!env.available)('fileDriver with keyringKey (real Secret Service)', () => {
-  let dir: string
-  const services: string[] = []
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'keyward-file-keyring-'))
+  const suite = keyringSuite()
+  const newStore = (name: string) => ({
+    service: suite.service('file'),
+    path: join(suite.dir, `${name}.kw`),
+    lockDir: join(suite.dir, `${name}.locks`),
   })
-  afterAll(async () => {
-    for (const service of services) await purgeSecretService(service)
-    await removeDir(dir)
-  })
-  const newStore = (name: string) => {
-    const service = uniqueService('file')
-    services.push(service)
-    return { service, path: join(dir, `${name}.kw`), lockDir: join(dir, `${name}.locks`) }
-  }
 
   it('creates the key in the keyring on first write and reopens the store with it', async () => {
     const { service, path, lockDir } = newStore('roundtrip')
@@ -84,17 +70,11 @@ describe.skipIf(!env.available)('fileDriver with keyringKey (real Secret Service
     const outcomes = await Promise.all(
       (
         [reader.get('k'), reader.list(), reader.set('k', bytes('overwrite'))] as Promise<unknown>[]
-      ).map((attempt) =>
-        attempt.then(
-          () => undefined,
-          (e: unknown) => e,
-        ),
-      ),
+      ).map((attempt) => expectKeywardError(attempt, KEYWARD_KEY_MISSING)),
     )
     for (const error of outcomes) {
-      expect(KeywardError.isInstance(error), String(error)).toBe(true)
-      expect((error as KeywardError).code).toBe('KEYWARD_KEY_MISSING')
-      expect((error as KeywardError).message).toContain(`"store-key" of service "${service}"`)
+      expect(error.code).toBe('KEYWARD_KEY_MISSING')
+      expect(error.message).toContain(`"store-key" of service "${service}"`)
       expect(JSON.stringify(error)).not.toContain(CANARY)
     }
     await reader.close?.()

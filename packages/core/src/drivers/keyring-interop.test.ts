@@ -5,17 +5,11 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { promisify } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { hasCommand, keyringTestEnv } from '../../../../test/_keyring.js'
-import { KeywardError } from '../errors.js'
-import {
-  purgeSecretService,
-  readRawEntry,
-  removeDir,
-  tempLockDir,
-  uniqueService,
-  writeRawEntry,
-} from './_keyring-helpers.js'
+import { KEYWARD_KEYRING_AMBIGUOUS, KEYWARD_STORE_CORRUPT } from '../errors.js'
+import { expectKeywardError } from '../test-kit.js'
+import { keyringSuite, readRawEntry, writeRawEntry } from './_keyring-helpers.js'
 import { keyringDriver, readForeignEntry } from './keyring.js'
 
 const run = promisify(execFile)
@@ -68,36 +62,15 @@ else:
   return stdout
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<KeywardError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(KeywardError.isInstance(error), `expected a KeywardError, got ${String(error)}`).toBe(true)
-  return error as KeywardError
-}
-
 describe.skipIf(!env.available || missing !== undefined)(
   'keyring interop with secret-tool and Python keyring (real gnome-keyring)',
   () => {
-    let lockDir: string
-    const services: string[] = []
-    const service = (label: string) => {
-      const name = uniqueService(label)
-      services.push(name)
-      return name
-    }
-    beforeAll(async () => {
-      lockDir = await tempLockDir()
-    })
-    afterAll(async () => {
-      for (const name of services) await purgeSecretService(name)
-      await removeDir(lockDir)
-    })
+    const suite = keyringSuite()
+    const open = (svc: string) => keyringDriver({ service: svc, lockDir: suite.dir })
 
     it('stores text values as they are: secret-tool and Python keyring read them unchanged', async () => {
-      const svc = service('text')
-      const driver = keyringDriver({ service: svc, lockDir })
+      const svc = suite.service('text')
+      const driver = open(svc)
       const value = `tok-${randomUUID()} ünïcödé ✓`
       await driver.set('github/token', bytes(value))
       await driver.set('github/token', bytes(value)) // version 2: still the plain value
@@ -113,8 +86,8 @@ describe.skipIf(!env.available || missing !== undefined)(
     })
 
     it('regression: a binary value no longer makes Python keyring raise UnicodeDecodeError (stored as base64 text)', async () => {
-      const svc = service('binary')
-      const driver = keyringDriver({ service: svc, lockDir })
+      const svc = suite.service('binary')
+      const driver = open(svc)
       const value = Uint8Array.from([0xff, 0x00, 0x80, 0xc3, 0x28, 0x41, 0xfe])
       await driver.set('bin', value)
       expect(await python('get', svc, 'bin')).toBe(`VALUE:${Buffer.from(value).toString('base64')}`)
@@ -124,15 +97,16 @@ describe.skipIf(!env.available || missing !== undefined)(
     })
 
     it("reads a credential Python keyring stored (kiwi-mcp's layout) through readForeignEntry, and leaves the driver's own reads refusing it", async () => {
-      const svc = service('kiwi-mcp')
+      const svc = suite.service('kiwi-mcp')
       const token = `sbp_${randomUUID()}`
       await python('set', svc, 'supabase_access_token', token)
       const found = await readForeignEntry({ service: svc, account: 'supabase_access_token' })
       expect(found).toMatchObject({ service: svc, account: 'supabase_access_token', text: token })
       expect(JSON.stringify(found)).not.toContain(token)
       expect(await readForeignEntry({ service: svc, account: 'absent' })).toBeNull()
-      const error = await codeOf(
-        keyringDriver({ service: svc, lockDir }).get('supabase_access_token'),
+      const error = await expectKeywardError(
+        open(svc).get('supabase_access_token'),
+        KEYWARD_STORE_CORRUPT,
       )
       expect(error.code).toBe('KEYWARD_STORE_CORRUPT')
       expect(error.message).toContain('readForeignEntry')
@@ -142,8 +116,8 @@ describe.skipIf(!env.available || missing !== undefined)(
     })
 
     it('reads a value secret-tool wrote over a keyward entry, at the next version', async () => {
-      const svc = service('edited')
-      const driver = keyringDriver({ service: svc, lockDir })
+      const svc = suite.service('edited')
+      const driver = open(svc)
       await driver.set('k', bytes('one'))
       await run('sh', [
         '-c',
@@ -158,8 +132,8 @@ describe.skipIf(!env.available || missing !== undefined)(
     })
 
     it('regression: two items for one key get KEYWARD_KEYRING_AMBIGUOUS with the fix, not "retry", and nothing is lost', async () => {
-      const svc = service('ambiguous')
-      const driver = keyringDriver({ service: svc, lockDir })
+      const svc = suite.service('ambiguous')
+      const driver = open(svc)
       await driver.set('k', bytes('from-keyward'))
       // Python keyring adds its own `application` attribute: a second item, not a replacement.
       await python('set', svc, 'k', 'from-python')
@@ -171,7 +145,7 @@ describe.skipIf(!env.available || missing !== undefined)(
             driver.delete('k'),
             readForeignEntry({ service: svc, account: 'k' }),
           ] as Promise<unknown>[]
-        ).map(codeOf),
+        ).map((attempt) => expectKeywardError(attempt, KEYWARD_KEYRING_AMBIGUOUS)),
       )
       for (const error of errors) {
         expect(error.code).toBe('KEYWARD_KEYRING_AMBIGUOUS')
@@ -187,9 +161,9 @@ describe.skipIf(!env.available || missing !== undefined)(
     })
 
     it('reads entries of the earlier kw1:<version>: format and rewrites them plainly on the next write', async () => {
-      const svc = service('legacy')
+      const svc = suite.service('legacy')
       await writeRawEntry(svc, 'k', bytes('kw1:3:abc'))
-      const driver = keyringDriver({ service: svc, lockDir })
+      const driver = open(svc)
       const stored = await driver.get('k')
       expect(text(stored!.value)).toBe('abc')
       expect(stored!.version).toBe(3)

@@ -3,14 +3,17 @@ import { chmod, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { keyringTestEnv } from '../../../../test/_keyring.js'
 import type { Driver } from '../contracts.js'
-import { KeywardError } from '../errors.js'
+import { KEYWARD_STORE_CORRUPT, KEYWARD_STORE_IO, KEYWARD_VALUE_TOO_LARGE } from '../errors.js'
+import { expectKeywardError, expectNoLeak } from '../test-kit.js'
 import { testDriver } from '../testing.js'
 import {
   countSecretService,
   deleteRawEntry,
+  expectOptionErrors,
+  keyringSuite,
   purgeSecretService,
   readRawEntry,
   removeDir,
@@ -28,34 +31,11 @@ const text = (value: Uint8Array) => new TextDecoder().decode(value)
 const coreDir = fileURLToPath(new URL('../..', import.meta.url))
 const child = fileURLToPath(new URL('./_keyring-child.mjs', import.meta.url))
 
-async function codeOf(promise: Promise<unknown>): Promise<KeywardError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(KeywardError.isInstance(error), `expected a KeywardError, got ${String(error)}`).toBe(true)
-  return error as KeywardError
-}
-
-function expectNoCanary(error: KeywardError): void {
-  expect(error.message).not.toContain(CANARY)
-  expect(JSON.stringify(error)).not.toContain(CANARY)
-  expect(String((error.cause as Error | undefined)?.message ?? '')).not.toContain(CANARY)
-}
-
 describe.skipIf(!env.available)('keyringDriver on the real Secret Service', () => {
-  let lockDir: string
-  const services: string[] = []
-  beforeAll(async () => {
-    lockDir = await tempLockDir()
-  })
-  afterAll(async () => {
-    for (const service of services) await purgeSecretService(service)
-    await removeDir(lockDir)
-  })
+  const suite = keyringSuite()
   const open = (service: string, extra: { maxValueBytes?: number } = {}) => {
-    if (!services.includes(service)) services.push(service)
-    return keyringDriver({ service, lockDir, ...extra })
+    suite.track(service)
+    return keyringDriver({ service, lockDir: suite.dir, ...extra })
   }
   const serviceOf = new WeakMap<Driver, string>()
 
@@ -114,12 +94,12 @@ describe.skipIf(!env.available)('keyringDriver on the real Secret Service', () =
     const driver = open(service, { maxValueBytes: 64 })
     expect(driver.maxValueBytes).toBe(64)
     const value = bytes(CANARY.repeat(3))
-    const error = await codeOf(driver.set('big', value))
+    const error = await expectKeywardError(driver.set('big', value), KEYWARD_VALUE_TOO_LARGE)
     expect(error.code).toBe('KEYWARD_VALUE_TOO_LARGE')
     expect(error.message).toContain('64')
     expect(error.message).toContain('fileDriver with keyringKey')
     expect(error.details).toMatchObject({ key: 'big', bytes: value.byteLength, limit: 64 })
-    expectNoCanary(error)
+    expectNoLeak(error, CANARY)
     expect(await driver.get('big')).toBeNull()
     expect(await countSecretService(service)).toBe(0)
     // One byte less than the limit goes through.
@@ -131,16 +111,16 @@ describe.skipIf(!env.available)('keyringDriver on the real Secret Service', () =
     const driver = open(service)
     const foreign = bytes(`not-keyward ${CANARY}`)
     await writeRawEntry(service, 'k', foreign)
-    // All three run concurrently; codeOf attaches each one's handler at once (no unhandled rejection).
+    // All three run concurrently; each one's handler is attached at once (no unhandled rejection).
     const errors = await Promise.all(
       (
         [driver.get('k'), driver.set('k', bytes('x')), driver.delete('k')] as Promise<unknown>[]
-      ).map(codeOf),
+      ).map((attempt) => expectKeywardError(attempt, KEYWARD_STORE_CORRUPT)),
     )
     for (const error of errors) {
       expect(error.code).toBe('KEYWARD_STORE_CORRUPT')
       expect(error.details).toMatchObject({ key: 'k', service })
-      expectNoCanary(error)
+      expectNoLeak(error, CANARY)
     }
     expect(Array.from((await readRawEntry(service, 'k'))!)).toEqual(Array.from(foreign))
     await deleteRawEntry(service, 'k')
@@ -157,21 +137,20 @@ describe.skipIf(!env.available)('keyringDriver on the real Secret Service', () =
   })
 
   it('refuses a lock directory other users can write, naming the option', async () => {
-    const dir = join(lockDir, 'shared')
+    const dir = join(suite.dir, 'shared')
     await mkdir(dir)
     await chmod(dir, 0o777)
     const driver = keyringDriver({ service: uniqueService('lockdir'), lockDir: dir })
-    const error = await codeOf(driver.set('k', bytes('v')))
+    const error = await expectKeywardError(driver.set('k', bytes('v')), KEYWARD_STORE_IO)
     expect(error.code).toBe('KEYWARD_STORE_IO')
     expect(error.message).toContain('lockDir')
   })
 
   it('withLock and compare-and-set hold across real processes (4 × 10 increments)', async () => {
-    const service = uniqueService('processes')
-    services.push(service)
+    const service = suite.service('processes')
     const outputs = await Promise.all(
       Array.from({ length: 4 }, () =>
-        run(process.execPath, [child, 'increment', service, lockDir, '10'], { cwd: coreDir }),
+        run(process.execPath, [child, 'increment', service, suite.dir, '10'], { cwd: coreDir }),
       ),
     )
     for (const { stdout } of outputs) expect(JSON.parse(stdout)).toEqual({ done: 10 })
@@ -185,7 +164,9 @@ describe.skipIf(!env.available)('keyringDriver on the real Secret Service', () =
     const { version } = await open(service).set('race', bytes('start'))
     const outputs = await Promise.all(
       Array.from({ length: 4 }, () =>
-        run(process.execPath, [child, 'cas', service, lockDir, String(version)], { cwd: coreDir }),
+        run(process.execPath, [child, 'cas', service, suite.dir, String(version)], {
+          cwd: coreDir,
+        }),
       ),
     )
     const results = outputs.map(
@@ -265,7 +246,7 @@ describe.skipIf(!linux)('keyringDriver when no keyring is reachable (no session 
 })
 
 describe('keyringDriver options', () => {
-  it('validates options eagerly, naming them', () => {
+  it('validates options eagerly, naming them', async () => {
     const bad: [unknown, string][] = [
       [undefined, 'options object'],
       [{}, '`service`'],
@@ -276,17 +257,7 @@ describe('keyringDriver options', () => {
       [{ service: 's', store: 'keyutils', maxValueBytes: 40_000 }, '32746'],
       [{ service: 's', lockDir: '' }, '`lockDir`'],
     ]
-    for (const [options, named] of bad) {
-      let error: unknown
-      try {
-        keyringDriver(options as Parameters<typeof keyringDriver>[0])
-      } catch (e) {
-        error = e
-      }
-      expect(KeywardError.isInstance(error), JSON.stringify(options)).toBe(true)
-      expect((error as KeywardError).code).toBe('KEYWARD_INVALID_ARGUMENT')
-      expect((error as KeywardError).message).toContain(named)
-    }
+    await expectOptionErrors(keyringDriver, bad)
   })
 
   it('uses the platform limits as defaults', () => {

@@ -1,13 +1,11 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { assertBuilt } from '../../../../test/_built.js'
 import { keyringTestEnv } from '../../../../test/_keyring.js'
-import { purgeSecretService, uniqueService } from '../drivers/_keyring-helpers.js'
+import { keyringSuite } from '../drivers/_keyring-helpers.js'
 import {
   KEYWARD_INVALID_ARGUMENT,
   KEYWARD_KEY_MISSING,
@@ -51,22 +49,17 @@ describe('defaultKey', () => {
     )
     expect(error.message).toContain('`service`')
   })
+})
 
-  it.skipIf(!env.available)('creates and then reads the key in the OS keyring', async () => {
-    const service = uniqueService('default-key')
-    const lockDir = await mkdtemp(join(tmpdir(), 'kw-default-key-'))
-    try {
-      const key = defaultKey({ env: {}, service, lockDir })
-      const created = await key.deriveKey(key.createParams(), 'create')
-      const opened = await defaultKey({ env: {}, service, lockDir }).deriveKey(
-        key.createParams(),
-        'open',
-      )
-      expect(Buffer.from(opened).equals(Buffer.from(created))).toBe(true)
-    } finally {
-      await purgeSecretService(service)
-      await rm(lockDir, { recursive: true, force: true })
-    }
+describe.skipIf(!env.available)('defaultKey on the real Secret Service', () => {
+  const suite = keyringSuite()
+
+  it('creates and then reads the key in the OS keyring', async () => {
+    const at = { env: {}, service: suite.service('default-key'), lockDir: suite.dir }
+    const key = defaultKey(at)
+    const created = await key.deriveKey(key.createParams(), 'create')
+    const opened = await defaultKey(at).deriveKey(key.createParams(), 'open')
+    expect(Buffer.from(opened).equals(Buffer.from(created))).toBe(true)
   })
 })
 

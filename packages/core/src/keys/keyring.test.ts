@@ -1,15 +1,12 @@
 import { inspect } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { keyringTestEnv } from '../../../../test/_keyring.js'
 import {
   deleteRawEntry,
-  purgeSecretService,
+  expectOptionErrors,
+  keyringSuite,
   readRawEntry,
-  removeDir,
-  tempLockDir,
-  uniqueService,
 } from '../drivers/_keyring-helpers.js'
-import type { KeywardError } from '../errors.js'
 import { loadKeyring } from '../internal/native-keyring.js'
 import { expectKeywardError } from '../test-kit.js'
 import { keyringKey } from './keyring.js'
@@ -25,20 +22,9 @@ async function setPassword(service: string, account: string, password: string): 
 }
 
 describe.skipIf(!env.available)('keyringKey on the real Secret Service', () => {
-  let lockDir: string
-  const services: string[] = []
-  beforeAll(async () => {
-    lockDir = await tempLockDir()
-  })
-  afterAll(async () => {
-    for (const service of services) await purgeSecretService(service)
-    await removeDir(lockDir)
-  })
-  const provider = (account = 'store-key') => {
-    const service = uniqueService('key')
-    services.push(service)
-    return keyringKey({ service, account, lockDir })
-  }
+  const suite = keyringSuite()
+  const provider = (account = 'store-key') =>
+    keyringKey({ service: suite.service('key'), account, lockDir: suite.dir })
 
   it('creates a random 32-byte key in the keyring and reads the same key back on open', async () => {
     const key = provider()
@@ -50,7 +36,7 @@ describe.skipIf(!env.available)('keyringKey on the real Secret Service', () => {
     expect(created.byteLength).toBe(32)
     const stored = new TextDecoder().decode((await readRawEntry(key.service, 'store-key'))!)
     expect(Buffer.from(stored, 'base64')).toEqual(Buffer.from(created))
-    const reopened = keyringKey({ service: key.service, lockDir })
+    const reopened = keyringKey({ service: key.service, lockDir: suite.dir })
     expect(Array.from(await reopened.deriveKey(params, 'open'))).toEqual(Array.from(created))
     // Creating again (a second store on the same entry) reuses the key.
     expect(Array.from(await reopened.deriveKey(params, 'create'))).toEqual(Array.from(created))
@@ -58,7 +44,7 @@ describe.skipIf(!env.available)('keyringKey on the real Secret Service', () => {
 
   it('gives two providers racing to create the same key one key', async () => {
     const first = provider()
-    const second = keyringKey({ service: first.service, lockDir })
+    const second = keyringKey({ service: first.service, lockDir: suite.dir })
     const params = first.createParams()
     const [a, b] = await Promise.all([
       first.deriveKey(params, 'create'),
@@ -130,7 +116,7 @@ describe('keyringKey options', () => {
     expect(key.createParams()).toEqual({ service: 'keyward', account: 'store-key' })
   })
 
-  it('validates options eagerly, naming them', () => {
+  it('validates options eagerly, naming them', async () => {
     const bad: [unknown, string][] = [
       [null, 'options object'],
       [{ service: '' }, '`service`'],
@@ -138,15 +124,6 @@ describe('keyringKey options', () => {
       [{ store: 'file' }, '`store`'],
       [{ lockDir: 3 }, '`lockDir`'],
     ]
-    for (const [options, named] of bad) {
-      let error: unknown
-      try {
-        keyringKey(options as Parameters<typeof keyringKey>[0])
-      } catch (e) {
-        error = e
-      }
-      expect((error as KeywardError).code, JSON.stringify(options)).toBe('KEYWARD_INVALID_ARGUMENT')
-      expect((error as KeywardError).message).toContain(named)
-    }
+    await expectOptionErrors(keyringKey, bad)
   })
 })
