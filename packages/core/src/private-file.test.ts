@@ -9,19 +9,11 @@ import {
   writeFile,
 } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
-import { CANARY_VALUE, expectCode, tempDir } from './drivers/_file-kit.js'
+import { describe, expect, it } from 'vitest'
+import { CANARY_VALUE, expectCode, tempFiles } from './drivers/_file-kit.js'
 import { writePrivateFile } from './private-file.js'
 
-const cleanups: (() => Promise<void>)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup()
-})
-async function dir(): Promise<string> {
-  const { dir, cleanup } = await tempDir()
-  cleanups.push(cleanup)
-  return dir
-}
+const { dir } = tempFiles()
 
 describe('writePrivateFile', () => {
   it('writes a string or bytes, mode 0600, replacing the old content whole', async () => {

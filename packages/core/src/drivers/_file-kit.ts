@@ -1,14 +1,16 @@
 /** Helpers of the file driver's tests (not published). */
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { expect } from 'vitest'
+import { afterEach, expect } from 'vitest'
 import type { KeyProvider } from '../contracts.js'
 import type { KeywardError, KeywardErrorCode } from '../errors.js'
+import { type DecodedStore, decodeStore } from '../internal/file-format.js'
 import { envKey } from '../keys/env.js'
 import { passphraseKey } from '../keys/passphrase.js'
 import { expectKeywardError, expectNoLeak } from '../test-kit.js'
+import { fileDriver } from './file.js'
 
 /** Secret values and passphrases that must never show up in any output of the suite. */
 export const CANARY_VALUE = 'canary-value-4b1d9e0a-never-print'
@@ -35,6 +37,57 @@ export function testPassphraseKey(passphrase = CANARY_PASSPHRASE): KeyProvider {
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'keyward-file-'))
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) }
+}
+
+/** What {@link tempFiles} hands a test file. */
+export interface TempFiles {
+  /** A fresh temp directory, removed after the test. */
+  dir(): Promise<string>
+  /** `name` (default `store.kw`) in a fresh temp directory, removed after the test. */
+  storePath(name?: string): Promise<string>
+  /** Runs `cleanup` after the test as well, in the order the clean-ups were registered. */
+  defer(cleanup: () => unknown): void
+}
+
+/** Temp directories and clean-ups of a test file, undone after each of its tests. */
+export function tempFiles(): TempFiles {
+  const cleanups: (() => unknown)[] = []
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup()
+  })
+  const dir = async () => {
+    const made = await tempDir()
+    cleanups.push(made.cleanup)
+    return made.dir
+  }
+  return {
+    dir,
+    storePath: async (name = 'store.kw') => join(await dir(), name),
+    defer: (cleanup) => {
+      cleanups.push(cleanup)
+    },
+  }
+}
+
+/**
+ * A store file the driver wrote under `key`, with `writes` set in order, read back whole and
+ * decoded: a valid file built by the functions the driver uses, for tests that cut or flip it.
+ */
+export async function driverWrittenStore(
+  key: KeyProvider,
+  writes: readonly (readonly [key: string, value: Uint8Array])[],
+): Promise<{ file: Buffer; store: DecodedStore }> {
+  const { dir, cleanup } = await tempDir()
+  try {
+    const path = join(dir, 's.kw')
+    const driver = fileDriver({ path, key })
+    for (const [name, value] of writes) await driver.set(name, value)
+    await driver.close()
+    const file = await readFile(path)
+    return { file, store: await decodeStore(file, key, 'test') }
+  } finally {
+    await cleanup()
+  }
 }
 
 /** Every secret that must not appear; tests add the env keys they use. */

@@ -15,25 +15,17 @@ import {
 import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import fc from 'fast-check'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { processStartTime } from '../internal/lock.js'
 import { recordingLogger } from '../test-kit.js'
-import { CANARY_VALUE, expectCode, tempDir, testEnvKey } from './_file-kit.js'
+import { CANARY_VALUE, expectCode, tempFiles, testEnvKey } from './_file-kit.js'
 import { fileDriver } from './file.js'
 import { memoryDriver } from './memory.js'
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (value: Uint8Array) => new TextDecoder().decode(value)
 
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup()
-})
-async function storePath(): Promise<string> {
-  const { dir, cleanup } = await tempDir()
-  cleanups.push(cleanup)
-  return join(dir, 'store.kw')
-}
+const { storePath, defer } = tempFiles()
 /** Strings with at least one lone surrogate, anywhere. */
 const withLoneSurrogate = fc
   .tuple(
@@ -67,7 +59,7 @@ describe('keys that are not well-formed UTF-16', () => {
   it('property: any key with a lone surrogate is refused by memory and file drivers', async () => {
     const memory = memoryDriver()
     const file = fileDriver({ path: await storePath(), key: testEnvKey() })
-    cleanups.push(() => file.close())
+    defer(() => file.close())
     await fc.assert(
       fc.asyncProperty(withLoneSurrogate, async (key) => {
         for (const driver of [memory, file]) {
@@ -85,7 +77,7 @@ describe('keys that are not well-formed UTF-16', () => {
     const memory = memoryDriver()
     const path = await storePath()
     const file = fileDriver({ path, key: testEnvKey() })
-    cleanups.push(() => file.close())
+    defer(() => file.close())
     const written = new Set<string>()
     await fc.assert(
       fc.asyncProperty(wellFormedKey, async (key) => {
@@ -264,7 +256,7 @@ describe('stale locks whose pid is alive but is another process', () => {
   /** A live process that is not a lock holder. */
   function foreignProcess(): ChildProcess {
     const child = spawn('sleep', ['60'], { stdio: 'ignore' })
-    cleanups.push(() => void child.kill('SIGKILL'))
+    defer(() => void child.kill('SIGKILL'))
     return child
   }
   async function plantLock(path: string, holder: Record<string, unknown>): Promise<void> {

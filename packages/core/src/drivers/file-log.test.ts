@@ -12,28 +12,20 @@ import {
   writeFile,
 } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { KeyProvider } from '../contracts.js'
 import { KeywardError } from '../errors.js'
 import { decodeStore, FLAG_LOG } from '../internal/file-format.js'
 import { COMPACTION, type CompactionPolicy } from '../internal/file-log.js'
 import { envKey } from '../keys/env.js'
 import { recordingLogger } from '../test-kit.js'
-import { CANARY_VALUE, expectCode, tempDir, testEnvKey } from './_file-kit.js'
+import { CANARY_VALUE, expectCode, tempFiles, testEnvKey } from './_file-kit.js'
 import { type FileDriverOptions, fileDriver } from './file.js'
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (value: Uint8Array) => new TextDecoder().decode(value)
 
-const cleanups: (() => Promise<void>)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup()
-})
-async function storePath(): Promise<string> {
-  const { dir, cleanup } = await tempDir()
-  cleanups.push(cleanup)
-  return join(dir, 'store.kw')
-}
+const { storePath, defer } = tempFiles()
 
 /** Every write to a store appends, whatever its size (only a migration or a torn tail rewrite it). */
 const ALWAYS_APPEND: CompactionPolicy = { smallStoreBytes: 0, maxGrowth: Number.POSITIVE_INFINITY }
@@ -47,7 +39,7 @@ function open(
 ) {
   const options = { path, key, ...extra, ...(policy ? { [COMPACTION]: policy } : {}) }
   const driver = fileDriver(options as FileDriverOptions)
-  cleanups.push(() => driver.close())
+  defer(() => driver.close())
   return driver
 }
 

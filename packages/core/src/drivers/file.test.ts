@@ -1,7 +1,7 @@
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { inspect } from 'node:util'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { KeyParams, KeyProvider } from '../contracts.js'
 import { KeywardError } from '../errors.js'
 import { envKey } from '../keys/env.js'
@@ -16,6 +16,7 @@ import {
   newEnvKeyText,
   secrets,
   tempDir,
+  tempFiles,
   testEnvKey,
   testPassphraseKey,
 } from './_file-kit.js'
@@ -37,16 +38,7 @@ testDriver({
     rm(dirname((driver as unknown as { path: string }).path), { recursive: true, force: true }),
 })
 
-const cleanups: (() => Promise<void>)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup()
-})
-
-async function storePath(name = 'store.kw'): Promise<string> {
-  const { dir, cleanup } = await tempDir()
-  cleanups.push(cleanup)
-  return join(dir, name)
-}
+const { storePath } = tempFiles()
 
 /** A key provider that counts how often it derives. */
 function counting(inner: KeyProvider): KeyProvider & { calls: string[] } {

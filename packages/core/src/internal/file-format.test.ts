@@ -1,10 +1,10 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { driverWrittenStore } from '../drivers/_file-kit.js'
 import { KeywardError } from '../errors.js'
 import { envKey } from '../keys/env.js'
 import { hmacSha256, RECORD_ID_BYTES } from './envelope.js'
 import {
-  type DecodedStore,
   decodeStore,
   encodeHeader,
   encodeRecord,
@@ -19,27 +19,12 @@ const bytes = (text: string) => new TextEncoder().encode(text)
 const CANARY = 'canary-format-3e1f-never-print'
 
 /** A valid store with three records, built through the same functions the driver uses. */
-async function validStore(): Promise<{ file: Buffer; store: DecodedStore }> {
-  const { fileDriver } = await import('../drivers/file.js')
-  const { mkdtemp, readFile, rm } = await import('node:fs/promises')
-  const { tmpdir } = await import('node:os')
-  const { join } = await import('node:path')
-  const dir = await mkdtemp(join(tmpdir(), 'keyward-format-'))
-  try {
-    const driver = fileDriver({ path: join(dir, 's.kw'), key })
-    await driver.set('alpha', bytes(CANARY))
-    await driver.set('beta', bytes('two'))
-    await driver.set('beta', bytes('two, again'))
-    await driver.set('gamma', new Uint8Array([0, 1, 2]))
-    await driver.close()
-    const file = await readFile(join(dir, 's.kw'))
-    return { file, store: await decodeStore(file, key, 'test') }
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
-
-const { file: VALID, store: STORE } = await validStore()
+const { file: VALID, store: STORE } = await driverWrittenStore(key, [
+  ['alpha', bytes(CANARY)],
+  ['beta', bytes('two')],
+  ['beta', bytes('two, again')],
+  ['gamma', new Uint8Array([0, 1, 2])],
+])
 
 async function outcome(input: Uint8Array): Promise<'ok' | KeywardError> {
   try {

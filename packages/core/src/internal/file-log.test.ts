@@ -3,6 +3,7 @@
 // would.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { driverWrittenStore } from '../drivers/_file-kit.js'
 import { KeywardError } from '../errors.js'
 import { envKey } from '../keys/env.js'
 import { type DecodedStore, decodeStore, encodeRecord, encodeStore } from './file-format.js'
@@ -24,25 +25,10 @@ const CANARY = 'canary-log-91c4-never-print'
 const bytes = (text: string) => new TextEncoder().encode(text)
 
 /** A store with two records, written by the driver: the snapshot the logs below extend. */
-async function baseStore(): Promise<{ file: Buffer; store: DecodedStore }> {
-  const { fileDriver } = await import('../drivers/file.js')
-  const { mkdtemp, readFile, rm } = await import('node:fs/promises')
-  const { tmpdir } = await import('node:os')
-  const { join } = await import('node:path')
-  const dir = await mkdtemp(join(tmpdir(), 'keyward-log-'))
-  try {
-    const driver = fileDriver({ path: join(dir, 's.kw'), key })
-    await driver.set('k0', bytes(CANARY))
-    await driver.set('k1', bytes('one'))
-    await driver.close()
-    const file = await readFile(join(dir, 's.kw'))
-    return { file, store: await decodeStore(file, key, 'test') }
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
-
-const BASE = await baseStore()
+const BASE = await driverWrittenStore(key, [
+  ['k0', bytes(CANARY)],
+  ['k1', bytes('one')],
+])
 
 type Model = Record<string, string>
 const modelOf = (records: ReadonlyMap<string, RecordEntry>): Model =>
