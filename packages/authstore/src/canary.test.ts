@@ -63,7 +63,7 @@ describe('canary tokens never leak', () => {
       scopes: 'read',
     })
     await capture(store.getToken('svc', { scope: 'write' })) // insufficient_scope
-    clock.advance(400)
+    clock.advance(550)
     await capture(store.getToken('svc')) // degraded (transient), token served: not captured as output
     seen.pop()
     clock.advance(300)

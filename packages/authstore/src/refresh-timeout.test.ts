@@ -36,7 +36,7 @@ describe('every refresher call is bounded', () => {
     const degraded: unknown[] = []
     store.on('degraded', (event) => degraded.push(event))
     await store.setToken('svc', { accessToken: 'still-valid', refreshToken: 'rt', expiresIn: 600 })
-    clock.advance(400) // inside the refresh leeway, well before expiry
+    clock.advance(550) // inside the refresh margin, before expiry
     expect(await store.getToken('svc')).toBe('still-valid')
     expect(signals).toHaveLength(1)
     expect(signals[0]?.aborted).toBe(true)
@@ -84,7 +84,7 @@ describe('every refresher call is bounded', () => {
       refreshers: { svc: async () => ({ accessToken: 'never' }) },
     })
     await store.setToken('svc', { accessToken: 'still-valid', refreshToken: 'rt', expiresIn: 600 })
-    clock.advance(400)
+    clock.advance(550)
     expect(await store.getToken('svc')).toBe('still-valid')
     clock.advance(300) // expired: now the lock failure is the caller's error
     await expect(store.getToken('svc')).rejects.toMatchObject({ code: KEYWARD_LOCK_TIMEOUT })

@@ -66,26 +66,26 @@ describe('refresh without racing', () => {
     expect(server.isCurrent(tokens[0]!)).toBe(true)
   })
 
-  it('refreshes within the leeway (min(5 min, half the lifetime)), not before', async () => {
+  it('refreshes within the margin (a tenth of the lifetime, at most 5 min), not before', async () => {
     const { server, clock, store } = await setup()
-    // 600 s token: leeway 300 s (+ up to 20 % jitter).
-    clock.advance(600 - 300 - 61)
+    // 600 s token: margin 60 s (+ up to 20 % jitter).
+    clock.advance(600 - 60 - 13)
     await store.getToken('registry')
     expect(server.refreshes).toBe(0)
-    clock.advance(62)
+    clock.advance(14)
     const token = await store.getToken('registry')
     expect(server.refreshes).toBe(1)
     expect(server.isCurrent(token)).toBe(true)
-    // The new token lives 3600 s: leeway is 300 s again, so nothing happens at +3000 s.
+    // The new token lives 3600 s: the margin is 300 s (the leeway), so nothing happens at +3000 s.
     clock.advance(3000)
     await store.getToken('registry')
     expect(server.refreshes).toBe(1)
-    // A 60 s token: leeway is 30 s (half the lifetime).
+    // A 60 s token: the margin is 6 s (a tenth of the lifetime).
     await store.setToken('registry', { ...server.issue('x'), expiresIn: 60 })
-    clock.advance(23)
+    clock.advance(52)
     await store.getToken('registry')
     expect(server.refreshes).toBe(1)
-    clock.advance(8)
+    clock.advance(2)
     await store.getToken('registry')
     expect(server.refreshes).toBe(2)
   })
@@ -139,7 +139,7 @@ describe('refresh failures', () => {
   it('transient 503: callers keep the unexpired token, state goes degraded and back to valid', async () => {
     const { server, clock, store, grant, events } = await setup()
     server.fail(503)
-    clock.advance(400) // inside the leeway, 200 s before expiry
+    clock.advance(550) // inside the margin, 50 s before expiry
     const tokens = await Promise.all(
       Array.from({ length: 100 }, () => store.getToken('registry', { scope: 'registry:read' })),
     )
@@ -179,7 +179,7 @@ describe('refresh failures', () => {
   it('honours Retry-After from a 429', async () => {
     const { server, clock, store } = await setup()
     server.fail(429, 120)
-    clock.advance(400)
+    clock.advance(550)
     await store.getToken('registry')
     expect((await store.getMetadata('registry'))?.retryAt).toEqual(new Date(clock.now() + 120_000))
   })
@@ -208,7 +208,7 @@ describe('refresh failures', () => {
       throw new TypeError('fetch failed')
     })
     await store.setToken('svc', { accessToken: 'old', refreshToken: 'r', expiresIn: 600 })
-    clock.advance(400)
+    clock.advance(550)
     expect(await store.getToken('svc')).toBe('old')
     expect((await store.getMetadata('svc'))?.state).toBe('degraded')
   })

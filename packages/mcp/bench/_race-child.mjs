@@ -138,4 +138,4 @@ if (mode === 'keyward') {
 }
 process.send({ ok, failed, retried, lost, errors: [...errors] })
 await client?.close().catch(() => {})
-process.disconnect()
+if (process.connected) process.disconnect()

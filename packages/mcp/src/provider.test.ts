@@ -152,6 +152,40 @@ describe('mcpAuthProvider: invalidateCredentials', () => {
     expect((await provider.tokens())?.access_token).toBe('at_new')
   })
 
+  it('a 401 for the token served before a refresh uses the newer one without refreshing again (bench race: ~2 refreshes per expiry)', async () => {
+    // Calls that carried the old token reach the server just after it expired and get 401;
+    // the SDK then asks the provider to recover without saying which token was refused. It used
+    // to take the token served last (the fresh one) and refresh it again.
+    let offsetMs = 0
+    const store = new AuthStore({ driver: memoryDriver(), clock: () => Date.now() + offsetMs })
+    const provider = mcpAuthProvider({ store, serverUrl, interactive: false })
+    let refreshes = 0
+    store.setRefresher(service, async () => {
+      refreshes += 1
+      return {
+        accessToken: `at_${refreshes + 1}`,
+        refreshToken: `rt_${refreshes + 1}`,
+        expiresIn: 3,
+      }
+    })
+    await provider.saveTokens({
+      access_token: 'at_1',
+      token_type: 'Bearer',
+      refresh_token: 'rt_1',
+      expires_in: 3,
+    })
+    expect((await provider.tokens())?.access_token).toBe('at_1')
+    offsetMs = 2_900 // due: refreshed ahead of expiry
+    expect((await provider.tokens())?.access_token).toBe('at_2')
+    expect(refreshes).toBe(1)
+    // A call that carried at_1 was answered 401: the SDK's auth() ends in redirectToAuthorization.
+    await provider.saveDiscoveryState(discovery)
+    const state = await provider.state()
+    await provider.redirectToAuthorization(new URL(`${issuer}/authorize?state=${state}`))
+    expect(refreshes).toBe(1)
+    expect((await provider.tokens())?.access_token).toBe('at_2')
+  })
+
   it("'client' drops this server's registration only if it is still the one in use", async () => {
     const driver = memoryDriver()
     const a = mcpAuthProvider({ store: new AuthStore({ driver }), serverUrl, interactive: false })

@@ -30,6 +30,12 @@ const DEFAULT_ACCOUNT = 'default'
 const DEFAULT_SIGN_IN_TIMEOUT_MS = 300_000
 /** Verifiers the SDK saved and no redirect has used yet (parallel `auth()` calls interleave). */
 const MAX_PENDING = 32
+/**
+ * How long after `tokens()` moved on to a new access token a 401 is put down to the token served
+ * before it (a call that carried it reached the server after it expired): the newer token is
+ * used without another refresh. Past this, a 401 is the current token's.
+ */
+const SUPERSEDED_GRACE_MS = 30_000
 
 function invalid(field: string, message: string): KeywardError {
   return new KeywardError(
@@ -64,6 +70,8 @@ class Provider implements McpAuthProvider {
   readonly #getOptions: { account: string }
   /** What `tokens()` last returned, reused while the access token is the same. */
   #served: McpOAuthTokens | undefined
+  /** The access token `tokens()` served before `#served`, and when it stopped serving it. */
+  #superseded: { token: string; at: number } | undefined
   /** States handed to the SDK by `state()` and not used by a redirect yet. */
   readonly #states = new Set<string>()
   /** Verifiers the SDK saved, newest last. */
@@ -133,6 +141,9 @@ class Provider implements McpAuthProvider {
       ...(meta === null || meta.scopes.length === 0 ? {} : { scope: meta.scopes.join(' ') }),
       ...(grant === undefined ? {} : { issuer: grant.issuer }),
     })
+    const previous = this.#served?.access_token
+    if (previous !== undefined && previous !== accessToken)
+      this.#superseded = { token: previous, at: Date.now() }
     this.#served = tokens
     return tokens
   }
@@ -384,12 +395,20 @@ class Provider implements McpAuthProvider {
   }
 
   /**
-   * The token last served was rejected: re-read; a sibling's newer token is kept; otherwise the
-   * store refreshes once (across processes) or marks the record `reauth_required` — it never
-   * deletes. True when a usable token other than the rejected one is stored now.
+   * A 401 arrived: re-read; a sibling's newer token is kept; otherwise the store refreshes once
+   * (across processes) or marks the record `reauth_required` — it never deletes. The SDK does not
+   * say which token the refused call carried: within {@link SUPERSEDED_GRACE_MS} of `tokens()`
+   * moving to a new token, it is the one served before (a call that reached the server just
+   * after that token expired), and `invalidate` returns the newer one without a refresh;
+   * otherwise it is the one served last. True when a usable token other than the rejected one
+   * is stored now.
    */
   async #recovered(): Promise<boolean> {
-    const rejected = this.#served?.access_token
+    const superseded = this.#superseded
+    const rejected =
+      superseded !== undefined && Date.now() - superseded.at < SUPERSEDED_GRACE_MS
+        ? superseded.token
+        : this.#served?.access_token
     this.#store.reload(this.#service)
     try {
       const info =

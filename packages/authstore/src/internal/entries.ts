@@ -15,6 +15,24 @@ export interface Entry {
   lastFailure?: RefreshError
 }
 
+/** The share of a token's lifetime left when it is refreshed ahead of expiry (before jitter). */
+export const REFRESH_MARGIN = 0.1
+
+/**
+ * When a token issued at `issuedAt` and expiring at `expiresAt` is refreshed: a tenth of its
+ * lifetime before expiry ({@link REFRESH_MARGIN}), never more than `leewayMs`, and up to 20 %
+ * of that margin earlier so the refreshes of many processes spread out. The margin scales with
+ * the lifetime so a token is used for about nine tenths of it: half (the former margin) made a
+ * short-lived token's refreshes twice as frequent as its expiries. A call that carries the old
+ * token and reaches the server after it expired gets 401, and `invalidate` returns the newer
+ * token without another refresh.
+ */
+export function refreshMoment(expiresAt: number, issuedAt: number, leewayMs: number): number {
+  const lifetime = Math.max(0, expiresAt - issuedAt)
+  const margin = Math.min(leewayMs, lifetime * REFRESH_MARGIN)
+  return expiresAt - margin - Math.random() * margin * 0.2
+}
+
 /**
  * The in-memory entry cache of one store: record key → entry, plus the two lookups the hot path
  * uses (service → its only account's key; service → account → key). No I/O.
@@ -57,10 +75,7 @@ export class EntryCache {
     const previous = this.#entries.get(key)
     let refreshAt = Number.POSITIVE_INFINITY
     if (record.expiresAt !== null) {
-      const lifetime = Math.max(0, record.expiresAt - record.issuedAt)
-      const leeway = Math.min(this.#leewayMs, lifetime / 2)
-      // Jitter spreads the refreshes of many processes; it never reaches the token's issue time.
-      refreshAt = record.expiresAt - leeway - Math.random() * leeway * 0.2
+      refreshAt = refreshMoment(record.expiresAt, record.issuedAt, this.#leewayMs)
       if (
         previous !== undefined &&
         previous.record.id === record.id &&

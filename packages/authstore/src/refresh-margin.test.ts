@@ -1,0 +1,61 @@
+// The refresh-ahead margin scales with the token's lifetime: a tenth of it (at most the
+// leeway). Half of it used to be the margin, so a short-lived token was replaced when half its
+// life was left and the MCP bench race (3 s tokens) refreshed about twice per expiry.
+import { memoryDriver } from '@keyward/core/drivers/memory'
+import { describe, expect, it } from 'vitest'
+import { _manualClock } from './_helpers.js'
+import { AuthStore } from './index.js'
+
+describe('refresh-ahead margin', () => {
+  it('a short-lived token is not refreshed at half its lifetime (about two refreshes per expiry)', async () => {
+    const clock = _manualClock()
+    let refreshes = 0
+    const store = new AuthStore({
+      driver: memoryDriver(),
+      clock: clock.now,
+      refreshers: {
+        svc: async () => {
+          refreshes += 1
+          return { accessToken: `at_${refreshes}`, refreshToken: `rt_${refreshes}`, expiresIn: 3 }
+        },
+      },
+    })
+    await store.setToken('svc', { accessToken: 'at_0', refreshToken: 'rt_0', expiresIn: 3 })
+    // Half its lifetime (and a bit) later, 1.4 s are left: the token is served as it is.
+    clock.advance(1.6)
+    expect(await store.getToken('svc')).toBe('at_0')
+    clock.advance(0.9) // 2.5 s: still more than a tenth (0.3 s, +20 % jitter) left
+    expect(await store.getToken('svc')).toBe('at_0')
+    expect(refreshes).toBe(0)
+    clock.advance(0.2) // 2.7 s: inside the margin
+    expect(await store.getToken('svc')).toBe('at_1')
+    // Over ten lifetimes, one refresh per token.
+    for (let i = 0; i < 10; i++) {
+      clock.advance(3 * 0.95)
+      await store.getToken('svc')
+    }
+    expect(refreshes).toBe(11)
+  })
+
+  it('a long-lived token keeps the configured leeway as its margin', async () => {
+    const clock = _manualClock()
+    let refreshes = 0
+    const store = new AuthStore({
+      driver: memoryDriver(),
+      clock: clock.now,
+      leewaySeconds: 120,
+      refreshers: {
+        svc: async () => {
+          refreshes += 1
+          return { accessToken: 'next', refreshToken: 'rt', expiresIn: 86_400 }
+        },
+      },
+    })
+    await store.setToken('svc', { accessToken: 'day', refreshToken: 'rt', expiresIn: 86_400 })
+    clock.advance(86_400 - 120 - 25) // the margin is 120 s (+ up to 24 s jitter), not 8640 s
+    expect(await store.getToken('svc')).toBe('day')
+    clock.advance(26)
+    expect(await store.getToken('svc')).toBe('next')
+    expect(refreshes).toBe(1)
+  })
+})
