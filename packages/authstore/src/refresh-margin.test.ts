@@ -3,22 +3,15 @@
 // life was left and the MCP bench race (3 s tokens) refreshed about twice per expiry.
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { describe, expect, it } from 'vitest'
-import { _manualClock } from './_helpers.js'
+import { _manualClock, _refreshingStore } from './_helpers.js'
 import { AuthStore } from './index.js'
 
 describe('refresh-ahead margin', () => {
   it('a short-lived token is not refreshed at half its lifetime (about two refreshes per expiry)', async () => {
-    const clock = _manualClock()
     let refreshes = 0
-    const store = new AuthStore({
-      driver: memoryDriver(),
-      clock: clock.now,
-      refreshers: {
-        svc: async () => {
-          refreshes += 1
-          return { accessToken: `at_${refreshes}`, refreshToken: `rt_${refreshes}`, expiresIn: 3 }
-        },
-      },
+    const { clock, store } = _refreshingStore(async () => {
+      refreshes += 1
+      return { accessToken: `at_${refreshes}`, refreshToken: `rt_${refreshes}`, expiresIn: 3 }
     })
     await store.setToken('svc', { accessToken: 'at_0', refreshToken: 'rt_0', expiresIn: 3 })
     // Half its lifetime (and a bit) later, 1.4 s are left: the token is served as it is.
