@@ -225,6 +225,24 @@ describe.skipIf(!_pgEnv.available)('postgresDriver: nothing waits forever', () =
     }
   })
 
+  it('more locks at once than pool connections: every holder still gets its queries through (regression: the lockers took every connection and starved the holders)', async () => {
+    const { driver } = await pg.driver({ maxConnections: 4, connectTimeoutMs: 3000 })
+    try {
+      const done = await Promise.all(
+        Array.from({ length: 24 }, (_, i) =>
+          driver.withLock(`lock-${i}`, async () => {
+            const before = await driver.get(`row-${i}`)
+            await driver.set(`row-${i}`, new Uint8Array([i]), { ifVersion: before?.version ?? 0 })
+            return i
+          }),
+        ),
+      )
+      expect(done).toEqual(Array.from({ length: 24 }, (_, i) => i))
+    } finally {
+      await driver.close()
+    }
+  })
+
   it('after close(), calls fail with KEYWARD_POSTGRES_UNAVAILABLE (closed)', async () => {
     const { driver } = await pg.driver()
     await driver.set('k', new Uint8Array([1]))

@@ -4,7 +4,7 @@ import { encryptedDriver } from '../encrypted.js'
 import { KEYWARD_INVALID_ARGUMENT, KEYWARD_LOCK_TIMEOUT, KeywardError } from '../errors.js'
 import { assertOptions } from '../guards.js'
 import { checkedOperations } from '../internal/checked-driver.js'
-import { DEFAULT_LOCK_TIMEOUT_MS, KeyedMutex } from '../internal/lock.js'
+import { DEFAULT_LOCK_TIMEOUT_MS, KeyedMutex, Slots } from '../internal/lock.js'
 import {
   type Bounds,
   ChangeFeed,
@@ -63,7 +63,8 @@ const toVersion = (value: unknown): number => Number(value)
  * connection too (`connectTimeoutMs`); the server unreachable is `KEYWARD_POSTGRES_UNAVAILABLE`.
  *
  * Each lock held holds one pool connection until it is released, and `watch` holds one while
- * anyone listens: size the pool above the number of locks held at once.
+ * anyone listens. At most half the pool holds locks at once (the holders' own queries need the
+ * rest); further `withLock` calls wait for their turn within their `timeoutMs`.
  *
  * @example
  * ```ts
@@ -128,6 +129,13 @@ function tableDriver(options: PostgresDriverOptions, names: TableNames) {
   const defaultLockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS
   const sql = statements(names)
   const mutex = new KeyedMutex()
+  // A holder's own queries need a second connection: admit at most half the pool as holders,
+  // or many locks at once (a refresh per user) would take every connection and starve them.
+  const poolSize =
+    options.pool === undefined
+      ? (options.maxConnections ?? DEFAULT_MAX_CONNECTIONS)
+      : ((options.pool as { options?: { max?: unknown } }).options?.max ?? DEFAULT_MAX_CONNECTIONS)
+  const holders = new Slots(Math.max(1, Math.floor(Number(poolSize) / 2) || 1))
   let closed = false
   let ownPool: Promise<PostgresPool> | null = null
 
@@ -252,12 +260,18 @@ function tableDriver(options: PostgresDriverOptions, names: TableNames) {
         return mutex.run(
           key,
           async () => {
-            const remaining = Math.max(0, timeoutMs - (Date.now() - started))
-            const lock = await acquire(key, remaining, timeoutMs, lockOptions?.signal)
+            const left = () => Math.max(0, timeoutMs - (Date.now() - started))
+            const signal = lockOptions?.signal
+            const free = await holders.take(left(), () => lockTimeout(key, timeoutMs), signal)
             try {
-              return await fn()
+              const lock = await acquire(key, left(), timeoutMs, signal)
+              try {
+                return await fn()
+              } finally {
+                await lock.release()
+              }
             } finally {
-              await lock.release()
+              free()
             }
           },
           { timeoutMs, signal: lockOptions?.signal },

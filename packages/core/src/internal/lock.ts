@@ -415,3 +415,53 @@ export async function withFileLock<T>(
     { ...options, timeoutMs, label: options.label ?? path } as LockOptions,
   )
 }
+
+/**
+ * At most `size` holders at once, first come first served, each wait bounded: the postgres
+ * driver admits this many lock holders per pool, so that connections stay free for the queries
+ * the holders make (were every connection holding or awaiting a lock, none would be left).
+ */
+export class Slots {
+  #free: number
+  readonly #queue: (() => void)[] = []
+
+  constructor(size: number) {
+    this.#free = size
+  }
+
+  /** Waits for a slot (at most `timeoutMs`, then `onTimeout()`); resolves with its release. */
+  take(timeoutMs: number, onTimeout: () => Error, signal?: AbortSignal): Promise<() => void> {
+    let released = false
+    const release = () => {
+      if (released) return
+      released = true
+      const next = this.#queue.shift()
+      if (next === undefined) this.#free += 1
+      else next()
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    if (this.#free > 0) {
+      this.#free -= 1
+      return Promise.resolve(release)
+    }
+    return new Promise((resolve, reject) => {
+      const leave = (error: unknown) => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        const at = this.#queue.indexOf(grant)
+        if (at >= 0) this.#queue.splice(at, 1)
+        reject(error)
+      }
+      const grant = () => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        resolve(release)
+      }
+      const timer = setTimeout(() => leave(onTimeout()), timeoutMs)
+      timer.unref?.()
+      const onAbort = () => leave(signal?.reason)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#queue.push(grant)
+    })
+  }
+}
