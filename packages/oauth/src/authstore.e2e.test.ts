@@ -1,10 +1,7 @@
 // The AuthStore with this package's refresher and revocation hook against a real oidc-provider
 // on 127.0.0.1 (refresh token rotation on): logout revokes, transient outages degrade and
 // recover, and 8 processes on one file store never spend a refresh token twice.
-import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AuthStore, type AuthStoreEvents } from '@keyward/authstore'
 import { envKey } from '@keyward/core'
@@ -12,7 +9,7 @@ import { fileDriver } from '@keyward/core/drivers/file'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError, recordingLogger } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { askEach, assertBuilt, nextMessage, snapshotBuilt } from '../../../test/_built.js'
+import { useRaceChildren } from '../../../test/_race.js'
 import { _Browser } from './_browser.js'
 import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
 import { _linesOf } from './_recording.js'
@@ -211,21 +208,14 @@ type Answer = { tokens: string[]; errors: string[] }
 const PACKAGES = ['core', 'authstore', 'oauth']
 
 describe('refresh across processes against oidc-provider (rotating refresh tokens)', () => {
-  let dir = ''
-  let child = ''
-  const children: ChildProcess[] = []
-  beforeAll(async () => {
-    assertBuilt(PACKAGES)
-    dir = await mkdtemp(join(tmpdir(), 'keyward-oauth-xproc-'))
-    child = await snapshotBuilt(dir, PACKAGES, new URL('./_race-child.mjs', import.meta.url))
-  })
-  afterAll(async () => {
-    for (const c of children) c.kill()
-    if (dir) await rm(dir, { recursive: true, force: true })
+  const race = useRaceChildren({
+    packages: PACKAGES,
+    child: new URL('./_race-child.mjs', import.meta.url),
+    prefix: 'keyward-oauth-xproc-',
   })
 
   it(`${PROCESSES} processes × ${CALLS} concurrent getToken: one refresh per expiry, zero invalid_grant, every caller gets the current token`, async () => {
-    const path = join(dir, 'tokens.kw')
+    const path = join(race.dir, 'tokens.kw')
     const env = {
       KW_OAUTH_TEST_KEY: randomBytes(32).toString('base64'),
       KW_OAUTH_TEST_CLIENT: JSON.stringify(_CLIENT),
@@ -236,15 +226,7 @@ describe('refresh across processes against oidc-provider (rotating refresh token
     await driver.close?.()
 
     const config = JSON.stringify({ path, issuer: oidc.issuer, scope: 'email' })
-    for (let i = 0; i < PROCESSES; i++) {
-      children.push(
-        fork(child, [config], {
-          env: { ...process.env, ...env },
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        }),
-      )
-    }
-    await Promise.all(children.map((c) => nextMessage(c)))
+    await race.start(PROCESSES, [config], env)
     const grantsBefore = oidc.refreshGrants
     const invalidBefore = oidc.invalidGrants
 
@@ -255,7 +237,7 @@ describe('refresh across processes against oidc-provider (rotating refresh token
       [1, 3600],
       [2, 3 * 3600],
     ] as const) {
-      const results = await askEach<Answer>(children, { offsetSeconds, calls: CALLS })
+      const results = await race.ask<Answer>({ offsetSeconds, calls: CALLS })
       const served = results.flatMap((r) => r.tokens)
       expect(results.flatMap((r) => r.errors)).toEqual([])
       expect(served).toHaveLength(PROCESSES * CALLS)
@@ -266,7 +248,7 @@ describe('refresh across processes against oidc-provider (rotating refresh token
       expect(await introspect(served[0] as string)).toMatchObject({ active: true })
       previous = served[0] as string
     }
-    for (const c of children) c.send({ type: 'exit' })
+    race.exit()
 
     // The parent, reading the file afresh, sees the second refresh persisted.
     const reader = fileDriver({ path, key: envKey('KW_OAUTH_TEST_KEY', { env }) })
