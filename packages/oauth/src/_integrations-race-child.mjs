@@ -1,19 +1,28 @@
-// A child process of integrations.processes.e2e.test.ts: one app instance — an AuthStore and
-// createIntegrations on the shared file store — importing a snapshot of the BUILT packages like
-// a user's server would. For each round the parent sends { offsetSeconds, users, calls }; it asks
-// getAccessToken `calls` times per user, all at once, and answers with what it got.
+// A child process of integrations.processes.e2e.test.ts: one app instance — its own PostgreSQL
+// driver (own pool and change feed), an AuthStore and createIntegrations on it — importing a
+// snapshot of the BUILT packages like a user's server would (the snapshot mirrors the repo's
+// layout, so the test kit's IPC loop is found at the same relative path).
+// For each round the parent sends { offsetSeconds, users, calls }: the store's clock moves
+// past the expiry, and it asks getAccessToken `calls` times per user, all at once. It answers
+// with the distinct tokens each user got, how many calls succeeded, and the errors met.
 import { AuthStore } from '@keyward/authstore'
 import { envKey } from '@keyward/core'
-import { fileDriver } from '@keyward/core/drivers/file'
+import { postgresDriver } from '@keyward/core/drivers/postgres'
 import { createIntegrations, defineProvider } from '@keyward/oauth'
+import { serveParent } from '../../../test/_ipc-child.mjs'
 
-const { path, issuer, clientId } = JSON.parse(process.argv[2])
+const { url, table, issuer, clientId, lockTimeoutMs, maxConnections } = JSON.parse(process.argv[2])
 let offsetMs = 0
 const clock = () => Date.now() + offsetMs
-const driver = fileDriver({ path, key: envKey('KW_INTEGRATIONS_RACE_KEY') })
+const driver = postgresDriver({
+  connectionString: url,
+  table,
+  key: envKey('KW_INTEGRATIONS_RACE_KEY'),
+  maxConnections,
+})
 const integrations = createIntegrations({
   driver,
-  store: new AuthStore({ driver, namespace: 'integration-tokens', clock }),
+  store: new AuthStore({ driver, namespace: 'integration-tokens', clock, lockTimeoutMs }),
   baseUrl: 'https://app.example',
   dev: true,
   clock,
@@ -26,25 +35,34 @@ const integrations = createIntegrations({
   },
 })
 
-process.on('message', async (message) => {
-  if (message.type === 'exit') {
-    await driver.close?.()
-    process.disconnect()
-    return
-  }
-  offsetMs = message.offsetSeconds * 1000
-  const calls = message.users.flatMap((user) =>
-    Array.from({ length: message.calls }, () =>
-      integrations.getAccessToken(user, 'calendar').then(
-        (token) => ({ user, token }),
-        (error) => ({ user, error: `${error?.code ?? ''} ${error?.message ?? error}` }),
+serveParent(
+  async (message) => {
+    offsetMs = message.offsetSeconds * 1000
+    // Every instance meets its users in its own order, as app instances serving different
+    // requests would (all of them still ask for every user within the round).
+    const users = [...message.users]
+    for (let i = users.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1))
+      ;[users[i], users[j]] = [users[j], users[i]]
+    }
+    const tokens = {}
+    const errors = []
+    let served = 0
+    await Promise.all(
+      users.flatMap((user) =>
+        Array.from({ length: message.calls }, () =>
+          integrations.getAccessToken(user, 'calendar').then(
+            (token) => {
+              served += 1
+              tokens[user] ??= []
+              if (!tokens[user].includes(token)) tokens[user].push(token)
+            },
+            (error) => errors.push(`${user}: ${error?.code ?? ''} ${error?.message ?? error}`),
+          ),
+        ),
       ),
-    ),
-  )
-  const results = await Promise.all(calls)
-  process.send({
-    tokens: results.filter((r) => r.token !== undefined).map((r) => [r.user, r.token]),
-    errors: results.filter((r) => r.error !== undefined).map((r) => r.error),
-  })
-})
-process.send({ ready: true })
+    )
+    return { tokens, served, errors }
+  },
+  { onExit: () => driver.close() },
+)

@@ -66,6 +66,8 @@ export async function _startOidc(
      * `documentsFetched`.
      */
     clientMetadataDocuments?: Record<string, unknown>
+    /** oidc-provider's storage adapter (default its memory adapter, an LRU of ~2,000 entries). */
+    adapter?: unknown
   } = {},
 ): Promise<_OidcServer> {
   const server: Server = createServer()
@@ -141,6 +143,7 @@ export async function _startOidc(
           },
         }
       : {}),
+    ...(options.adapter === undefined ? {} : { adapter: options.adapter }),
     pkce: { required: () => true },
     rotateRefreshToken: true,
     issueRefreshToken: async (_ctx: _Ctx, client: { grantTypeAllowed(type: string): boolean }) =>
