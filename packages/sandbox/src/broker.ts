@@ -1,7 +1,7 @@
 import {
   type AuditEntry,
+  assertOptions,
   isKeywardError,
-  KEYWARD_INVALID_ARGUMENT,
   KeywardError,
   type SecretSource,
 } from '@keyward/core'
@@ -149,8 +149,7 @@ function resolverFor(
  * ```
  */
 export function createBroker(options: BrokerOptions = {}): Broker {
-  if (typeof options !== 'object' || options === null)
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'createBroker options must be an object')
+  assertOptions(options, 'createBroker')
   const redactor = options.redactor ?? createRedactor()
   const approvedOnce = new Set<string>()
   const allowed = options.allowedOrigins === undefined ? undefined : new Set(options.allowedOrigins)

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import {
   type AuditEntry,
+  assertOptions,
   createAuditLog,
   type Driver,
   defaultKey,
@@ -101,15 +102,12 @@ function view(record: GrantRecord): PluginGrants {
 }
 
 function checkOptions(options: PluginHostOptions): void {
-  if (typeof options !== 'object' || options === null)
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'createPluginHost needs an options object')
-  if (typeof options.dataDir !== 'string' || options.dataDir === '')
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `dataDir` must be a directory path')
-  if (typeof options.prompt !== 'function')
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `prompt` must be a function')
-  for (const name of ['approve', 'audit'] as const)
-    if (options[name] !== undefined && typeof options[name] !== 'function')
-      throw new KeywardError(KEYWARD_INVALID_ARGUMENT, `option \`${name}\` must be a function`)
+  assertOptions(options, 'createPluginHost', {
+    dataDir: { kind: 'non-empty string', required: true },
+    prompt: { kind: 'function', required: true },
+    approve: 'function',
+    audit: 'function',
+  })
   const sources = options.sources ?? {}
   for (const name of Object.keys(sources))
     if (!(SOURCE_NAMES as readonly string[]).includes(name))

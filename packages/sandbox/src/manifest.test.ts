@@ -135,35 +135,24 @@ describe('loadManifest', () => {
 })
 
 describe('parseManifest', () => {
+  const refused = (input: unknown) =>
+    expectKeywardError(() => parseManifest(input), KEYWARD_MANIFEST_INVALID)
+
   it('refuses a tool whose auth or scope was not declared', async () => {
+    expect((await refused({ tools: { up: { auth: 'registry' } } })).details.path).toBe(
+      'tools.up.auth',
+    )
     expect(
       (
-        await expectKeywardError(
-          () => parseManifest({ tools: { up: { auth: 'registry' } } }),
-          KEYWARD_MANIFEST_INVALID,
-        )
-      ).details.path,
-    ).toBe('tools.up.auth')
-    expect(
-      (
-        await expectKeywardError(
-          () =>
-            parseManifest({
-              auth: { registry: { scopes: ['read'], origins: ['https://api.example.com'] } },
-              tools: { up: { auth: 'registry', scope: 'write' } },
-            }),
-          KEYWARD_MANIFEST_INVALID,
-        )
+        await refused({
+          auth: { registry: { scopes: ['read'], origins: ['https://api.example.com'] } },
+          tools: { up: { auth: 'registry', scope: 'write' } },
+        })
       ).details.path,
     ).toBe('tools.up.scope')
-    expect(
-      (
-        await expectKeywardError(
-          () => parseManifest({ tools: { up: { scope: 'write' } } }),
-          KEYWARD_MANIFEST_INVALID,
-        )
-      ).details.path,
-    ).toBe('tools.up.scope')
+    expect((await refused({ tools: { up: { scope: 'write' } } })).details.path).toBe(
+      'tools.up.scope',
+    )
   })
 
   it('refuses origins with a path, upper case, a trailing slash or another scheme', async () => {
@@ -175,10 +164,7 @@ describe('parseManifest', () => {
       'file:///etc/passwd',
       'api.example.com',
     ]) {
-      const error = await expectKeywardError(
-        () => parseManifest({ network: [origin] }),
-        KEYWARD_MANIFEST_INVALID,
-      )
+      const error = await refused({ network: [origin] })
       expect(error.code).toBe(KEYWARD_MANIFEST_INVALID)
       expect(error.details.path).toBe('network[0]')
     }
@@ -187,7 +173,7 @@ describe('parseManifest', () => {
   it('refuses __proto__, constructor and prototype as names instead of dropping them', async () => {
     for (const name of ['__proto__', 'constructor', 'prototype']) {
       const input = JSON.parse(`{"env":{"${name}":"X","OK":"Y"}}`)
-      const error = await expectKeywardError(() => parseManifest(input), KEYWARD_MANIFEST_INVALID)
+      const error = await refused(input)
       expect(error.code).toBe(KEYWARD_MANIFEST_INVALID)
       expect(error.details.path).toBe('env')
     }

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
+import { assertOptions, KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
 import * as v from 'valibot'
 import { manifestError, readBoundedJson, resolveInside } from './internal/files.js'
 import {
@@ -194,8 +194,7 @@ export async function loadManifest(
 ): Promise<PluginPackage> {
   if (typeof pluginDir !== 'string' || pluginDir === '' || pluginDir.includes('\0'))
     throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'loadManifest needs the plugin folder path')
-  if (typeof options !== 'object' || options === null)
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'loadManifest options must be an object')
+  assertOptions(options, 'loadManifest')
   const manifestKey = options.manifestKey ?? DEFAULT_MANIFEST_KEY
   if (typeof manifestKey !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(manifestKey))
     throw new KeywardError(
@@ -214,26 +213,16 @@ export async function loadManifest(
   const pkg = v.safeParse(packageSchema, json)
   if (!pkg.success) throw firstIssue(packageFile, pkg.issues)
   const rawPointer = (json as Record<string, unknown>)[manifestKey]
-  let permissions: string | undefined
-  let commands: string | undefined
-  if (rawPointer !== undefined) {
-    const pointer = v.safeParse(pointerSchema, rawPointer)
-    if (!pointer.success) throw firstIssue(packageFile, pointer.issues, manifestKey)
-    if (pointer.output.permissions !== undefined)
-      permissions = await resolveInside(
-        dir,
-        pointer.output.permissions,
-        packageFile,
-        `${manifestKey}.permissions`,
-      )
-    if (pointer.output.commands !== undefined)
-      commands = await resolveInside(
-        dir,
-        pointer.output.commands,
-        packageFile,
-        `${manifestKey}.commands`,
-      )
+  const pointer = v.safeParse(pointerSchema, rawPointer === undefined ? {} : rawPointer)
+  if (!pointer.success) throw firstIssue(packageFile, pointer.issues, manifestKey)
+  const inside = (field: 'permissions' | 'commands') => {
+    const path = pointer.output[field]
+    return path === undefined
+      ? undefined
+      : resolveInside(dir, path, packageFile, `${manifestKey}.${field}`)
   }
+  const permissions = await inside('permissions')
+  const commands = await inside('commands')
   const main = await resolveInside(dir, pkg.output.main ?? 'index.js', packageFile, 'main')
   const manifest =
     permissions === undefined

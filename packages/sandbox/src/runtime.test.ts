@@ -5,11 +5,13 @@ import { _useApi } from './_api.js'
 import { _tempDir, _writePlugin } from './_fixtures.js'
 import {
   KEYWARD_GRANT_MISSING,
+  KEYWARD_PLUGIN_CRASHED,
   KEYWARD_PLUGIN_FAILED,
   KEYWARD_PLUGIN_MEMORY,
   KEYWARD_PLUGIN_TIMEOUT,
 } from './errors.js'
-import { createPluginHost } from './host.js'
+import { createPluginHost, type PluginHost } from './host.js'
+import type { PluginProcess, StartOptions } from './runtime.js'
 import { envSource } from './sources.js'
 
 const KEY = 'key_canary_3e9b7c1d5a2f4680'
@@ -65,40 +67,45 @@ const TOOLS = `export default function main(env, ctx) {
   }
 }`
 
+/**
+ * Links the TOOLS plugin into a fresh host, starts it with `options` and stops it after `use`,
+ * whatever `use` does.
+ */
+async function withTools(
+  options: StartOptions & { readonly logger?: ReturnType<typeof recordingLogger> },
+  use: (p: PluginProcess, h: PluginHost) => Promise<void>,
+): Promise<void> {
+  const { logger, ...startOptions } = options
+  const h = await host(undefined, logger)
+  const { id } = await h.link(await plugin(TOOLS.replaceAll('${ORIGIN}', loopback.api.origin)))
+  const p = await h.start(id, startOptions)
+  try {
+    await use(p, h)
+  } finally {
+    await p.stop()
+  }
+}
+
 describe.each(['isolated', 'node'] as const)('plugin runtime (%s tier)', (tier) => {
-  it('runs main(env, ctx) in a child and returns tool results', async () => {
-    const h = await host()
-    const { id } = await h.link(await plugin(TOOLS.replaceAll('${ORIGIN}', loopback.api.origin)))
-    const p = await h.start(id, { tier })
-    try {
+  it('runs main(env, ctx) in a child and returns tool results', () =>
+    withTools({ tier }, async (p) => {
       expect(await p.call('echo', 42)).toEqual({ x: 42, keys: ['API_KEY', 'TOKEN_REF'] })
       expect(p.pid).not.toBe(process.pid)
       expect(await p.call('remember', 'v1')).toBe('v1')
-    } finally {
-      await p.stop()
-    }
-  })
+    }))
 
-  it('ctx.log reaches the host logger with the plugin id', async () => {
+  it('ctx.log reaches the host logger with the plugin id', () => {
     const logger = recordingLogger()
-    const h = await host(undefined, logger)
-    const { id } = await h.link(await plugin(TOOLS.replaceAll('${ORIGIN}', loopback.api.origin)))
-    const p = await h.start(id, { tier })
-    try {
+    return withTools({ tier, logger }, async (p) => {
       await p.call('say', 'hello')
       expect(logger.at('info').map((line) => [line.message, line.fields])).toEqual([
         ['said hello', { plugin: 'demo' }],
       ])
-    } finally {
-      await p.stop()
-    }
+    })
   })
 
-  it('ctx.fetch goes through the broker: the token is attached for the tool and its echo comes back masked', async () => {
-    const h = await host()
-    const { id } = await h.link(await plugin(TOOLS.replaceAll('${ORIGIN}', loopback.api.origin)))
-    const p = await h.start(id, { tier })
-    try {
+  it('ctx.fetch goes through the broker: the token is attached for the tool and its echo comes back masked', () =>
+    withTools({ tier }, async (p) => {
       const before = loopback.api.received.length
       const seen = (await p.call('whoami')) as { headers: Record<string, string> }
       expect(loopback.api.received[before]?.headers.authorization).toBe(`Bearer ${TOKEN}`)
@@ -106,55 +113,34 @@ describe.each(['isolated', 'node'] as const)('plugin runtime (%s tier)', (tier) 
       const ref = (await p.call('ref')) as { headers: Record<string, string> }
       expect(loopback.api.received[before + 1]?.headers['x-key']).toBe(KEY)
       expect(ref.headers['x-key']).toBe('${env.TOKEN_REF}')
-    } finally {
-      await p.stop()
-    }
-  })
+    }))
 
-  it('a throwing tool is KEYWARD_PLUGIN_FAILED; an infinite loop is killed and the plugin restarts', async () => {
-    const h = await host()
-    const { id } = await h.link(await plugin(TOOLS.replaceAll('${ORIGIN}', loopback.api.origin)))
-    const p = await h.start(id, { tier, callTimeoutMs: 2_000 })
-    try {
+  it('a throwing tool is KEYWARD_PLUGIN_FAILED; an infinite loop is killed and the plugin restarts', () =>
+    withTools({ tier, callTimeoutMs: 2_000 }, async (p) => {
       const failed = await expectKeywardError(p.call('boom'), KEYWARD_PLUGIN_FAILED)
       expect(failed.message).toContain('bad input')
       await expectKeywardError(p.call('spin'), KEYWARD_PLUGIN_TIMEOUT)
       expect(await p.call('echo', 1)).toMatchObject({ x: 1 })
-    } finally {
-      await p.stop()
-    }
-  })
+    }))
 
-  it('a memory bomb ends only that plugin’s process', async () => {
-    const h = await host()
-    const { id } = await h.link(await plugin(TOOLS.replaceAll('${ORIGIN}', loopback.api.origin)))
-    const p = await h.start(id, { tier, callTimeoutMs: 20_000, memoryMiB: 64 })
-    try {
+  it('a memory bomb ends only that plugin’s process', () =>
+    withTools({ tier, callTimeoutMs: 20_000, memoryMiB: 64 }, async (p) => {
       const error = await p.call('grow').then(
         () => undefined,
         (e: unknown) => e as { code?: string },
       )
-      expect([KEYWARD_PLUGIN_MEMORY, KEYWARD_PLUGIN_FAILED, 'KEYWARD_PLUGIN_CRASHED']).toContain(
+      expect([KEYWARD_PLUGIN_MEMORY, KEYWARD_PLUGIN_FAILED, KEYWARD_PLUGIN_CRASHED]).toContain(
         error?.code,
       )
       expect(await p.call('echo', 2)).toMatchObject({ x: 2 })
-    } finally {
-      await p.stop()
-    }
-  })
+    }))
 
-  it('a revoked grant on a warm process takes effect at once', async () => {
-    const h = await host()
-    const { id } = await h.link(await plugin(TOOLS.replaceAll('${ORIGIN}', loopback.api.origin)))
-    const p = await h.start(id, { tier })
-    try {
+  it('a revoked grant on a warm process takes effect at once', () =>
+    withTools({ tier }, async (p, h) => {
       await p.call('echo', 1)
       const pid = p.pid
-      await h.revoke(id, 'API_KEY')
+      await h.revoke(p.id, 'API_KEY')
       await expectKeywardError(p.call('echo', 1), KEYWARD_GRANT_MISSING)
       expect(p.pid === undefined || p.pid !== pid).toBe(true)
-    } finally {
-      await p.stop()
-    }
-  })
+    }))
 })

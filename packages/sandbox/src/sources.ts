@@ -1,4 +1,5 @@
 import {
+  assertOptions,
   type Driver,
   KEYWARD_INVALID_ARGUMENT,
   KeywardError,
@@ -86,11 +87,8 @@ export interface KeyringSourceOptions {
  * ```
  */
 export function keyringSource(options: KeyringSourceOptions = {}): SecretSource {
-  if (typeof options !== 'object' || options === null)
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'keyringSource options must be an object')
+  assertOptions(options, 'keyringSource', { service: 'non-empty string' })
   const service = options.service ?? 'keyward'
-  if (typeof service !== 'string' || service === '')
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `service` must be a non-empty string')
   let source: Promise<SecretSource> | undefined
   return Object.freeze({
     async resolve(keys: readonly string[]): Promise<ReadonlyMap<string, string>> {
@@ -142,7 +140,6 @@ export interface LocalSourceOptions {
  * ```
  */
 export function localSource(options: LocalSourceOptions = {}): LocalSource {
-  if (typeof options !== 'object' || options === null)
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'localSource options must be an object')
+  assertOptions(options, 'localSource')
   return Object.freeze({ kind: 'local' as const, driver: options.driver })
 }
