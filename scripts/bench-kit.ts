@@ -54,15 +54,40 @@ export async function opsPerSecond(
   return runFor(durationMs)
 }
 
-/** Runs `fn` `runs` times (after one warm-up) and returns the median duration in milliseconds. */
-export async function medianMs(fn: () => unknown | Promise<unknown>, runs = 5): Promise<number> {
-  await fn()
+/** Runs `fn` `warmups` times, then `runs` times, and returns each timed run's duration (ms), sorted. */
+async function sortedTimesMs(
+  fn: () => unknown | Promise<unknown>,
+  runs: number,
+  warmups: number,
+): Promise<number[]> {
+  for (let i = 0; i < warmups; i++) await fn()
   const times: number[] = []
   for (let i = 0; i < runs; i++) {
     const start = performance.now()
     await fn()
     times.push(performance.now() - start)
   }
-  times.sort((a, b) => a - b)
+  return times.sort((a, b) => a - b)
+}
+
+/** Runs `fn` `runs` times (after one warm-up) and returns the median duration in milliseconds. */
+export async function medianMs(fn: () => unknown | Promise<unknown>, runs = 5): Promise<number> {
+  const times = await sortedTimesMs(fn, runs, 1)
   return times[Math.floor(times.length / 2)]!
+}
+
+/**
+ * Runs `fn` `runs` times (after `warmups` untimed runs) and returns the 50th and 99th percentile
+ * durations in milliseconds.
+ */
+export async function percentilesMs(
+  fn: () => unknown | Promise<unknown>,
+  runs: number,
+  warmups = 20,
+): Promise<{ p50: number; p99: number }> {
+  const times = await sortedTimesMs(fn, runs, warmups)
+  return {
+    p50: times[Math.floor(runs * 0.5)] ?? 0,
+    p99: times[Math.min(runs - 1, Math.floor(runs * 0.99))] ?? 0,
+  }
 }

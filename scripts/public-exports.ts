@@ -35,8 +35,14 @@ export function entryPoints(): EntryPoint[] {
   return out
 }
 
-/** A program over the built declarations of `entries`, with helpers to read their exports. */
-export function declarationProgram(entries: readonly EntryPoint[]) {
+/**
+ * A program over the built declarations of `entries`, with helpers to read their exports.
+ * `options` adds compiler options (e.g. `exactOptionalPropertyTypes`, as a host would compile).
+ */
+export function declarationProgram(
+  entries: readonly Pick<EntryPoint, 'file'>[],
+  options: ts.CompilerOptions = {},
+) {
   const program = ts.createProgram(
     entries.map((e) => e.file),
     {
@@ -44,6 +50,7 @@ export function declarationProgram(entries: readonly EntryPoint[]) {
       moduleResolution: ts.ModuleResolutionKind.NodeNext,
       noEmit: true,
       skipLibCheck: true,
+      ...options,
     },
   )
   const checker = program.getTypeChecker()

@@ -16,34 +16,38 @@ import { browse } from './_browser.mjs'
 export const title = 'oauth: device sign-in, tokens in the AuthStore, refresh with rotation'
 
 /**
- * Mutes oidc-provider's development-mode warnings (meant for operators of a real server, which
- * this throwaway one is not) until the returned function is called.
+ * Mutes oidc-provider's development-mode warnings and notices (meant for operators of a real
+ * server, which this throwaway one is not) until the returned function is called.
  */
 export function muteProviderWarnings() {
-  const warn = console.warn
-  console.warn = (...args) => {
-    if (!String(args[0]).includes('oidc-provider WARNING')) warn(...args)
-  }
+  const { warn, info } = console
+  const unlessProvider =
+    (write) =>
+    (...args) => {
+      if (!String(args[0]).includes('oidc-provider ')) write(...args)
+    }
+  console.warn = unlessProvider(warn)
+  console.info = unlessProvider(info)
   return () => {
     console.warn = warn
+    console.info = info
   }
 }
 
-async function startServer(client) {
+/**
+ * Starts an OpenID provider (oidc-provider) on a loopback port with one `client` (its grant
+ * types, response types and redirect URIs included), the `openid`/`email`/`offline_access`
+ * scopes, refresh token rotation and accounts whose email is `<sub>@example.test`. `config`
+ * adds to the provider's configuration; `middleware` runs around every request.
+ */
+export async function startProvider(client, { config = {}, middleware } = {}) {
   const { default: Provider } = await import('oidc-provider')
   const server = createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   const issuer = `http://127.0.0.1:${server.address().port}`
   const provider = new Provider(issuer, {
-    clients: [
-      {
-        ...client,
-        grant_types: ['refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
-        response_types: [],
-        redirect_uris: [],
-      },
-    ],
+    clients: [client],
     scopes: ['openid', 'email', 'offline_access'],
     claims: { openid: ['sub'], email: ['email'] },
     rotateRefreshToken: true,
@@ -53,32 +57,9 @@ async function startServer(client) {
       claims: async () => ({ sub, email: `${sub}@example.test` }),
     }),
     cookies: { keys: [randomBytes(16).toString('hex')] },
-    ttl: {
-      AccessToken: 3600,
-      RefreshToken: 86_400,
-      DeviceCode: 300,
-      Session: 3600,
-      Interaction: 600,
-      Grant: 86_400,
-      IdToken: 3600,
-    },
-    features: {
-      devInteractions: { enabled: true },
-      deviceFlow: {
-        enabled: true,
-        successSource: async (ctx) => {
-          ctx.body = 'signed in'
-        },
-        userCodeConfirmSource: async (ctx, form) => {
-          ctx.body = form
-        },
-      },
-    },
+    ...config,
   })
-  provider.use(async (ctx, next) => {
-    await next()
-    if (ctx.path === '/device/auth' && ctx.status === 200) ctx.body = { ...ctx.body, interval: 0.2 }
-  })
+  if (middleware !== undefined) provider.use(middleware)
   server.on('request', provider.callback())
   return {
     issuer,
@@ -87,6 +68,48 @@ async function startServer(client) {
       server.close()
     },
   }
+}
+
+/** The device-flow server of this step: short device codes, a quick polling interval. */
+function startServer(client) {
+  return startProvider(
+    {
+      ...client,
+      grant_types: ['refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
+      config: {
+        ttl: {
+          AccessToken: 3600,
+          RefreshToken: 86_400,
+          DeviceCode: 300,
+          Session: 3600,
+          Interaction: 600,
+          Grant: 86_400,
+          IdToken: 3600,
+        },
+        features: {
+          devInteractions: { enabled: true },
+          deviceFlow: {
+            enabled: true,
+            successSource: async (ctx) => {
+              ctx.body = 'signed in'
+            },
+            userCodeConfirmSource: async (ctx, form) => {
+              ctx.body = form
+            },
+          },
+        },
+      },
+      middleware: async (ctx, next) => {
+        await next()
+        if (ctx.path === '/device/auth' && ctx.status === 200)
+          ctx.body = { ...ctx.body, interval: 0.2 }
+      },
+    },
+  )
 }
 
 export async function run(narrate) {

@@ -23,28 +23,20 @@ export async function run(narrate) {
   const root = await mkdtemp(join(tmpdir(), 'keyward-demo-sandbox-'))
   const pluginDir = join(root, 'plugin')
   try {
-    await mkdir(pluginDir)
-    await writeFile(
-      join(pluginDir, 'package.json'),
-      JSON.stringify({
+    const files = {
+      'package.json': {
         name: 'github-lite',
         type: 'module',
         main: './index.js',
         keyward: { permissions: './permissions.json' },
-      }),
-    )
-    await writeFile(
-      join(pluginDir, 'permissions.json'),
-      JSON.stringify({
+      },
+      'permissions.json': {
         env: { USERNAME: 'GITHUB_USER' },
         network: [origin],
         auth: { github: { scopes: ['read:user'], origins: [origin] } },
         tools: { whoami: { auth: 'github', scope: 'read:user' } },
-      }),
-    )
-    await writeFile(
-      join(pluginDir, 'index.js'),
-      `export default function main(env, ctx) {
+      },
+      'index.js': `export default function main(env, ctx) {
   return {
     async whoami() { const r = await ctx.fetch('${origin}/user'); return r.json() },
     async escape() {
@@ -54,7 +46,13 @@ export async function run(narrate) {
     async steal() { try { return String((await ctx.fetch('https://example.com/steal')).status) } catch (e) { return 'refused: ' + e.message } },
   }
 }`,
-    )
+    }
+    await mkdir(pluginDir)
+    for (const [name, content] of Object.entries(files))
+      await writeFile(
+        join(pluginDir, name),
+        typeof content === 'string' ? content : JSON.stringify(content),
+      )
 
     const host = createPluginHost({
       dataDir: join(root, 'data'),

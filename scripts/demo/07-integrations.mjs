@@ -3,9 +3,7 @@
 // a scripted browser) through the web-standard /__integrations handler; the app reads their
 // statuses, uses a token and disconnects one of them. Prints no token.
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AuthStore } from '@keyward/authstore'
@@ -13,47 +11,29 @@ import { envKey } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
 import { createIntegrations, defineProvider } from '@keyward/oauth'
 import { browse } from './_browser.mjs'
+import { muteProviderWarnings, startProvider } from './05-oauth.mjs'
 
 export const title = 'oauth: per-user Integrations for a web app (connect, use, disconnect)'
 
 const APP = 'https://app.example'
 const SECRET_VAR = 'DEMO_CALENDAR_SECRET'
 
-async function startServer(client) {
-  const { default: Provider } = await import('oidc-provider')
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const issuer = `http://127.0.0.1:${server.address().port}`
-  const provider = new Provider(issuer, {
-    clients: [
-      {
-        ...client,
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        redirect_uris: [`${APP}/__integrations/callback`],
-      },
-    ],
-    scopes: ['openid', 'email', 'offline_access'],
-    claims: { openid: ['sub'], email: ['email'] },
-    pkce: { required: () => true },
-    rotateRefreshToken: true,
-    issueRefreshToken: async () => true,
-    findAccount: async (_ctx, sub) => ({
-      accountId: sub,
-      claims: async () => ({ sub, email: `${sub}@example.test` }),
-    }),
-    cookies: { keys: [randomBytes(16).toString('hex')] },
-    features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
-  })
-  server.on('request', provider.callback())
-  return {
-    issuer,
-    close: () => {
-      server.closeAllConnections()
-      server.close()
+/** The web app's server: authorization code with PKCE, revocation. */
+function startServer(client) {
+  return startProvider(
+    {
+      ...client,
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: [`${APP}/__integrations/callback`],
     },
-  }
+    {
+      config: {
+        pkce: { required: () => true },
+        features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
+      },
+    },
+  )
 }
 
 export async function run(narrate) {
@@ -62,15 +42,7 @@ export async function run(narrate) {
     client_secret: randomBytes(16).toString('hex'),
     token_endpoint_auth_method: 'client_secret_basic',
   }
-  // Mute oidc-provider's development-mode warnings and notices (meant for operators of a real
-  // server, which this throwaway one is not).
-  const { warn, info } = console
-  console.warn = (...args) => {
-    if (!String(args[0]).includes('oidc-provider ')) warn(...args)
-  }
-  console.info = (...args) => {
-    if (!String(args[0]).includes('oidc-provider ')) info(...args)
-  }
+  const unmute = muteProviderWarnings()
   const server = await startServer(client)
   const dir = await mkdtemp(join(tmpdir(), 'keyward-demo-integrations-'))
   // The client secret comes from the environment (an @env: reference), never from code.
@@ -135,8 +107,7 @@ export async function run(narrate) {
   } finally {
     delete process.env[SECRET_VAR]
     server.close()
-    console.warn = warn
-    console.info = info
+    unmute()
     await rm(dir, { recursive: true, force: true })
   }
 }

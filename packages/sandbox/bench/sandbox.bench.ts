@@ -4,14 +4,15 @@
 // against reading them straight from the source; broker overhead per request against a direct
 // fetch. Each baseline is measured in the same run.
 import { spawnSync } from 'node:child_process'
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { createBroker, createPluginHost, envSource } from '@keyward/sandbox'
-import { medianMs, report } from '../../../scripts/bench-kit.js'
+import { medianMs, percentilesMs, report } from '../../../scripts/bench-kit.js'
+import { _writePlugin } from '../src/_fixtures.js'
 
 const server = createServer((_req, res) => {
   res.setHeader('content-type', 'application/json')
@@ -20,24 +21,6 @@ const server = createServer((_req, res) => {
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
 const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
-async function percentiles(
-  fn: () => Promise<unknown>,
-  runs: number,
-): Promise<{ p50: number; p99: number }> {
-  for (let i = 0; i < 20; i++) await fn()
-  const times: number[] = []
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now()
-    await fn()
-    times.push(performance.now() - start)
-  }
-  times.sort((a, b) => a - b)
-  return {
-    p50: times[Math.floor(runs * 0.5)] ?? 0,
-    p99: times[Math.min(runs - 1, Math.floor(runs * 0.99))] ?? 0,
-  }
-}
-
 const env: Record<string, string> = {}
 const envManifest: Record<string, string> = {}
 for (let i = 0; i < 100; i++) {
@@ -45,27 +28,18 @@ for (let i = 0; i < 100; i++) {
   envManifest[`VAR_${i}`] = `BENCH_VAR_${i}`
 }
 const root = await mkdtemp(join(tmpdir(), 'keyward-sandbox-bench-'))
-const pluginDir = join(root, 'plugin')
-await mkdir(pluginDir)
-await writeFile(
-  join(pluginDir, 'package.json'),
-  JSON.stringify({
+const pluginDir = await _writePlugin(join(root, 'plugin'), {
+  'package.json': {
     name: 'bench',
     type: 'module',
     main: './index.js',
     keyward: { permissions: './permissions.json' },
-  }),
-)
-await writeFile(
-  join(pluginDir, 'permissions.json'),
-  JSON.stringify({ env: envManifest, network: [origin] }),
-)
-await writeFile(
-  join(pluginDir, 'index.js'),
-  `export default function main(env, ctx) {
+  },
+  'permissions.json': { env: envManifest, network: [origin] },
+  'index.js': `export default function main(env, ctx) {
   return { async noop() { return 1 }, async get() { const r = await ctx.fetch('${origin}/'); return r.status } }
 }`,
-)
+})
 const host = createPluginHost({
   dataDir: join(root, 'data'),
   store: memoryDriver(),
@@ -91,9 +65,9 @@ report({
   higherIsBetter: false,
 })
 
-const direct = await percentiles(() => fetch(`${origin}/`).then((r) => r.text()), 500)
+const direct = await percentilesMs(() => fetch(`${origin}/`).then((r) => r.text()), 500)
 const plugin = await host.start(id)
-const warm = await percentiles(() => plugin.call('get'), 500)
+const warm = await percentilesMs(() => plugin.call('get'), 500)
 await plugin.stop()
 report({
   group: 'sandbox',
@@ -127,7 +101,7 @@ report({
 })
 
 const broker = createBroker({ allowLoopback: true })
-const brokered = await percentiles(() => broker.execute({ url: `${origin}/` }), 500)
+const brokered = await percentilesMs(() => broker.execute({ url: `${origin}/` }), 500)
 report({
   group: 'sandbox',
   name: 'broker.execute per request, p50',
