@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type Driver, KEYWARD_LOCK_TIMEOUT, KeywardError } from '@keyward/core'
+import { assertOptions, type Driver, KeywardError } from '@keyward/core'
 import { AuthenticationRequiredError } from './errors.js'
 import { abortable, checkSignal } from './internal/abort.js'
 import type { Entry } from './internal/entries.js'
@@ -15,7 +15,7 @@ import {
   namespacePrefix,
 } from './internal/names.js'
 import { proveRoundTrip } from './internal/ready.js'
-import { isConflict, Records } from './internal/records.js'
+import { isConflict, isLockTimeout, Records } from './internal/records.js'
 import { lockOptions, Refreshes } from './internal/refresh.js'
 import { assertScopes, coversScopes } from './internal/scope-check.js'
 import { resolveSettings, type Settings } from './internal/settings.js'
@@ -456,23 +456,7 @@ export class AuthStore {
    * ```
    */
   async list(): Promise<TokenMetadata[]> {
-    const out: TokenMetadata[] = []
-    const prefix = namespacePrefix(this.#settings.namespace)
-    for (const key of await this.#driver.list(prefix)) {
-      // Records are <service>/<account>; an active-account marker has no second segment.
-      if (!key.slice(prefix.length).includes('/')) continue
-      const stored = await this.#driver.get(key)
-      if (stored === null) continue
-      try {
-        out.push(this.#metadata(decodeRecord(stored.value, key)))
-      } catch (error) {
-        this.#settings.logger.warn('authstore: skipping unreadable record', {
-          key,
-          code: KeywardError.isInstance(error) ? error.code : undefined,
-        })
-      }
-    }
-    return out
+    return (await this.#records.all()).map((record) => this.#metadata(record))
   }
 
   /**
@@ -545,8 +529,7 @@ export class AuthStore {
 
   async #getEntry(service: string, options: GetTokenOptions | undefined): Promise<Entry> {
     checkName(service, 'service')
-    if (options !== undefined && (typeof options !== 'object' || options === null))
-      throw invalid('options must be an object')
+    if (options !== undefined) assertOptions(options, 'getToken')
     checkOptionalName(options?.account, 'option `account`')
     const signal = checkSignal(options?.signal)
     signal?.throwIfAborted()
@@ -598,8 +581,4 @@ export class AuthStore {
   #metadata(record: TokenRecord): TokenMetadata {
     return toMetadata(record, this.#canRefresh(record), this.#driver)
   }
-}
-
-function isLockTimeout(error: unknown): boolean {
-  return KeywardError.isInstance(error) && error.code === KEYWARD_LOCK_TIMEOUT
 }

@@ -1,5 +1,6 @@
 import {
   type Driver,
+  KEYWARD_LOCK_TIMEOUT,
   KEYWARD_VERSION_CONFLICT,
   KeywardError,
   type Logger,
@@ -8,10 +9,15 @@ import {
 import { AuthenticationRequiredError } from '../errors.js'
 import { decodeRecord, encodeRecord, type TokenRecord } from '../record.js'
 import { type Entry, EntryCache } from './entries.js'
-import { describeRecord, invalid, recordKey, servicePrefix } from './names.js'
+import { describeRecord, invalid, namespacePrefix, recordKey, servicePrefix } from './names.js'
 
 export function isConflict(error: unknown): boolean {
   return KeywardError.isInstance(error) && error.code === KEYWARD_VERSION_CONFLICT
+}
+
+/** A driver's `withLock` gave up waiting for another holder. */
+export function isLockTimeout(error: unknown): boolean {
+  return KeywardError.isInstance(error) && error.code === KEYWARD_LOCK_TIMEOUT
 }
 
 /**
@@ -55,6 +61,30 @@ export class Records {
         out.push({ account: decodeURIComponent(rest), key })
       } catch {
         // Not a key this package wrote.
+      }
+    }
+    return out
+  }
+
+  /**
+   * Every record of the namespace, read from the driver (so records other processes stored are
+   * included); a record that cannot be read is skipped with a warning.
+   */
+  async all(): Promise<TokenRecord[]> {
+    const out: TokenRecord[] = []
+    const prefix = namespacePrefix(this.#namespace)
+    for (const key of await this.#driver.list(prefix)) {
+      // Records are <service>/<account>; an active-account marker has no second segment.
+      if (!key.slice(prefix.length).includes('/')) continue
+      const stored = await this.#driver.get(key)
+      if (stored === null) continue
+      try {
+        out.push(decodeRecord(stored.value, key))
+      } catch (error) {
+        this.#logger.warn('authstore: skipping unreadable record', {
+          key,
+          code: KeywardError.isInstance(error) ? error.code : undefined,
+        })
       }
     }
     return out
