@@ -1,5 +1,11 @@
 import type { Readable, Writable } from 'node:stream'
-import { KEYWARD_INVALID_ARGUMENT, KeywardError, type Logger, silentLogger } from '@keyward/core'
+import {
+  assertOptions,
+  KEYWARD_INVALID_ARGUMENT,
+  KeywardError,
+  type Logger,
+  silentLogger,
+} from '@keyward/core'
 import { type LoginTarget, loginTarget, normalHost } from './internal/login-url.js'
 import { checkSlug } from './internal/records.js'
 import type { Vault } from './types.js'
@@ -51,11 +57,7 @@ export interface GitCredentialHelperOptions {
 export function gitCredentialHelper(
   options: GitCredentialHelperOptions,
 ): (operation: string, input: Readable | string, output: Writable) => Promise<void> {
-  if (typeof options !== 'object' || options === null)
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      'gitCredentialHelper takes { vault, collection }',
-    )
+  assertOptions(options, 'gitCredentialHelper')
   const vault = options.vault as Partial<Vault> | undefined
   if (typeof vault?.secrets?.list !== 'function')
     throw new KeywardError(

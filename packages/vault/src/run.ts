@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import type { Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { KEYWARD_INVALID_ARGUMENT, KeywardError, type Logger } from '@keyward/core'
+import { assertOptions, KEYWARD_INVALID_ARGUMENT, KeywardError, type Logger } from '@keyward/core'
 import { createRedactor, KEYWARD_VALUE_UNMASKABLE } from '@keyward/templating'
 import {
   KEYWARD_VAULT_SPAWN_FAILED,
@@ -132,7 +132,7 @@ const isText = (value: unknown): value is string =>
 
 /** Validates run options once, before anything is resolved. */
 export function checkRunOptions(options: RunOptions): void {
-  if (typeof options !== 'object' || options === null) throw argument('run takes an options object')
+  assertOptions(options, 'run')
   if (!isText(options.command) || options.command === '')
     throw argument('option `command` must be a non-empty string')
   if (

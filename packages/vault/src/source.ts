@@ -1,4 +1,9 @@
-import { KEYWARD_INVALID_ARGUMENT, KeywardError, type SecretSource } from '@keyward/core'
+import {
+  assertOptions,
+  KEYWARD_INVALID_ARGUMENT,
+  KeywardError,
+  type SecretSource,
+} from '@keyward/core'
 import { checkSlug } from './internal/records.js'
 import type { Vault } from './types.js'
 import { OpenedVault } from './vault.js'
@@ -47,12 +52,7 @@ export function vaultSource(vault: Vault, options: VaultSourceOptions): SecretSo
       'vaultSource: `vault` must be a vault from openVault',
       { details: { caller: 'vaultSource', option: 'vault' } },
     )
-  if (typeof options !== 'object' || options === null)
-    throw new KeywardError(
-      KEYWARD_INVALID_ARGUMENT,
-      'vaultSource needs an options object: { collection, environment? }',
-      { details: { caller: 'vaultSource' } },
-    )
+  assertOptions(options, 'vaultSource')
   const selector = {
     collection: checkSlug(options.collection, 'collection'),
     ...(options.environment === undefined

@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${secret.…} is the reference syntax named in messages
 import { randomUUID } from 'node:crypto'
 import {
+  assertOptions,
   type Driver,
   KEYWARD_VERSION_CONFLICT,
   KeywardError,
@@ -153,8 +154,7 @@ export class OpenedVault implements Vault {
 
   readonly collections: Vault['collections'] = {
     create: async (input) => {
-      if (typeof input !== 'object' || input === null)
-        throw argument('collections.create takes { slug }')
+      assertOptions(input, 'collections.create')
       const slug = checkSlug(input.slug, 'collection')
       return this.#mutate((snapshot) => {
         if (snapshot.collectionsBySlug.has(slug))
@@ -183,8 +183,7 @@ export class OpenedVault implements Vault {
 
   readonly environments: Vault['environments'] = {
     create: async (input) => {
-      if (typeof input !== 'object' || input === null)
-        throw argument('environments.create takes { collection, slug }')
+      assertOptions(input, 'environments.create')
       const slug = checkSlug(input.slug, 'environment')
       return this.#mutate((snapshot) => {
         const collection = this.#collection(snapshot, input.collection)
@@ -226,10 +225,7 @@ export class OpenedVault implements Vault {
 
   readonly secrets: Vault['secrets'] = {
     create: async (input) => {
-      if (typeof input !== 'object' || input === null)
-        throw argument(
-          'secrets.create takes { collection, environment?, name, type?, value | fields }',
-        )
+      assertOptions(input, 'secrets.create')
       const name = checkName(input.name)
       const type = checkType(input.type)
       return this.#mutate((snapshot) => {
@@ -298,8 +294,7 @@ export class OpenedVault implements Vault {
     },
 
     update: async (id, change, options = {}) => {
-      if (typeof change !== 'object' || change === null)
-        throw argument('update takes { value } or { fields }')
+      assertOptions(change, 'secrets.update')
       const ifVersion = ifVersionOf(options)
       return this.#mutate((snapshot) => {
         const { rec, dv } = this.#secretAt(
@@ -348,8 +343,7 @@ export class OpenedVault implements Vault {
     },
 
     list: async (selector) => {
-      if (typeof selector !== 'object' || selector === null)
-        throw argument('secrets.list takes { collection, environment? }')
+      assertOptions(selector, 'secrets.list')
       const snapshot = await this.#snapshot()
       const collection = this.#collection(snapshot, selector.collection)
       let recs: SecretRec[]
@@ -398,8 +392,7 @@ export class OpenedVault implements Vault {
     selector: EnvironmentSelector,
     names?: readonly string[],
   ): Promise<{ env: Record<string, string>; touched: readonly Touched[] }> {
-    if (typeof selector !== 'object' || selector === null)
-      throw argument('expected { collection, environment? }')
+    assertOptions(selector, 'resolveEnvironment')
     const snapshot = await this.#snapshot()
     const collection = this.#collection(snapshot, selector.collection)
     const env =
@@ -445,8 +438,7 @@ export class OpenedVault implements Vault {
   }
 
   resolver(options: ResolverOptions | undefined = {}): Resolver {
-    if (typeof options !== 'object' || options === null)
-      throw argument('resolver takes an options object')
+    assertOptions(options, 'resolver')
     if (options.collection !== undefined) checkSlug(options.collection, 'collection')
     if (options.environment !== undefined) checkSlug(options.environment, 'environment')
     return async (refs) => {

@@ -1,4 +1,4 @@
-import { KeywardError } from '@keyward/core'
+import { assertOptions, KeywardError } from '@keyward/core'
 import { KEYWARD_VAULT_UNREPRESENTABLE } from '../errors.js'
 import type { ExportFormat, ExportOptions } from '../types.js'
 import { argument } from './argument.js'
@@ -8,8 +8,7 @@ const FORMATS: readonly ExportFormat[] = ['dotenv', 'shell', 'compose', 'json', 
 
 /** Validates export options before anything is resolved. */
 export function checkExportOptions(options: ExportOptions): void {
-  if (typeof options !== 'object' || options === null)
-    throw argument('export takes an options object')
+  assertOptions(options, 'export')
   if (!FORMATS.includes(options.format))
     throw argument("option `format` must be 'dotenv', 'shell', 'compose' or 'json'")
   const prefix = options.publicPrefix
