@@ -45,6 +45,19 @@ async function _viaNode(redactor: Redactor, chunks: readonly (Uint8Array | strin
   )
 }
 
+/**
+ * The node transform's output for byte `chunks`, its bytes decoded as they are (stream/consumers'
+ * text(), which `_viaNode` uses, would drop a leading BOM of the output).
+ */
+async function _viaNodeBytes(redactor: Redactor, chunks: readonly Uint8Array[]): Promise<string> {
+  const out: Buffer[] = []
+  for await (const part of Readable.from(chunks.map((c) => Buffer.from(c))).pipe(
+    redactor.nodeTransform(),
+  ))
+    out.push(part as Buffer)
+  return Buffer.concat(out).toString('utf8')
+}
+
 /** The base64 characters of `value` that do not depend on the bytes around it, at offset k. */
 function _base64Core(value: string, k: number, url = false): string {
   const bytes = Buffer.concat([Buffer.alloc(k, 0x41), Buffer.from(value), Buffer.from('!!')])
@@ -283,13 +296,7 @@ describe('createRedactor: streams', () => {
     ]
     const expected = '\ufffd\ufeff[s]'
     expect((await _viaWeb(r, chunks)).out).toBe(expected)
-    const out: Buffer[] = []
-    for await (const part of Readable.from(chunks.map((c) => Buffer.from(c))).pipe(
-      r.nodeTransform(),
-    )) {
-      out.push(part as Buffer)
-    }
-    expect(Buffer.concat(out).toString('utf8')).toBe(expected)
+    expect(await _viaNodeBytes(r, chunks)).toBe(expected)
     // A BOM that starts the stream is dropped, as TextDecoder drops it, even when split.
     expect((await _viaWeb(r, [Uint8Array.of(0xef), Uint8Array.of(0xbb, 0xbf, 0x41)])).out).toBe('A')
   })
@@ -326,15 +333,7 @@ describe('createRedactor: streams', () => {
           const expected = r.redact(new TextDecoder().decode(bytes))
           const chunks = _split(bytes, cuts)
           expect((await _viaWeb(r, chunks)).out).toBe(expected)
-          // Read the node transform's bytes as they are (stream/consumers' text() would drop a
-          // leading BOM of the output).
-          const out: Buffer[] = []
-          for await (const part of Readable.from(chunks.map((c) => Buffer.from(c))).pipe(
-            r.nodeTransform(),
-          )) {
-            out.push(part as Buffer)
-          }
-          expect(Buffer.concat(out).toString('utf8')).toBe(expected)
+          expect(await _viaNodeBytes(r, chunks)).toBe(expected)
         },
       ),
       { numRuns: 200 },

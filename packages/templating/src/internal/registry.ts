@@ -92,34 +92,7 @@ export class Registry {
    * (then {@link insertKey} adds it).
    */
   findKey(words: number, length: number, ns: number, chained: number): number {
-    const h = this.#finished(chained)
-    const slots = this.#slots
-    const mask = slots.length - 1
-    const key = this.key
-    const pool = this.#pool
-    let s = h & mask
-    let probes = 1
-    for (;;) {
-      const v = slots[s]!
-      if (v === 0) break
-      if (this.#hashes[s] === h && this.#ns[v - 1] === ns && this.#lengths[v - 1] === length) {
-        const at = this.#keyAt[v - 1]!
-        if (at >= 0) {
-          let w = 0
-          while (w < words && pool[at + w] === key[w]) w++
-          if (w === words) {
-            this.probes += probes
-            return v - 1
-          }
-        }
-      }
-      s = (s + 1) & mask
-      probes++
-    }
-    this.probes += probes
-    this.#slot = s
-    this.#hash = h
-    return -1
+    return this.#probe(this.#finished(chained), ns, length, null, words)
   }
 
   /**
@@ -139,36 +112,13 @@ export class Registry {
   }
 
   /**
-   * Index of the reference written `text[start, end)` in namespace `ns` (an index into
-   * {@link namespaces}), or -1 (then {@link insert} adds it). `body` is where its name part
-   * starts (after `${<namespace>.`). For references the general path of the scanner parses
-   * (quoted names), which the fast path never produces.
+   * Index of the reference whose name part (after `${<namespace>.`, through `}`) is written
+   * `text[body, end)`, in namespace `ns` (an index into {@link namespaces}), or -1 (then
+   * {@link insert} adds it). For references the general path of the scanner parses (quoted
+   * names), which the fast path never produces.
    */
-  find(text: string, start: number, body: number, end: number, ns: number): number {
-    const h = this.#finished(this.hash(text, body, end))
-    const slots = this.#slots
-    const mask = slots.length - 1
-    let s = h & mask
-    let probes = 1
-    for (;;) {
-      const v = slots[s]!
-      if (v === 0) break
-      if (this.#hashes[s] === h && this.#ns[v - 1] === ns && this.#lengths[v - 1] === end - body) {
-        // Same namespace: compare the name parts, with the first occurrence in its own string
-        // (a flat string reads faster than the sliced `raw`).
-        const ref = this.refs[v - 1]!
-        if (same(this.#texts[v - 1]!, ref.start + (body - start), text, body, end)) {
-          this.probes += probes
-          return v - 1
-        }
-      }
-      s = (s + 1) & mask
-      probes++
-    }
-    this.probes += probes
-    this.#slot = s
-    this.#hash = h
-    return -1
+  find(text: string, body: number, end: number, ns: number): number {
+    return this.#probe(this.#finished(this.hash(text, body, end)), ns, end - body, text, body)
   }
 
   /** Adds `ref` (in `text`, namespace `ns`), which the last {@link find} did not find. */
@@ -194,6 +144,59 @@ export class Registry {
       }
     }
     return mix(h, (word << 7) | text.charCodeAt(end - 1))
+  }
+
+  /**
+   * The probe both lookups share: the index of the reference in namespace `ns` with finished
+   * hash `h` and a name part `length` characters long that is the same as the one looked up
+   * (see {@link #sameName}), or -1, with the empty slot kept for the insert that follows.
+   */
+  #probe(h: number, ns: number, length: number, text: string | null, at: number): number {
+    const slots = this.#slots
+    const mask = slots.length - 1
+    let s = h & mask
+    let probes = 1
+    for (;;) {
+      const v = slots[s]!
+      if (v === 0) break
+      if (
+        this.#hashes[s] === h &&
+        this.#ns[v - 1] === ns &&
+        this.#lengths[v - 1] === length &&
+        this.#sameName(v - 1, text, at, length)
+      ) {
+        this.probes += probes
+        return v - 1
+      }
+      s = (s + 1) & mask
+      probes++
+    }
+    this.probes += probes
+    this.#slot = s
+    this.#hash = h
+    return -1
+  }
+
+  /**
+   * Whether the name part of reference `index` (of the looked-up namespace and length) is the
+   * one looked up: with `text === null`, the first `at` words of {@link key} (a reference the
+   * general path inserted has no packed key and never matches); else `text` from `at` on,
+   * compared with the first occurrence in its own string (a flat string reads faster than the
+   * sliced `raw`).
+   */
+  #sameName(index: number, text: string | null, at: number, length: number): boolean {
+    if (text === null) {
+      const from = this.#keyAt[index]!
+      if (from < 0) return false
+      const pool = this.#pool
+      const key = this.key
+      let w = 0
+      while (w < at && pool[from + w] === key[w]) w++
+      return w === at
+    }
+    const ref = this.refs[index]!
+    const body = ref.start + ref.namespace.length + 3
+    return same(this.#texts[index]!, body, text, at, at + length)
   }
 
   #add(ref: Reference, text: string, ns: number): number {

@@ -113,6 +113,38 @@ function segment(
   return { value: text.slice(pos, i), next: i }
 }
 
+/**
+ * The name part of a reference that starts at `pos` (after `${<namespace>.`): an id and an
+ * optional field, each bare or quoted, and the position after its `}`; or the syntax error.
+ */
+function nameParts(
+  text: string,
+  pos: number,
+): { segments: string[]; end: number } | { error: string; at: number } {
+  const segments: string[] = []
+  for (;;) {
+    const seg = segment(text, pos)
+    if ('error' in seg) return seg
+    segments.push(seg.value)
+    pos = seg.next
+    const c = text.charCodeAt(pos)
+    if (c === CLOSE) return { segments, end: pos + 1 }
+    if (c === DOT && segments.length < 2) {
+      pos++
+      continue
+    }
+    return {
+      error:
+        c === DOT
+          ? 'expected `}`: a reference has at most an id and a field'
+          : segments.length < 2
+            ? 'expected `.` or `}`'
+            : 'expected `}`',
+      at: pos,
+    }
+  }
+}
+
 /** Index of the namespace written `text[from, to)`, or -1. */
 function namespaceAt(namespaces: readonly string[], text: string, from: number, to: number) {
   for (let k = 0; k < namespaces.length; k++) {
@@ -177,17 +209,21 @@ export function scan(text: string, registry: Registry): Scan {
     }
     // Fast path: `<bare id>}` or `<bare id>.<bare field>}`, parsed, hashed (as
     // Registry.hash does) and packed into `key` (7 bits a character, four to a word) in one
-    // loop.
+    // loop. `dot` is where the id ends and the field starts (-1: no field yet).
     let h = seed
     let stop = Math.min(len, j + 2 + MAX_SEGMENT_LENGTH)
     let a = j + 1
+    let dot = -1
     let c = 0
     let word = 0
     let words = 0
     let chars = 0
     for (; a < stop; a++) {
       c = text.charCodeAt(a)
-      if (c >= 128 || BARE[c] !== 1) break
+      if (c === DOT && dot === -1 && a > j + 1) {
+        dot = a
+        stop = Math.min(len, a + 2 + MAX_SEGMENT_LENGTH)
+      } else if (c >= 128 || BARE[c] !== 1) break
       word = (word << 7) | c
       if (++chars === 4) {
         h = mix(h, word)
@@ -196,48 +232,23 @@ export function scan(text: string, registry: Registry): Scan {
         chars = 0
       }
     }
-    let b = a
-    let end = -1
-    if (a > j + 1 && a < stop) {
-      if (c === CLOSE) end = a + 1
-      else if (c === DOT) {
-        word = (word << 7) | c
-        if (++chars === 4) {
-          h = mix(h, word)
-          key[words++] = word
-          word = 0
-          chars = 0
-        }
-        stop = Math.min(len, a + 2 + MAX_SEGMENT_LENGTH)
-        for (b = a + 1; b < stop; b++) {
-          c = text.charCodeAt(b)
-          if (c >= 128 || BARE[c] !== 1) break
-          word = (word << 7) | c
-          if (++chars === 4) {
-            h = mix(h, word)
-            key[words++] = word
-            word = 0
-            chars = 0
-          }
-        }
-        if (b > a + 1 && b < stop && c === CLOSE) end = b + 1
-      }
-    }
+    let end = a < stop && c === CLOSE && a > (dot === -1 ? j : dot) + 1 ? a + 1 : -1
+    let r: number
     if (end !== -1) {
       word = (word << 7) | CLOSE
       h = mix(h, word)
       key[words++] = word
-      let r = registry.findKey(words, end - j - 1, ns, h)
+      r = registry.findKey(words, end - j - 1, ns, h)
       if (r === -1) {
         const namespace = text.slice(i + 2, j)
         const raw = text.slice(i, end)
         r = registry.insertKey(
-          b === a
+          dot === -1
             ? { namespace, id: text.slice(j + 1, a), raw, start: i, end }
             : {
                 namespace,
-                id: text.slice(j + 1, a),
-                field: text.slice(a + 1, b),
+                id: text.slice(j + 1, dot),
+                field: text.slice(dot + 1, a),
                 raw,
                 start: i,
                 end,
@@ -247,59 +258,29 @@ export function scan(text: string, registry: Registry): Scan {
           words,
         )
       }
-      edits[n++] = i
-      edits[n++] = end
-      edits[n++] = r
-      i = text.indexOf(needle, end)
-      continue
-    }
-    // General path: quoted names, and syntax errors.
-    const namespace = text.slice(i + 2, j)
-    let pos = j + 1
-    const segments: string[] = []
-    let failure: { error: string; at: number } | undefined
-    for (;;) {
-      const seg = segment(text, pos)
-      if ('error' in seg) {
-        failure = seg
-        break
-      }
-      segments.push(seg.value)
-      pos = seg.next
-      const c = text.charCodeAt(pos)
-      if (c === CLOSE) break
-      if (c === DOT && segments.length < 2) {
-        pos++
+    } else {
+      // General path: quoted names, and syntax errors.
+      const parsed = nameParts(text, j + 1)
+      if ('error' in parsed) {
+        const stop = Math.min(parsed.at + 1, len)
+        problems.push({ message: `${parsed.error} at offset ${parsed.at}`, start: i, end: stop })
+        i = text.indexOf(needle, Math.max(parsed.at, i + 2))
         continue
       }
-      failure = {
-        error:
-          c === DOT
-            ? 'expected `}`: a reference has at most an id and a field'
-            : segments.length < 2
-              ? 'expected `.` or `}`'
-              : 'expected `}`',
-        at: pos,
+      const { segments } = parsed
+      end = parsed.end
+      r = registry.find(text, j + 1, end, ns)
+      if (r === -1) {
+        const namespace = text.slice(i + 2, j)
+        const raw = text.slice(i, end)
+        r = registry.insert(
+          segments.length === 2
+            ? { namespace, id: segments[0]!, field: segments[1]!, raw, start: i, end }
+            : { namespace, id: segments[0]!, raw, start: i, end },
+          text,
+          ns,
+        )
       }
-      break
-    }
-    if (failure) {
-      const stop = Math.min(failure.at + 1, len)
-      problems.push({ message: `${failure.error} at offset ${failure.at}`, start: i, end: stop })
-      i = text.indexOf(needle, Math.max(failure.at, i + 2))
-      continue
-    }
-    end = pos + 1
-    let r = registry.find(text, i, j + 1, end, ns)
-    if (r === -1) {
-      const raw = text.slice(i, end)
-      r = registry.insert(
-        segments.length === 2
-          ? { namespace, id: segments[0]!, field: segments[1]!, raw, start: i, end }
-          : { namespace, id: segments[0]!, raw, start: i, end },
-        text,
-        ns,
-      )
     }
     edits[n++] = i
     edits[n++] = end
