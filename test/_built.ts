@@ -80,3 +80,17 @@ export function askEach<T>(children: readonly ChildProcess[], message: unknown):
   for (const child of children) child.send(message as Parameters<ChildProcess['send']>[0])
   return Promise.all(replies)
 }
+
+/**
+ * One round of a cross-process refresh test (the child side is `serveTokenRounds` in
+ * _ipc-child.mjs): every child moves its clock to `offsetSeconds` from now and runs `calls`
+ * concurrent `getToken`; resolves with every token and every error they answered, in the
+ * children's order.
+ */
+export async function tokenRound(
+  children: readonly ChildProcess[],
+  round: { offsetSeconds: number; calls: number },
+): Promise<{ tokens: string[]; errors: string[] }> {
+  const answers = await askEach<{ tokens: string[]; errors: string[] }>(children, round)
+  return { tokens: answers.flatMap((a) => a.tokens), errors: answers.flatMap((a) => a.errors) }
+}

@@ -39,3 +39,34 @@ export async function concurrentTokens(count, getToken) {
       .map((r) => `${r.reason?.code ?? ''} ${r.reason?.message ?? r.reason}`),
   }
 }
+
+/**
+ * A clock for a child's store that the parent moves forward: `clock()` is now plus the offset
+ * the last `clock.shift(seconds)` set (0 at first).
+ *
+ * @returns {(() => number) & { shift(seconds: number): void }}
+ */
+export function shiftedClock() {
+  let offsetMs = 0
+  const clock = () => Date.now() + offsetMs
+  clock.shift = (seconds) => {
+    offsetMs = seconds * 1000
+  }
+  return clock
+}
+
+/**
+ * The child side of a cross-process refresh round (the parent side is `tokenRound` in
+ * _built.ts): for each message `{ offsetSeconds, calls }` it moves `clock` to `offsetSeconds`
+ * from now and answers `concurrentTokens(calls, getToken)`.
+ *
+ * @param {ReturnType<typeof shiftedClock>} clock
+ * @param {() => Promise<string>} getToken
+ * @param {{ onExit?: () => unknown }} [options]
+ */
+export function serveTokenRounds(clock, getToken, options) {
+  serveParent(async (message) => {
+    clock.shift(message.offsetSeconds)
+    return concurrentTokens(message.calls, getToken)
+  }, options)
+}

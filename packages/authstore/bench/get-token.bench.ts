@@ -2,7 +2,6 @@
 // design that reads the keychain on every request pays), measured in the same run; and the
 // refresh coalescing counts: callers vs refreshes per expiry, in one process and across
 // 8 processes sharing one file store, against a token endpoint that rotates refresh tokens.
-import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -14,10 +13,41 @@ import { fileDriver } from '@keyward/core/drivers/file'
 import { keyringDriver, probeKeyring } from '@keyward/core/drivers/keyring'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { opsPerSecond, report } from '../../../scripts/bench-kit.js'
+import { tokenRound } from '../../../test/_built.js'
+import { racers } from '../../../test/_race.js'
 import { _httpRefresher, _startTokenServer } from '../src/_token-server.js'
 
 const GROUP = 'authstore'
 const tokenValue = `tok_${randomBytes(20).toString('hex')}`
+
+/**
+ * The two figures of a refresh coalescing run: refreshes per expiry against the number of
+ * callers (goal: exactly 1), and the calls that failed (goal: 0).
+ */
+function reportCoalescing(
+  run: string,
+  refreshesPerExpiry: number,
+  callers: number,
+  failed: { name: string; calls: number },
+): void {
+  report({
+    group: GROUP,
+    name: `refreshes per expiry, ${run}`,
+    value: refreshesPerExpiry,
+    unit: 'refreshes',
+    baseline: { name: 'callers', value: callers },
+    higherIsBetter: false,
+    goal: 'exactly 1',
+  })
+  report({
+    group: GROUP,
+    name: failed.name,
+    value: failed.calls,
+    unit: 'calls',
+    higherIsBetter: false,
+    goal: '0',
+  })
+}
 const dir = await mkdtemp(join(tmpdir(), 'keyward-authstore-bench-'))
 
 try {
@@ -103,22 +133,9 @@ try {
       now += 3600_000
       await Promise.all(Array.from({ length: 1000 }, () => store.getToken('registry', wanted)))
     }
-    report({
-      group: GROUP,
-      name: 'refreshes per expiry, 1,000 concurrent getToken in one process',
-      value: server.refreshes / rounds,
-      unit: 'refreshes',
-      baseline: { name: 'callers', value: 1000 },
-      higherIsBetter: false,
-      goal: 'exactly 1',
-    })
-    report({
-      group: GROUP,
+    reportCoalescing('1,000 concurrent getToken in one process', server.refreshes / rounds, 1000, {
       name: 'invalid_grant answers, one process',
-      value: server.invalidGrants,
-      unit: 'calls',
-      higherIsBetter: false,
-      goal: '0',
+      calls: server.invalidGrants,
     })
   } finally {
     await server.close()
@@ -126,7 +143,8 @@ try {
 
   // ---- refresh coalescing, 8 processes on one file store ----------------------------------
   const xserver = await _startTokenServer({ delayMs: 20 })
-  const children: ChildProcess[] = []
+  const child = fileURLToPath(new URL('../src/_cross-process-child.mjs', import.meta.url))
+  const race = racers(() => child)
   try {
     const key = randomBytes(32).toString('base64')
     const env = { KW_AUTHSTORE_TEST_KEY: key }
@@ -138,45 +156,25 @@ try {
       scopes: 'registry:write',
     })
     await driver.close()
-    const child = fileURLToPath(new URL('../src/_cross-process-child.mjs', import.meta.url))
     const config = JSON.stringify({ path, url: xserver.url, scope: 'registry:write' })
-    const next = <T>(c: ChildProcess) =>
-      new Promise<T>((resolve) => c.once('message', (m) => resolve(m as T)))
-    for (let i = 0; i < 8; i++)
-      children.push(
-        fork(child, [config], {
-          env: { ...process.env, ...env },
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        }),
-      )
-    await Promise.all(children.map((c) => next(c)))
+    await race.start(8, [config], env)
     const rounds = 3
     let errors = 0
-    for (let round = 1; round <= rounds; round++) {
-      const replies = children.map((c) => next<{ tokens: string[]; errors: string[] }>(c))
-      for (const c of children) c.send({ offsetSeconds: round * 2 * 3600, calls: 50 })
-      for (const reply of await Promise.all(replies)) errors += reply.errors.length
-    }
-    for (const c of children) c.send({ type: 'exit' })
-    report({
-      group: GROUP,
-      name: 'refreshes per expiry, 8 processes × 50 concurrent getToken, one file store',
-      value: xserver.refreshes / rounds,
-      unit: 'refreshes',
-      baseline: { name: 'callers', value: 400 },
-      higherIsBetter: false,
-      goal: 'exactly 1',
-    })
-    report({
-      group: GROUP,
-      name: 'invalid_grant answers + failed callers, 8 processes',
-      value: xserver.invalidGrants + errors,
-      unit: 'calls',
-      higherIsBetter: false,
-      goal: '0',
-    })
+    for (let round = 1; round <= rounds; round++)
+      errors += (await tokenRound(race.children, { offsetSeconds: round * 2 * 3600, calls: 50 }))
+        .errors.length
+    race.exit()
+    reportCoalescing(
+      '8 processes × 50 concurrent getToken, one file store',
+      xserver.refreshes / rounds,
+      400,
+      {
+        name: 'invalid_grant answers + failed callers, 8 processes',
+        calls: xserver.invalidGrants + errors,
+      },
+    )
   } finally {
-    for (const c of children) c.kill()
+    race.kill()
     await xserver.close()
   }
 } finally {

@@ -4,10 +4,9 @@
 import { AuthStore, RefreshError } from '@keyward/authstore'
 import { envKey } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
-import { concurrentTokens, serveParent } from '../../../test/_ipc-child.mjs'
+import { serveTokenRounds, shiftedClock } from '../../../test/_ipc-child.mjs'
 
 const { path, url, scope } = JSON.parse(process.argv[2])
-let offsetMs = 0
 const refresher = async ({ refreshToken }) => {
   const response = await fetch(url, {
     method: 'POST',
@@ -29,16 +28,8 @@ const refresher = async ({ refreshToken }) => {
   }
 }
 const driver = fileDriver({ path, key: envKey('KW_AUTHSTORE_TEST_KEY') })
-const store = new AuthStore({
-  driver,
-  refreshers: { registry: refresher },
-  clock: () => Date.now() + offsetMs,
+const clock = shiftedClock()
+const store = new AuthStore({ driver, refreshers: { registry: refresher }, clock })
+serveTokenRounds(clock, () => store.getToken('registry', { scope }), {
+  onExit: () => driver.close?.(),
 })
-
-serveParent(
-  async (message) => {
-    offsetMs = message.offsetSeconds * 1000
-    return concurrentTokens(message.calls, () => store.getToken('registry', { scope }))
-  },
-  { onExit: () => driver.close?.() },
-)

@@ -15,6 +15,16 @@ async function memoryVault(): Promise<Vault> {
   return vault
 }
 
+/** `n` secrets in `where` (as for `_put`), the i-th named and valued by `secret(i)`, in order. */
+function _putEach(
+  vault: Vault,
+  where: string,
+  n: number,
+  secret: (i: number) => [name: string, value: string],
+): Promise<Record<string, string>> {
+  return _put(vault, where, Object.fromEntries(Array.from({ length: n }, (_, i) => secret(i))))
+}
+
 describe('resolution on the snapshot', () => {
   it('a user value cannot use the private @<uuid>/<environment> spelling (regression: it read another environment’s secret)', async () => {
     const vault = await memoryVault()
@@ -51,13 +61,10 @@ describe('resolution on the snapshot', () => {
 
   it('references nest up to 8 levels; the 9th is one depth failure', async () => {
     const vault = await memoryVault()
-    for (let i = 0; i <= 9; i++)
-      await vault.secrets.create({
-        collection: 'app',
-        environment: 'dev',
-        name: `L${i}`,
-        value: i === 9 ? 'bottom' : `\${secret.L${i + 1}}`,
-      })
+    await _putEach(vault, 'app/dev', 10, (i) => [
+      `L${i}`,
+      i === 9 ? 'bottom' : `\${secret.L${i + 1}}`,
+    ])
     const error = await expectKeywardError(
       vault.resolveEnvironment({ collection: 'app', environment: 'dev' }),
       'KEYWARD_REFERENCE_UNRESOLVED',
@@ -72,12 +79,10 @@ describe('resolution on the snapshot', () => {
   it('a reference cycle of 800 secrets is one failure with a bounded chain (regression: ~n³ time, n² error)', async () => {
     const vault = await memoryVault()
     const n = 800
-    for (let i = 0; i < n; i++)
-      await vault.secrets.create({
-        collection: 'app',
-        name: `C${String(i).padStart(4, '0')}`,
-        value: `${CANARY}\${secret.C${String((i + 1) % n).padStart(4, '0')}}`,
-      })
+    await _putEach(vault, 'app', n, (i) => [
+      `C${String(i).padStart(4, '0')}`,
+      `${CANARY}\${secret.C${String((i + 1) % n).padStart(4, '0')}}`,
+    ])
     const error = await expectKeywardError(
       vault.resolveEnvironment({ collection: 'app' }),
       'KEYWARD_REFERENCE_UNRESOLVED',
@@ -95,12 +100,7 @@ describe('resolution on the snapshot', () => {
   it('a chain of 6,000 secrets ends in a KeywardError, not a RangeError (regression)', async () => {
     const vault = await memoryVault()
     const n = 6000
-    for (let i = 0; i < n; i++)
-      await vault.secrets.create({
-        collection: 'app',
-        name: `S${i}`,
-        value: i === n - 1 ? 'end' : `\${secret.S${i + 1}}`,
-      })
+    await _putEach(vault, 'app', n, (i) => [`S${i}`, i === n - 1 ? 'end' : `\${secret.S${i + 1}}`])
     const error = await vault.resolveEnvironment({ collection: 'app' }).catch((e: unknown) => e)
     expect(KeywardError.isInstance(error), String(error)).toBe(true)
     const failures = (error as KeywardError).details.failures as { reason: string }[]
