@@ -1,9 +1,9 @@
 import { AuthStore, RefreshError } from '@keyward/authstore'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError } from '@keyward/core/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { _Browser } from './_browser.js'
-import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
+import { _CLIENT, _startOidc, _useOidc } from './_oidc.js'
 import { _errorOf } from './_recording.js'
 import { loginWithBrowser } from './browser.js'
 import { loginWithDeviceCode } from './device.js'
@@ -22,26 +22,11 @@ import {
   refreshTokens,
   revokeToken,
 } from './flows.js'
-import { defineProvider, type Provider } from './provider.js'
+import { defineProvider } from './provider.js'
 
-/** These tests run a real oidc-provider on 127.0.0.1; the "browser" is an HTTP client (see _browser.ts). */
-let oidc: _OidcServer
-let provider: Provider
 const SCOPES = ['openid', 'offline_access', 'email', 'profile']
-
-beforeAll(async () => {
-  oidc = await _startOidc()
-  provider = defineProvider({
-    id: 'local',
-    issuer: oidc.issuer,
-    allowLoopbackHttp: true,
-    accountIdPath: 'sub',
-    scopes: SCOPES,
-  })
-})
-afterAll(async () => {
-  await oidc.close()
-})
+/** These tests run a real oidc-provider on 127.0.0.1; the "browser" is an HTTP client (see _browser.ts). */
+const local = _useOidc({ accountIdPath: 'sub', scopes: SCOPES })
 
 /** Drives the authorize URL through login and consent, then delivers the redirect to the loopback server. */
 async function _approve(
@@ -55,10 +40,35 @@ async function _approve(
   return redirect
 }
 
+/**
+ * `loginWithBrowser` options for paste mode: the URL it shows is driven through login and
+ * consent, and the redirect (after `edit`) is what the user pastes.
+ */
+function pasting({
+  openBrowser = async () => {},
+  edit = () => {},
+}: {
+  openBrowser?: () => Promise<void>
+  edit?: (redirect: URL) => void
+} = {}) {
+  let shown = ''
+  return {
+    onUrl: (url: string) => {
+      shown = url
+    },
+    openBrowser,
+    pasteRedirectUrl: async () => {
+      const redirect = new URL(await new _Browser().authorize(shown))
+      edit(redirect)
+      return redirect.href
+    },
+  }
+}
+
 describe('browser sign-in against oidc-provider', () => {
   it('signs in end to end (PKCE, state, iss), refreshes with rotation, looks up the account, revokes', async () => {
     let shown = ''
-    const tokens = await loginWithBrowser(provider, _CLIENT, {
+    const tokens = await loginWithBrowser(local.provider, _CLIENT, {
       scopes: SCOPES,
       onUrl: (url) => {
         shown = url
@@ -77,10 +87,10 @@ describe('browser sign-in against oidc-provider', () => {
     expect(tokens.expiresIn).toBe(3600)
     expect(tokens.scopes).toEqual(expect.arrayContaining(['openid', 'email', 'profile']))
 
-    const account = await fetchAccount(provider, tokens.accessToken)
+    const account = await fetchAccount(local.provider, tokens.accessToken)
     expect(account).toEqual({ id: 'alice', email: 'alice@example.test', name: 'User alice' })
 
-    const fresh = await refreshTokens(provider, _CLIENT, {
+    const fresh = await refreshTokens(local.provider, _CLIENT, {
       refreshToken: tokens.refreshToken as string,
     })
     expect(fresh.refreshToken).toEqual(expect.any(String))
@@ -89,19 +99,19 @@ describe('browser sign-in against oidc-provider', () => {
     // The spent refresh token is refused: the refresher calls that permanent.
     const reuse = await _errorOf(
       oauthRefresher(
-        provider,
+        local.provider,
         _CLIENT,
       )({ service: 'local', refreshToken: tokens.refreshToken as string, scopes: [] }),
     )
     expect(RefreshError.isRefreshError(reuse)).toBe(true)
     expect(reuse).toMatchObject({ transient: false, oauthError: 'invalid_grant' })
 
-    await revokeToken(provider, _CLIENT, {
+    await revokeToken(local.provider, _CLIENT, {
       token: fresh.refreshToken as string,
       tokenTypeHint: 'refresh_token',
     })
     const revoked = await expectKeywardError(
-      refreshTokens(provider, _CLIENT, { refreshToken: fresh.refreshToken as string }),
+      refreshTokens(local.provider, _CLIENT, { refreshToken: fresh.refreshToken as string }),
       KEYWARD_OAUTH_ERROR_RESPONSE,
     )
     expect(revoked?.details).toMatchObject({ status: 400, error: 'invalid_grant' })
@@ -118,23 +128,20 @@ describe('browser sign-in against oidc-provider', () => {
   })
 
   it('a failing openBrowser is not fatal; paste mode completes the login', async () => {
-    let url = ''
-    const tokens = await loginWithBrowser(provider, _CLIENT, {
+    const tokens = await loginWithBrowser(local.provider, _CLIENT, {
       scopes: SCOPES,
-      onUrl: (u) => {
-        url = u
-      },
-      openBrowser: async () => {
-        throw new Error('no display')
-      },
-      pasteRedirectUrl: async () => new _Browser().authorize(url),
+      ...pasting({
+        openBrowser: async () => {
+          throw new Error('no display')
+        },
+      }),
     })
     expect(tokens.accessToken).toEqual(expect.any(String))
   })
 
   it('denied consent is KEYWARD_OAUTH_ACCESS_DENIED', async () => {
     await expectKeywardError(
-      loginWithBrowser(provider, _CLIENT, {
+      loginWithBrowser(local.provider, _CLIENT, {
         scopes: SCOPES,
         openBrowser: async (url) => void _approve(url, { deny: true }),
       }),
@@ -143,19 +150,10 @@ describe('browser sign-in against oidc-provider', () => {
   })
 
   it('a redirect with another state is KEYWARD_OAUTH_STATE_MISMATCH', async () => {
-    let url = ''
     const error = await _errorOf(
-      loginWithBrowser(provider, _CLIENT, {
+      loginWithBrowser(local.provider, _CLIENT, {
         scopes: SCOPES,
-        onUrl: (u) => {
-          url = u
-        },
-        openBrowser: async () => {},
-        pasteRedirectUrl: async () => {
-          const redirect = new URL(await new _Browser().authorize(url))
-          redirect.searchParams.set('state', 'forged')
-          return redirect.href
-        },
+        ...pasting({ edit: (redirect) => redirect.searchParams.set('state', 'forged') }),
       }),
     )
     expect(error?.code).toBe(KEYWARD_OAUTH_STATE_MISMATCH)
@@ -163,11 +161,11 @@ describe('browser sign-in against oidc-provider', () => {
 
   it('times out, and stops on its AbortSignal', async () => {
     await expectKeywardError(
-      loginWithBrowser(provider, _CLIENT, { openBrowser: async () => {}, timeoutMs: 100 }),
+      loginWithBrowser(local.provider, _CLIENT, { openBrowser: async () => {}, timeoutMs: 100 }),
       KEYWARD_OAUTH_TIMEOUT,
     )
     const controller = new AbortController()
-    const pending = loginWithBrowser(provider, _CLIENT, {
+    const pending = loginWithBrowser(local.provider, _CLIENT, {
       openBrowser: async () => controller.abort(),
       signal: controller.signal,
     })
@@ -177,12 +175,12 @@ describe('browser sign-in against oidc-provider', () => {
 
 describe('client credentials against oidc-provider', () => {
   it('issues a client token; a wrong secret is invalid_client and never echoed', async () => {
-    const tokens = await clientCredentials(provider, _CLIENT, { scopes: ['api:read'] })
+    const tokens = await clientCredentials(local.provider, _CLIENT, { scopes: ['api:read'] })
     expect(tokens.accessToken).toEqual(expect.any(String))
     expect(tokens.refreshToken).toBeUndefined()
     const wrong = { clientId: _CLIENT.clientId, clientSecret: 'wrong-secret-canary' }
     const error = await expectKeywardError(
-      clientCredentials(provider, wrong, { scopes: ['api:read'] }),
+      clientCredentials(local.provider, wrong, { scopes: ['api:read'] }),
       KEYWARD_OAUTH_ERROR_RESPONSE,
     )
     expect(error?.details).toMatchObject({ status: 401, error: 'invalid_client' })
@@ -202,9 +200,9 @@ describe('device sign-in against oidc-provider', () => {
   }
 
   it('polls until the user approves, backing off on slow_down', async () => {
-    oidc.slowDownNext = 1
+    local.oidc.slowDownNext = 1
     let prompts = 0
-    const tokens = await loginWithDeviceCode(provider, _CLIENT, {
+    const tokens = await loginWithDeviceCode(local.provider, _CLIENT, {
       scopes: SCOPES,
       onCode: (prompt) => {
         prompts += 1
@@ -213,14 +211,14 @@ describe('device sign-in against oidc-provider', () => {
       },
     })
     expect(prompts).toBe(1)
-    expect(oidc.slowDownNext).toBe(0)
+    expect(local.oidc.slowDownNext).toBe(0)
     expect(tokens.refreshToken).toEqual(expect.any(String))
   })
 
   it('is cancelled by its AbortSignal', async () => {
     const controller = new AbortController()
     await expectKeywardError(
-      loginWithDeviceCode(provider, _CLIENT, {
+      loginWithDeviceCode(local.provider, _CLIENT, {
         scopes: SCOPES,
         onCode: () => controller.abort(),
         signal: controller.signal,
@@ -245,31 +243,23 @@ describe('device sign-in against oidc-provider', () => {
 
 describe('AuthStore with oauthRefresher against oidc-provider (rotating refresh tokens)', () => {
   it('1,000 concurrent getToken after expiry: exactly one refresh, no invalid_grant, every caller served', async () => {
-    let approveUrl = ''
-    const tokens = await loginWithBrowser(provider, _CLIENT, {
-      scopes: SCOPES,
-      onUrl: (u) => {
-        approveUrl = u
-      },
-      openBrowser: async () => {},
-      pasteRedirectUrl: async () => new _Browser().authorize(approveUrl),
-    })
+    const tokens = await loginWithBrowser(local.provider, _CLIENT, { scopes: SCOPES, ...pasting() })
     let now = Date.now()
     const store = new AuthStore({
       driver: memoryDriver(),
-      refreshers: { local: oauthRefresher(provider, _CLIENT) },
+      refreshers: { local: oauthRefresher(local.provider, _CLIENT) },
       clock: () => now,
     })
     await store.setToken('local', tokens)
-    const before = oidc.refreshGrants
+    const before = local.oidc.refreshGrants
     now += 3600 * 1000 // the access token has expired
     const results = await Promise.all(
       Array.from({ length: 1000 }, () => store.getToken('local', { scope: 'email' })),
     )
-    expect(oidc.refreshGrants - before).toBe(1)
+    expect(local.oidc.refreshGrants - before).toBe(1)
     expect(new Set(results).size).toBe(1)
     expect(results[0]).not.toBe(tokens.accessToken)
-    const account = await fetchAccount(provider, results[0] as string)
+    const account = await fetchAccount(local.provider, results[0] as string)
     expect(account.id).toBe('alice')
   })
 })

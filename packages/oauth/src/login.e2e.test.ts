@@ -4,32 +4,17 @@ import { AuthStore } from '@keyward/authstore'
 import { KEYWARD_INVALID_ARGUMENT } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError, recordingLogger } from '@keyward/core/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { _Browser } from './_browser.js'
-import { _CLIENT, type _OidcServer, _startOidc } from './_oidc.js'
+import { _CLIENT, _useOidc } from './_oidc.js'
 import { _errorOf, _linesOf } from './_recording.js'
 import { loginWithBrowser } from './browser.js'
 import type { DeviceCodePrompt } from './device.js'
 import { hasDisplay, type LoginOptions, login } from './login.js'
-import { defineProvider, type Provider } from './provider.js'
+import { defineProvider } from './provider.js'
 
-let oidc: _OidcServer
-let provider: Provider
 const SCOPES = ['openid', 'offline_access', 'email']
-
-beforeAll(async () => {
-  oidc = await _startOidc()
-  provider = defineProvider({
-    id: 'local',
-    issuer: oidc.issuer,
-    allowLoopbackHttp: true,
-    scopes: SCOPES,
-    upgradeScopes: ['profile', 'api:read'],
-  })
-})
-afterAll(async () => {
-  await oidc?.close()
-})
+const local = _useOidc({ scopes: SCOPES, upgradeScopes: ['profile', 'api:read'] })
 
 /**
  * Options that complete whichever flow `login` picks, recording which one ran: the device
@@ -86,7 +71,7 @@ describe('login picks the flow that works on this machine', () => {
       env: { SSH_CONNECTION: '10.0.0.2 50000 10.0.0.1 22', HOME: '/root' },
       platform: 'linux',
     })
-    const tokens = await login(provider, _CLIENT, options)
+    const tokens = await login(local.provider, _CLIENT, options)
     expect(used).toEqual(['device'])
     expect(tokens.refreshToken).toEqual(expect.any(String))
     expect(tokens.deniedScopes).toEqual([])
@@ -94,13 +79,13 @@ describe('login picks the flow that works on this machine', () => {
 
   it('an SSH session on macOS: the device flow', async () => {
     const { used, options } = approving({ env: { SSH_TTY: '/dev/ttys001' }, platform: 'darwin' })
-    await login(provider, _CLIENT, options)
+    await login(local.provider, _CLIENT, options)
     expect(used).toEqual(['device'])
   })
 
   it('a display: the browser flow', async () => {
     const { used, options } = approving({ env: { DISPLAY: ':0' }, platform: 'linux' })
-    const tokens = await login(provider, _CLIENT, options)
+    const tokens = await login(local.provider, _CLIENT, options)
     expect(used).toEqual(['browser'])
     expect(tokens.accessToken).toEqual(expect.any(String))
   })
@@ -108,8 +93,8 @@ describe('login picks the flow that works on this machine', () => {
   it('no display but no device flow at the provider: the browser flow, showing the URL', async () => {
     const noDevice = defineProvider({
       id: 'nodevice',
-      authorizeUrl: `${oidc.issuer}/auth`,
-      tokenUrl: `${oidc.issuer}/token`,
+      authorizeUrl: `${local.oidc.issuer}/auth`,
+      tokenUrl: `${local.oidc.issuer}/token`,
       allowLoopbackHttp: true,
       scopes: SCOPES,
     })
@@ -123,24 +108,24 @@ describe('login picks the flow that works on this machine', () => {
 
   it('no display and no onCode: the browser flow; `flow` forces either', async () => {
     const headless = approving({ env: {}, platform: 'linux', onCode: undefined })
-    await login(provider, _CLIENT, headless.options)
+    await login(local.provider, _CLIENT, headless.options)
     expect(headless.used).toEqual(['browser'])
     const forcedDevice = approving({ env: { DISPLAY: ':0' }, platform: 'linux', flow: 'device' })
-    await login(provider, _CLIENT, forcedDevice.options)
+    await login(local.provider, _CLIENT, forcedDevice.options)
     expect(forcedDevice.used).toEqual(['device'])
     const forcedBrowser = approving({ env: {}, platform: 'linux', flow: 'browser' })
-    await login(provider, _CLIENT, forcedBrowser.options)
+    await login(local.provider, _CLIENT, forcedBrowser.options)
     expect(forcedBrowser.used).toEqual(['browser'])
   })
 
   it('refuses bad options eagerly, naming them', async () => {
     const noCode = await expectKeywardError(
-      login(provider, _CLIENT, { flow: 'device' }),
+      login(local.provider, _CLIENT, { flow: 'device' }),
       KEYWARD_INVALID_ARGUMENT,
     )
     expect(noCode?.message).toContain('`onCode`')
     const badFlow = await expectKeywardError(
-      login(provider, _CLIENT, { flow: 'popup' as 'auto' }),
+      login(local.provider, _CLIENT, { flow: 'popup' as 'auto' }),
       KEYWARD_INVALID_ARGUMENT,
     )
     expect(badFlow?.message).toContain('`flow`')
@@ -151,7 +136,7 @@ describe('incremental authorization', () => {
   it('adds upgradeScopes to what was granted; the AuthStore then serves the token for them', async () => {
     const store = new AuthStore({ driver: memoryDriver() })
     const first = approving({ env: { DISPLAY: ':0' }, platform: 'linux' })
-    const initial = await login(provider, _CLIENT, first.options)
+    const initial = await login(local.provider, _CLIENT, first.options)
     expect(initial.scopes).toEqual(expect.arrayContaining(['openid', 'email']))
     expect(initial.scopes).not.toContain('api:read')
     await store.setToken('local', initial)
@@ -166,7 +151,7 @@ describe('incremental authorization', () => {
       upgrade: true,
       grantedScopes: granted,
     })
-    const upgraded = await login(provider, _CLIENT, second.options)
+    const upgraded = await login(local.provider, _CLIENT, second.options)
     expect(upgraded.requestedScopes).toEqual(
       expect.arrayContaining(['openid', 'email', 'profile', 'api:read']),
     )
@@ -183,7 +168,7 @@ describe('incremental authorization', () => {
   it('notices when the provider grants less than asked: deniedScopes and a warning, and the store refuses the missing scope', async () => {
     const partial = defineProvider({
       id: 'partial',
-      issuer: oidc.issuer,
+      issuer: local.oidc.issuer,
       allowLoopbackHttp: true,
       scopes: SCOPES,
       upgradeScopes: ['profile', 'api:write'], // the server does not offer api:write
@@ -230,7 +215,7 @@ describe('incremental authorization', () => {
       scopes: ['openid', 'offline_access'],
       logger,
     })
-    const tokens = await login(provider, _CLIENT, options)
+    const tokens = await login(local.provider, _CLIENT, options)
     expect(used).toEqual(['device'])
     expect(tokens.requestedScopes).toEqual([
       'email',

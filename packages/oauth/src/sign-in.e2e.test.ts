@@ -14,7 +14,7 @@ import {
 import { fetchAccount } from './flows.js'
 import { presets } from './presets.js'
 import { customFetch } from './protocol.js'
-import { authorizationUrl, exchangeCode } from './sign-in.js'
+import { authorizationUrl, type ExchangeCodeOptions, exchangeCode } from './sign-in.js'
 
 const local = _useOidc({ accountIdPath: 'sub' })
 const WEB = 'https://app.example/oauth/callback'
@@ -27,9 +27,28 @@ async function signIn(redirectUri: string, scopes = SCOPES) {
   return { started, callbackUrl }
 }
 
+/**
+ * Exchanges a {@link signIn}'s callback at the web redirect with the state, verifier and nonce
+ * it started with, unless `options` says otherwise.
+ */
+function exchange(
+  { started, callbackUrl }: Awaited<ReturnType<typeof signIn>>,
+  options: Partial<ExchangeCodeOptions> = {},
+) {
+  return exchangeCode(local.provider, _CLIENT, {
+    callbackUrl,
+    redirectUri: WEB,
+    state: started.state,
+    codeVerifier: started.codeVerifier,
+    nonce: started.nonce,
+    ...options,
+  })
+}
+
 describe('server-side sign-in against oidc-provider', () => {
   it('a web app: authorization URL with state, PKCE and nonce; the callback exchanged for tokens', async () => {
-    const { started, callbackUrl } = await signIn(WEB)
+    const signedIn = await signIn(WEB)
+    const { started, callbackUrl } = signedIn
     const url = new URL(started.url)
     expect(Object.fromEntries(url.searchParams)).toMatchObject({
       response_type: 'code',
@@ -45,119 +64,82 @@ describe('server-side sign-in against oidc-provider', () => {
     expect(callbackUrl.startsWith(`${WEB}?`)).toBe(true)
     expect(new URL(callbackUrl).searchParams.get('iss')).toBe(local.oidc.issuer)
 
-    const tokens = await exchangeCode(local.provider, _CLIENT, {
-      callbackUrl,
-      redirectUri: WEB,
-      state: started.state,
-      codeVerifier: started.codeVerifier,
-      nonce: started.nonce,
-      scopes: started.scopes,
-    })
+    const tokens = await exchange(signedIn, { scopes: started.scopes })
     expect(tokens.refreshToken).toEqual(expect.any(String))
     expect(tokens.expiresIn).toBe(3600)
     expect(await fetchAccount(local.provider, tokens.accessToken)).toMatchObject({ id: 'alice' })
   })
 
   it('a host-owned redirect (myapp://callback), without openid and so without a nonce', async () => {
-    const { started, callbackUrl } = await signIn('myapp://callback', ['offline_access', 'email'])
+    const signedIn = await signIn('myapp://callback', ['offline_access', 'email'])
+    const { started, callbackUrl } = signedIn
     expect(started.nonce).toBeUndefined()
     expect(new URL(started.url).searchParams.has('nonce')).toBe(false)
     expect(callbackUrl.startsWith('myapp://callback?')).toBe(true)
-    const tokens = await exchangeCode(local.provider, _CLIENT, {
-      callbackUrl,
-      redirectUri: 'myapp://callback',
-      state: started.state,
-      codeVerifier: started.codeVerifier,
-    })
+    const tokens = await exchange(signedIn, { redirectUri: 'myapp://callback' })
     expect(tokens.accessToken).toEqual(expect.any(String))
   })
 
   it('another state is refused before anything is sent: the code still works afterwards', async () => {
-    const { started, callbackUrl } = await signIn(WEB)
+    const signedIn = await signIn(WEB)
     const other = await authorizationUrl(local.provider, _CLIENT, {
       redirectUri: WEB,
       scopes: SCOPES,
     })
     await expectKeywardError(
-      exchangeCode(local.provider, _CLIENT, {
-        callbackUrl,
-        redirectUri: WEB,
+      exchange(signedIn, {
         state: other.state,
         codeVerifier: other.codeVerifier,
+        nonce: undefined,
       }),
       KEYWARD_OAUTH_STATE_MISMATCH,
     )
-    const tokens = await exchangeCode(local.provider, _CLIENT, {
-      callbackUrl,
-      redirectUri: WEB,
-      state: started.state,
-      codeVerifier: started.codeVerifier,
-      nonce: started.nonce,
-    })
+    const tokens = await exchange(signedIn)
     expect(tokens.accessToken).toEqual(expect.any(String))
   })
 
   it('a callback whose iss is another server (mix-up) is refused (RFC 9207)', async () => {
-    const { started, callbackUrl } = await signIn(WEB)
-    const mixed = new URL(callbackUrl)
+    const signedIn = await signIn(WEB)
+    const mixed = new URL(signedIn.callbackUrl)
     mixed.searchParams.set('iss', 'https://attacker.example')
     const error = await expectKeywardError(
-      exchangeCode(local.provider, _CLIENT, {
-        callbackUrl: mixed,
-        redirectUri: WEB,
-        state: started.state,
-        codeVerifier: started.codeVerifier,
-        nonce: started.nonce,
-      }),
+      exchange(signedIn, { callbackUrl: mixed }),
       KEYWARD_OAUTH_ERROR_RESPONSE,
     )
     expect(error?.details).toMatchObject({ check: 'iss' })
   })
 
   it('an ID token with another nonce is refused; a wrong PKCE verifier is invalid_grant', async () => {
-    const first = await signIn(WEB)
     const nonce = await expectKeywardError(
-      exchangeCode(local.provider, _CLIENT, {
-        callbackUrl: first.callbackUrl,
-        redirectUri: WEB,
-        state: first.started.state,
-        codeVerifier: first.started.codeVerifier,
-        nonce: 'the-nonce-of-another-sign-in',
-      }),
+      exchange(await signIn(WEB), { nonce: 'the-nonce-of-another-sign-in' }),
       KEYWARD_OAUTH_ID_TOKEN_INVALID,
     )
     expect(nonce?.details).toMatchObject({ check: 'nonce' })
 
-    const second = await signIn(WEB)
     const pkce = await expectKeywardError(
-      exchangeCode(local.provider, _CLIENT, {
-        callbackUrl: second.callbackUrl,
-        redirectUri: WEB,
-        state: second.started.state,
-        codeVerifier: 'x'.repeat(43),
-        nonce: second.started.nonce,
-      }),
+      exchange(await signIn(WEB), { codeVerifier: 'x'.repeat(43) }),
       KEYWARD_OAUTH_ERROR_RESPONSE,
     )
     expect(pkce?.details).toMatchObject({ status: 400, error: 'invalid_grant' })
   })
 
-  it('refuses redirect URIs and parameters it must not send, naming the option', async () => {
-    for (const redirectUri of [
-      'javascript:alert(1)',
-      'data:text/html,x',
-      'http://app.example/callback',
-      'https://app.example/callback#frag',
-      'https://user:pw@app.example/callback',
-      'not a url',
-    ]) {
-      const error = await _errorOf(authorizationUrl(local.provider, _CLIENT, { redirectUri }))
-      expect({ redirectUri, code: error?.code }).toEqual({
-        redirectUri,
-        code: KEYWARD_INVALID_ARGUMENT,
-      })
-      expect(error?.message).toContain('`redirectUri`')
-    }
+  it.each([
+    'javascript:alert(1)',
+    'data:text/html,x',
+    'http://app.example/callback',
+    'https://app.example/callback#frag',
+    'https://user:pw@app.example/callback',
+    'not a url',
+  ])('refuses the redirect URI %s, naming the option', async (redirectUri) => {
+    const error = await _errorOf(authorizationUrl(local.provider, _CLIENT, { redirectUri }))
+    expect({ redirectUri, code: error?.code }).toEqual({
+      redirectUri,
+      code: KEYWARD_INVALID_ARGUMENT,
+    })
+    expect(error?.message).toContain('`redirectUri`')
+  })
+
+  it('refuses parameters it must not send, naming the option', async () => {
     const override = await _errorOf(
       authorizationUrl(local.provider, _CLIENT, {
         redirectUri: WEB,

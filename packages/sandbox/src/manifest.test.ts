@@ -155,20 +155,21 @@ describe('parseManifest', () => {
     )
   })
 
-  it('refuses origins with a path, upper case, a trailing slash or another scheme', async () => {
-    for (const origin of [
-      'https://api.example.com/',
-      'https://API.example.com',
-      'https://api.example.com/v1',
-      'ftp://api.example.com',
-      'file:///etc/passwd',
-      'api.example.com',
-    ]) {
+  it.each([
+    'https://api.example.com/',
+    'https://API.example.com',
+    'https://api.example.com/v1',
+    'ftp://api.example.com',
+    'file:///etc/passwd',
+    'api.example.com',
+  ])(
+    'refuses origins with a path, upper case, a trailing slash or another scheme: %s',
+    async (origin) => {
       const error = await refused({ network: [origin] })
       expect(error.code).toBe(KEYWARD_MANIFEST_INVALID)
       expect(error.details.path).toBe('network[0]')
-    }
-  })
+    },
+  )
 
   it('refuses __proto__, constructor and prototype as names instead of dropping them', async () => {
     for (const name of ['__proto__', 'constructor', 'prototype']) {
