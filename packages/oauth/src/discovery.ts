@@ -8,6 +8,7 @@ import {
   KEYWARD_OAUTH_PKCE_UNSUPPORTED,
   KEYWARD_OAUTH_RESOURCE_MISMATCH,
 } from './errors.js'
+import { optionalFields } from './internal/fields.js'
 import {
   type Fetched,
   getMetadata,
@@ -70,26 +71,27 @@ const ResourceSchema = v.looseObject({
     stringList('authorization_servers'),
     v.minLength(1, 'authorization_servers must name at least one issuer'),
   ),
-  scopes_supported: v.optional(stringList('scopes_supported')),
-  bearer_methods_supported: v.optional(stringList('bearer_methods_supported')),
+  ...optionalFields(['scopes_supported', 'bearer_methods_supported'], stringList),
   resource_name: v.optional(v.string('resource_name must be a string')),
 })
 
 const ServerSchema = v.looseObject({
   issuer: absoluteUrl('issuer'),
-  authorization_endpoint: v.optional(absoluteUrl('authorization_endpoint')),
-  token_endpoint: v.optional(absoluteUrl('token_endpoint')),
-  registration_endpoint: v.optional(absoluteUrl('registration_endpoint')),
-  revocation_endpoint: v.optional(absoluteUrl('revocation_endpoint')),
-  device_authorization_endpoint: v.optional(absoluteUrl('device_authorization_endpoint')),
-  userinfo_endpoint: v.optional(absoluteUrl('userinfo_endpoint')),
-  scopes_supported: v.optional(stringList('scopes_supported')),
-  code_challenge_methods_supported: v.optional(stringList('code_challenge_methods_supported')),
-  client_id_metadata_document_supported: v.optional(
-    v.boolean('client_id_metadata_document_supported must be a boolean'),
+  ...optionalFields(
+    [
+      'authorization_endpoint',
+      'token_endpoint',
+      'registration_endpoint',
+      'revocation_endpoint',
+      'device_authorization_endpoint',
+      'userinfo_endpoint',
+    ],
+    absoluteUrl,
   ),
-  authorization_response_iss_parameter_supported: v.optional(
-    v.boolean('authorization_response_iss_parameter_supported must be a boolean'),
+  ...optionalFields(['scopes_supported', 'code_challenge_methods_supported'], stringList),
+  ...optionalFields(
+    ['client_id_metadata_document_supported', 'authorization_response_iss_parameter_supported'],
+    (field) => v.boolean(`${field} must be a boolean`),
   ),
 })
 

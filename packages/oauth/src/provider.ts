@@ -1,6 +1,7 @@
 import { KeywardError } from '@keyward/core'
 import * as v from 'valibot'
 import { KEYWARD_OAUTH_INVALID_PROVIDER } from './errors.js'
+import { optionalFields } from './internal/fields.js'
 import { parseJsonPath } from './internal/json-path.js'
 
 /** How the client authenticates at the token endpoint. */
@@ -151,17 +152,14 @@ const ProviderSchema = v.strictObject(
       ),
     ),
     name: v.optional(v.pipe(v.string(), v.minLength(1))),
-    issuer: v.optional(_url('issuer')),
-    authorizeUrl: v.optional(_url('authorizeUrl')),
-    tokenUrl: v.optional(_url('tokenUrl')),
-    revokeUrl: v.optional(_url('revokeUrl')),
-    deviceAuthorizationUrl: v.optional(_url('deviceAuthorizationUrl')),
-    accountUrl: v.optional(_url('accountUrl')),
-    accountIdPath: v.optional(_path('accountIdPath')),
-    accountEmailPath: v.optional(_path('accountEmailPath')),
-    accountNamePath: v.optional(_path('accountNamePath')),
-    scopes: v.optional(v.array(_scope, 'scopes must be an array of strings')),
-    upgradeScopes: v.optional(v.array(_scope, 'upgradeScopes must be an array of strings')),
+    ...optionalFields(
+      ['issuer', 'authorizeUrl', 'tokenUrl', 'revokeUrl', 'deviceAuthorizationUrl', 'accountUrl'],
+      _url,
+    ),
+    ...optionalFields(['accountIdPath', 'accountEmailPath', 'accountNamePath'], _path),
+    ...optionalFields(['scopes', 'upgradeScopes'], (field) =>
+      v.array(_scope, `${field} must be an array of strings`),
+    ),
     pkce: v.optional(v.boolean('pkce must be a boolean')),
     clientAuth: v.optional(
       v.picklist(
