@@ -35,19 +35,23 @@ export function muteProviderWarnings() {
 }
 
 /**
- * Starts an OpenID provider (oidc-provider) on a loopback port with one `client` (its grant
- * types, response types and redirect URIs included), the `openid`/`email`/`offline_access`
- * scopes, refresh token rotation and accounts whose email is `<sub>@example.test`. `config`
- * adds to the provider's configuration; `middleware` runs around every request.
+ * Starts an OpenID provider (oidc-provider) on a loopback port with one confidential `client`
+ * (its id, grant types, response types and redirect URIs; a fresh secret is made for it and
+ * returned), the `openid`/`email`/`offline_access` scopes, refresh token rotation and accounts
+ * whose email is `<sub>@example.test`. `config` adds to the provider's configuration;
+ * `middleware` runs around every request.
  */
 export async function startProvider(client, { config = {}, middleware } = {}) {
+  const secret = randomBytes(16).toString('hex')
   const { default: Provider } = await import('oidc-provider')
   const server = createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   const issuer = `http://127.0.0.1:${server.address().port}`
   const provider = new Provider(issuer, {
-    clients: [client],
+    clients: [
+      { ...client, client_secret: secret, token_endpoint_auth_method: 'client_secret_basic' },
+    ],
     scopes: ['openid', 'email', 'offline_access'],
     claims: { openid: ['sub'], email: ['email'] },
     rotateRefreshToken: true,
@@ -63,6 +67,7 @@ export async function startProvider(client, { config = {}, middleware } = {}) {
   server.on('request', provider.callback())
   return {
     issuer,
+    client: { clientId: client.client_id, clientSecret: secret },
     close: () => {
       server.closeAllConnections()
       server.close()
@@ -71,10 +76,10 @@ export async function startProvider(client, { config = {}, middleware } = {}) {
 }
 
 /** The device-flow server of this step: short device codes, a quick polling interval. */
-function startServer(client) {
+function startServer() {
   return startProvider(
     {
-      ...client,
+      client_id: 'demo-cli',
       grant_types: ['refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
       response_types: [],
       redirect_uris: [],
@@ -113,13 +118,8 @@ function startServer(client) {
 }
 
 export async function run(narrate) {
-  const client = {
-    client_id: 'demo-cli',
-    client_secret: randomBytes(16).toString('hex'),
-    token_endpoint_auth_method: 'client_secret_basic',
-  }
   const unmute = muteProviderWarnings()
-  const server = await startServer(client)
+  const server = await startServer()
   const dir = await mkdtemp(join(tmpdir(), 'keyward-demo-oauth-'))
   try {
     narrate(
@@ -131,7 +131,7 @@ export async function run(narrate) {
       allowLoopbackHttp: true,
       scopes: ['openid', 'email', 'offline_access'],
     })
-    const oauthClient = { clientId: client.client_id, clientSecret: client.client_secret }
+    const oauthClient = server.client
 
     const tokens = await loginWithDeviceCode(provider, oauthClient, {
       onCode: ({ userCode, verificationUri, verificationUriComplete }) => {

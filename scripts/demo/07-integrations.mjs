@@ -19,10 +19,10 @@ const APP = 'https://app.example'
 const SECRET_VAR = 'DEMO_CALENDAR_SECRET'
 
 /** The web app's server: authorization code with PKCE, revocation. */
-function startServer(client) {
+function startServer() {
   return startProvider(
     {
-      ...client,
+      client_id: 'demo-web',
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       redirect_uris: [`${APP}/__integrations/callback`],
@@ -37,16 +37,11 @@ function startServer(client) {
 }
 
 export async function run(narrate) {
-  const client = {
-    client_id: 'demo-web',
-    client_secret: randomBytes(16).toString('hex'),
-    token_endpoint_auth_method: 'client_secret_basic',
-  }
   const unmute = muteProviderWarnings()
-  const server = await startServer(client)
+  const server = await startServer()
   const dir = await mkdtemp(join(tmpdir(), 'keyward-demo-integrations-'))
   // The client secret comes from the environment (an @env: reference), never from code.
-  process.env[SECRET_VAR] = client.client_secret
+  process.env[SECRET_VAR] = server.client.clientSecret
   try {
     const env = { KEYWARD_KEY: randomBytes(32).toString('base64') }
     const driver = fileDriver({
@@ -63,7 +58,7 @@ export async function run(narrate) {
       integrations: {
         calendar: {
           provider: defineProvider({ id: 'demo', issuer: server.issuer, allowLoopbackHttp: true }),
-          client: { clientId: client.client_id, clientSecret: '@env:DEMO_CALENDAR_SECRET' },
+          client: { clientId: server.client.clientId, clientSecret: '@env:DEMO_CALENDAR_SECRET' },
           scopes: ['openid', 'email', 'offline_access'],
           onboarding: { title: 'Demo calendar' },
         },
