@@ -128,6 +128,7 @@ describe('server-side sign-in against oidc-provider', () => {
     'data:text/html,x',
     'http://app.example/callback',
     'https://app.example/callback#frag',
+    'https://app.example/callback#',
     'https://user:pw@app.example/callback',
     'not a url',
   ])('refuses the redirect URI %s, naming the option', async (redirectUri) => {

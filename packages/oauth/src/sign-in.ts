@@ -1,5 +1,6 @@
-import { assertOptions, KEYWARD_INVALID_ARGUMENT, KeywardError, type TokenSet } from '@keyward/core'
+import { assertOptions, type TokenSet } from '@keyward/core'
 import { beginAuthorization, checkState, completeAuthorization } from './internal/authorize.js'
+import { invalidOption, LOOPBACK_HOST, optionUrl } from './internal/option-url.js'
 import { requestedScopes } from './internal/scopes.js'
 import { REQUEST_CHECKS, resolveClient } from './internal/server.js'
 import type { OAuthClient, RequestOptions } from './protocol.js'
@@ -71,31 +72,17 @@ const RESERVED = new Set([
   'scope',
 ])
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:'])
-const LOOPBACK = /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])$/
-
-function invalid(field: string, message: string): KeywardError {
-  return new KeywardError(KEYWARD_INVALID_ARGUMENT, `option \`${field}\` ${message}`, {
-    details: { field },
-  })
-}
 
 /** Checks a redirect URI: https, loopback http, or a private-use scheme; never a fragment. */
-function checkRedirectUri(value: unknown): string {
-  if (typeof value !== 'string') throw invalid('redirectUri', 'must be a string')
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    throw invalid('redirectUri', 'must be an absolute URL')
-  }
+function checkRedirectUri(value: string): string {
+  const url = optionUrl(value, 'redirectUri')
   if (FORBIDDEN_SCHEMES.has(url.protocol))
-    throw invalid('redirectUri', `must not use the ${url.protocol} scheme`)
-  if (url.protocol === 'http:' && !LOOPBACK.test(url.hostname))
-    throw invalid('redirectUri', 'must be https (plain http only to a loopback address)')
-  if (url.hash !== '' || value.includes('#'))
-    throw invalid('redirectUri', 'must not have a fragment')
+    throw invalidOption('redirectUri', `must not use the ${url.protocol} scheme`)
+  if (url.protocol === 'http:' && !LOOPBACK_HOST.test(url.hostname))
+    throw invalidOption('redirectUri', 'must be https (plain http only to a loopback address)')
+  if (url.href.includes('#')) throw invalidOption('redirectUri', 'must not have a fragment')
   if (url.username !== '' || url.password !== '')
-    throw invalid('redirectUri', 'must not carry credentials')
+    throw invalidOption('redirectUri', 'must not carry credentials')
   return value
 }
 
@@ -135,9 +122,9 @@ export async function authorizationUrl(
   const extraParams = options.extraParams ?? {}
   for (const key of Object.keys(extraParams)) {
     if (RESERVED.has(key))
-      throw invalid(`extraParams.${key}`, 'is set by keyward and cannot be overridden')
+      throw invalidOption(`extraParams.${key}`, 'is set by keyward and cannot be overridden')
     if (typeof extraParams[key] !== 'string')
-      throw invalid(`extraParams.${key}`, 'must be a string')
+      throw invalidOption(`extraParams.${key}`, 'must be a string')
   }
   const ctx = await resolveClient(provider, client, options)
   const scopes = requestedScopes(provider, options)
@@ -197,7 +184,7 @@ export async function exchangeCode(
   try {
     callback = new URL(String(options.callbackUrl))
   } catch {
-    throw invalid('callbackUrl', 'must be an absolute URL (the whole callback request URL)')
+    throw invalidOption('callbackUrl', 'must be an absolute URL (the whole callback request URL)')
   }
   // The state is checked before anything is sent anywhere.
   checkState(provider, callback.searchParams, state)
