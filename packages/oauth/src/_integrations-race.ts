@@ -79,6 +79,8 @@ export interface _RaceRound {
   readonly stale: readonly string[]
   /** Users not refreshed exactly once per round so far, counted at the provider. */
   readonly miscounted: readonly string[]
+  /** Refresh grants the provider answered during the round. */
+  readonly refreshGrants: number
   /** `invalid_grant` answers of the provider during the round. */
   readonly invalidGrants: number
 }
@@ -232,6 +234,7 @@ export async function _integrationsRace(options: _RaceOptions): Promise<_RaceOut
   try {
     for (let round = 1; round <= options.rounds; round++) {
       const invalidBefore = oidc.invalidGrants
+      const grantsBefore = oidc.refreshGrants
       const started = performance.now()
       // Round r: 1 h, 3 h, 5 h… later: past the expiry of the token the round before got.
       const results = await racers.ask<{
@@ -252,6 +255,7 @@ export async function _integrationsRace(options: _RaceOptions): Promise<_RaceOut
         split: users.filter((u) => (perUser.get(u)?.size ?? 0) > 1),
         stale: users.filter((u) => first(u) !== undefined && previous.get(u) === first(u)),
         miscounted: users.filter((u) => refreshes.get(u) !== round),
+        refreshGrants: oidc.refreshGrants - grantsBefore,
         invalidGrants: oidc.invalidGrants - invalidBefore,
       })
       for (const user of users) previous.set(user, first(user) ?? '')
