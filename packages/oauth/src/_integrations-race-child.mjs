@@ -5,13 +5,26 @@
 // For each round the parent sends { offsetSeconds, users, calls }: the store's clock moves
 // past the expiry, and it asks getAccessToken `calls` times per user, all at once. It answers
 // with the distinct tokens each user got, how many calls succeeded, and the errors met.
+// With `stuck` in its config the instance's token requests never end (a hung instance): the
+// message { type: 'hold', user, offsetSeconds } starts a refresh of `user` and is answered once
+// the request is out — while the instance holds that connection's refresh lock.
 import { AuthStore } from '@keyward/authstore'
 import { envKey } from '@keyward/core'
 import { postgresDriver } from '@keyward/core/drivers/postgres'
-import { createIntegrations, defineProvider } from '@keyward/oauth'
+import { createIntegrations, customFetch, defineProvider } from '@keyward/oauth'
 import { serveParent } from '../../../test/_ipc-child.mjs'
 
-const { url, table, issuer, clientId, lockTimeoutMs, maxConnections } = JSON.parse(process.argv[2])
+const { url, table, issuer, clientId, lockTimeoutMs, maxConnections, stuck } = JSON.parse(
+  process.argv[2],
+)
+let requestOut = () => {}
+const hangTokenRequests = {
+  [customFetch]: (url, init) => {
+    if (!String(url).endsWith('/token')) return fetch(url, init)
+    requestOut()
+    return new Promise(() => {})
+  },
+}
 let offsetMs = 0
 const clock = () => Date.now() + offsetMs
 const driver = postgresDriver({
@@ -27,6 +40,7 @@ const integrations = createIntegrations({
   dev: true,
   clock,
   currentUser: () => null,
+  ...(stuck ? { requestOptions: hangTokenRequests } : {}),
   integrations: {
     calendar: {
       provider: defineProvider({ id: 'local', issuer, allowLoopbackHttp: true }),
@@ -38,6 +52,14 @@ const integrations = createIntegrations({
 serveParent(
   async (message) => {
     offsetMs = message.offsetSeconds * 1000
+    if (message.type === 'hold') {
+      const out = new Promise((resolve) => {
+        requestOut = resolve
+      })
+      void integrations.getAccessToken(message.user, 'calendar').catch(() => {})
+      await out
+      return { holding: message.user }
+    }
     // Every instance meets its users in its own order, as app instances serving different
     // requests would (all of them still ask for every user within the round).
     const users = [...message.users]

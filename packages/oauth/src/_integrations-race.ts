@@ -128,9 +128,26 @@ async function mintConnection(oidc: _OidcServer, user: string) {
   }
 }
 
-/** Connects `users` on a fresh table of `url` (see the file comment). */
-async function seed(options: _RaceOptions, table: string, key: string, users: string[]) {
-  const { oidc } = options
+/** Where and how {@link _seedConnections} connects users. */
+export interface _SeedOptions {
+  readonly oidc: _OidcServer
+  readonly provider: Provider
+  readonly url: string
+  readonly table: string
+  /** The store key (base64 of 32 bytes), as the children's KW_INTEGRATIONS_RACE_KEY. */
+  readonly key: string
+  readonly users: readonly string[]
+  /** How many of them connect through the handler and the provider's pages (default 0). */
+  readonly browserUsers?: number | undefined
+}
+
+/**
+ * Connects `users` (integration `calendar`, AuthStore namespace `integration-tokens`) on a fresh,
+ * migrated `table` of `url`; see the file comment. Access tokens expire in an hour.
+ */
+export async function _seedConnections(options: _SeedOptions): Promise<void> {
+  const { oidc, table, key, users } = options
+  process.env.KW_INTEGRATIONS_RACE_SECRET = _CLIENT.clientSecret
   const env = { KW_INTEGRATIONS_RACE_KEY: key }
   const driver = postgresDriver({
     connectionString: options.url,
@@ -154,12 +171,13 @@ async function seed(options: _RaceOptions, table: string, key: string, users: st
         },
       },
     })
-    for (const user of users.slice(0, BROWSER_USERS)) {
+    const browserUsers = options.browserUsers ?? 0
+    for (const user of users.slice(0, browserUsers)) {
       const { url } = await integrations.beginConnect(user, 'calendar')
       const callback = await new _Browser().authorize(url, { login: user })
       await integrations.handleCallback(new Request(callback, { headers: { 'x-user': user } }))
     }
-    const minted = users.slice(BROWSER_USERS)
+    const minted = users.slice(browserUsers)
     for (let i = 0; i < minted.length; i += 50)
       await Promise.all(
         minted.slice(i, i + 50).map(async (user) =>
@@ -207,10 +225,9 @@ export async function _integrationsRace(options: _RaceOptions): Promise<_RaceOut
   const { oidc, racers } = options
   const table = `integrations_race_${randomBytes(4).toString('hex')}`
   const key = randomBytes(32).toString('base64')
-  process.env.KW_INTEGRATIONS_RACE_SECRET = _CLIENT.clientSecret
   const users = Array.from({ length: options.users }, (_, i) => `user-${i}`)
   const seedStarted = performance.now()
-  await seed(options, table, key, users)
+  await _seedConnections({ ...options, table, key, users, browserUsers: BROWSER_USERS })
   const seedMs = performance.now() - seedStarted
 
   const config = {

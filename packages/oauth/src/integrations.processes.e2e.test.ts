@@ -4,6 +4,9 @@
 // oidc-provider that rotates refresh tokens: exactly one refresh per connection per expiry
 // (counted at the provider, per account), zero invalid_grant, no lost connection. The children
 // import the built packages. The race itself is _integrations-race.ts.
+// Then an instance stuck in a refresh holds the connection's lock: the others' lock timeouts
+// never mark the connection failed, and once it is killed with SIGKILL the server releases
+// the lock with its session and the others carry on.
 //
 // Size: the issue's largest run is 1,000 connections. Measured on this project's two shared
 // cores (load average ~17 from other work), that run took 27 s for the first expiry and 12 s
@@ -11,17 +14,32 @@
 // in CI — so the test runs USERS = 200 connections (15 s alone on that machine; 250 took 17 s
 // alone and 29 s beside another test file) and `npm run bench` (bench/integrations.bench.ts)
 // runs the 1,000 and prints its figures.
+import { randomBytes } from 'node:crypto'
+import { AuthStore } from '@keyward/authstore'
+import { envKey, KEYWARD_LOCK_TIMEOUT } from '@keyward/core'
+import { postgresDriver } from '@keyward/core/drivers/postgres'
+import { expectKeywardError } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type PostgresCluster, postgresTestEnv, startPostgres } from '../../../test/_postgres.js'
 import { useRaceChildren } from '../../../test/_race.js'
-import { _integrationsRace, _mapAdapter } from './_integrations-race.js'
-import { _useOidc } from './_oidc.js'
+import { _integrationsRace, _mapAdapter, _seedConnections } from './_integrations-race.js'
+import { _CLIENT, _useOidc } from './_oidc.js'
+import { createIntegrations } from './integrations.js'
+import type { IntegrationEvent } from './integrations-types.js'
 
 const PROCESSES = 4
 const USERS = 200
 const CALLS = 2
 const pgEnv = postgresTestEnv('Integrations on PostgreSQL')
 const local = _useOidc({ accountIdPath: 'sub' }, { adapter: _mapAdapter() })
+
+let cluster: PostgresCluster | undefined
+beforeAll(async () => {
+  if (pgEnv.available) cluster = await startPostgres()
+}, 120_000)
+afterAll(async () => {
+  await cluster?.stop()
+})
 
 describe.skipIf(!pgEnv.available)(
   'integrations across app-instance processes on PostgreSQL',
@@ -31,14 +49,6 @@ describe.skipIf(!pgEnv.available)(
       child: new URL('./_integrations-race-child.mjs', import.meta.url),
       prefix: 'keyward-integrations-race-',
     })
-    let cluster: PostgresCluster | undefined
-    beforeAll(async () => {
-      cluster = await startPostgres()
-    }, 120_000)
-    afterAll(async () => {
-      await cluster?.stop()
-    })
-
     it(`${PROCESSES} processes × ${USERS} connections × ${CALLS} concurrent getAccessToken, two expiries: one refresh per connection per expiry, zero invalid_grant, none lost`, async () => {
       if (cluster === undefined) throw new Error('no PostgreSQL server')
       const outcome = await _integrationsRace({
@@ -63,5 +73,123 @@ describe.skipIf(!pgEnv.available)(
       expect(outcome.rounds).toHaveLength(2)
       expect(outcome.lost).toEqual([])
     }, 180_000)
+  },
+)
+
+describe.skipIf(!pgEnv.available)(
+  'an app instance stuck or killed while it holds a refresh lock',
+  () => {
+    const racers = useRaceChildren({
+      packages: ['core', 'authstore', 'oauth'],
+      child: new URL('./_integrations-race-child.mjs', import.meta.url),
+      prefix: 'keyward-integrations-stuck-',
+    })
+    const LOCK_TIMEOUT_MS = 2000
+
+    it('a lock timeout serves the unexpired token or fails with KEYWARD_LOCK_TIMEOUT, never reconnect_required; after SIGKILL the others refresh within the lock timeout, once', async () => {
+      if (cluster === undefined) throw new Error('no PostgreSQL server')
+      const table = 'integrations_stuck'
+      const key = randomBytes(32).toString('base64')
+      const user = 'user-stuck'
+      await _seedConnections({
+        oidc: local.oidc,
+        provider: local.provider,
+        url: cluster.url,
+        table,
+        key,
+        users: [user],
+      })
+      const [stuck] = await racers.start(
+        1,
+        [
+          JSON.stringify({
+            url: cluster.url,
+            table,
+            issuer: local.oidc.issuer,
+            clientId: _CLIENT.clientId,
+            stuck: true,
+          }),
+        ],
+        { KW_INTEGRATIONS_RACE_KEY: key, KW_INTEGRATIONS_RACE_SECRET: _CLIENT.clientSecret },
+      )
+      // The stuck instance, an hour later by its clock, starts the refresh and hangs in it.
+      expect(await racers.ask({ type: 'hold', user, offsetSeconds: 3600 })).toEqual([
+        { holding: user },
+      ])
+
+      // Two more instances in this process, each its own driver and pool.
+      let offsetMs = 0
+      const clock = () => Date.now() + offsetMs
+      const events: IntegrationEvent[] = []
+      const instance = () => {
+        const driver = postgresDriver({
+          connectionString: cluster!.url,
+          table,
+          key: envKey('KW', { env: { KW: key } }),
+        })
+        const integrations = createIntegrations({
+          driver,
+          store: new AuthStore({
+            driver,
+            namespace: 'integration-tokens',
+            clock,
+            lockTimeoutMs: LOCK_TIMEOUT_MS,
+          }),
+          baseUrl: 'https://app.example',
+          dev: true,
+          clock,
+          currentUser: () => null,
+          onEvent: (event) => events.push(event),
+          integrations: {
+            calendar: {
+              provider: local.provider,
+              client: {
+                clientId: _CLIENT.clientId,
+                clientSecret: '@env:KW_INTEGRATIONS_RACE_SECRET',
+              },
+            },
+          },
+        })
+        return { driver, integrations }
+      }
+      const [a, b] = [instance(), instance()]
+      const refreshesBefore = local.oidc.refreshGrants
+      try {
+        // Due (inside the refresh leeway) but not expired: the lock times out, the token is served.
+        offsetMs = 3500_000
+        const seeded = await a.integrations.getAccessToken(user, 'calendar')
+        expect((await a.integrations.status(user, 'calendar')).state).toBe('connected')
+        // Expired: the lock times out again, and that is what the caller hears.
+        offsetMs = 3700_000
+        await expectKeywardError(
+          a.integrations.getAccessToken(user, 'calendar'),
+          KEYWARD_LOCK_TIMEOUT,
+        )
+        for (const { integrations } of [a, b])
+          expect(['connected', 'degraded']).toContain(
+            (await integrations.status(user, 'calendar')).state,
+          )
+        expect(events.map((e) => e.type)).not.toContain('reconnect_required')
+
+        // Both wait for the lock; the stuck instance is killed while it holds it.
+        const waiting = [a, b].map(({ integrations }) =>
+          integrations.getAccessToken(user, 'calendar'),
+        )
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        stuck!.kill('SIGKILL')
+        const tokens = await Promise.all(waiting)
+        // Both got the lock within their lock timeout (the token has expired: a timeout would
+        // have rejected): the server released it with the dead instance's session.
+        expect(new Set(tokens).size).toBe(1)
+        expect(tokens[0]).not.toBe(seeded)
+        expect(local.oidc.refreshGrants - refreshesBefore).toBe(1)
+        for (const { integrations } of [a, b])
+          expect((await integrations.status(user, 'calendar')).state).toBe('connected')
+        expect(events.map((e) => e.type)).toEqual(['refreshed'])
+      } finally {
+        await a.driver.close()
+        await b.driver.close()
+      }
+    })
   },
 )
