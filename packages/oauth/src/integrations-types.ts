@@ -255,6 +255,14 @@ export interface Integrations {
     integration: string,
     options?: IntegrationAccessOptions,
   ): Promise<string>
+  /**
+   * Calls `fn` with the access token (as `getAccessToken`). When the API refuses it with 401 —
+   * `fn` returns a `Response` with status 401, or throws an error whose `status` or
+   * `response.status` is 401, as common API clients do — the token is reported rejected through
+   * the token store's `invalidate` (which refreshes once for that token, however many callers
+   * and instances report it) and `fn` is called once more with the new token; whatever that
+   * second call returns or throws is the result. Never more than one retry per call.
+   */
   withIntegrationAccess<T>(
     userId: string,
     integration: string,

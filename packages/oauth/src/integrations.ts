@@ -21,6 +21,7 @@ import type {
   IntegrationsOptions,
   KeepAliveResult,
 } from './integrations-types.js'
+import { withOneRetry } from './internal/integration-access.js'
 import { invalid, resolveIntegrationClient } from './internal/integration-client.js'
 import {
   accessError,
@@ -470,7 +471,16 @@ export function createIntegrations(options: IntegrationsOptions): Integrations {
     getAccessToken,
     async withIntegrationAccess(user, name, fn, access) {
       if (typeof fn !== 'function') throw invalid('fn', 'must be a function')
-      return fn(await getAccessToken(user, name, access))
+      // On a 401: report the token rejected (once across callers and instances), retry once.
+      const renew = async (rejected: string) => {
+        try {
+          await store.invalidate(name, rejected, { account: user, signal: access?.signal })
+        } catch (error) {
+          throw accessError(error, name)
+        }
+        return getAccessToken(user, name, access)
+      }
+      return withOneRetry(() => getAccessToken(user, name, access), renew, fn)
     },
     async status(user, name) {
       checkUser(user)
