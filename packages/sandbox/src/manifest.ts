@@ -171,6 +171,13 @@ export function parseManifest(input: unknown, options: ParseManifestOptions = {}
   })
 }
 
+/** The `package.json` path of a plugin folder; a folder that is no path is KEYWARD_INVALID_ARGUMENT. */
+function packageJsonOf(pluginDir: unknown): string {
+  if (typeof pluginDir !== 'string' || pluginDir === '' || pluginDir.includes('\0'))
+    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'loadManifest needs the plugin folder path')
+  return join(pluginDir, 'package.json')
+}
+
 /**
  * Reads a plugin folder: its `package.json` (name, version, main) and the permissions manifest
  * its pointer names (`"keyward": { "permissions": "./permissions.json", "commands": "./command.js" }`,
@@ -192,8 +199,7 @@ export async function loadManifest(
   pluginDir: string,
   options: LoadManifestOptions = {},
 ): Promise<PluginPackage> {
-  if (typeof pluginDir !== 'string' || pluginDir === '' || pluginDir.includes('\0'))
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'loadManifest needs the plugin folder path')
+  const packageJson = packageJsonOf(pluginDir)
   assertOptions(options, 'loadManifest')
   const manifestKey = options.manifestKey ?? DEFAULT_MANIFEST_KEY
   if (typeof manifestKey !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(manifestKey))
@@ -202,12 +208,7 @@ export async function loadManifest(
       'option `manifestKey` must be a package.json key such as keyward or kazibee',
     )
 
-  const packageFile = await resolveInside(
-    pluginDir,
-    'package.json',
-    join(pluginDir, 'package.json'),
-    '',
-  )
+  const packageFile = await resolveInside(pluginDir, 'package.json', packageJson, '')
   const dir = packageFile.slice(0, -'package.json'.length - 1)
   const json = await readBoundedJson(packageFile)
   const pkg = v.safeParse(packageSchema, json)
