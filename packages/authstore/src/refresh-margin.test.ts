@@ -51,4 +51,19 @@ describe('refresh-ahead margin', () => {
     expect(await store.getToken('svc')).toBe('next')
     expect(refreshes).toBe(1)
   })
+
+  it("a slow refresh answer does not push the stored expiry past the server's (counted from the request)", async () => {
+    let answered = 0
+    const { clock, store } = _refreshingStore(async () => {
+      clock.advance(2) // the token endpoint took 2 s to answer, under load
+      answered += 1
+      return { accessToken: `at_${answered}`, refreshToken: 'rt', expiresIn: 10 }
+    })
+    await store.setToken('svc', { accessToken: 'at_0', refreshToken: 'rt', expiresIn: 10 })
+    clock.advance(10)
+    const requestedAt = clock.now()
+    expect(await store.getToken('svc')).toBe('at_1')
+    // The server issued at_1 when it got the request: it expires 10 s after that, not after the answer.
+    expect((await store.getMetadata('svc'))?.expiresAt).toEqual(new Date(requestedAt + 10_000))
+  })
 })

@@ -136,6 +136,7 @@ if (mode === 'keyward') {
 } else {
   lost = authProvider.signInNeeded || authProvider.tokens()?.refresh_token === undefined
 }
-process.send({ ok, failed, retried, lost, errors: [...errors] })
 await client?.close().catch(() => {})
-if (process.connected) process.disconnect()
+// Disconnect only once the message is written: a disconnect right after send() can drop it,
+// and the parent then sees this process exit without a result.
+process.send({ ok, failed, retried, lost, errors: [...errors] }, () => process.disconnect())

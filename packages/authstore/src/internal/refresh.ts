@@ -118,6 +118,10 @@ export class Refreshes {
     const refresher = this.#settings.refreshers.get(service)
     if (refresher === undefined || record.refreshToken === null) return entry
     let tokens: TokenSet
+    // The token's life counts from the request, not the answer: the server started it then, and
+    // an answer that took long under load would otherwise leave a stored expiry later than the
+    // server's (calls then carry a token the server already refuses).
+    const requestedAt = clock()
     try {
       const call = {
         service: record.service,
@@ -143,7 +147,7 @@ export class Refreshes {
       })
       return latest
     }
-    const next = refreshed(record, tokens, clock(), this.#settings.inferredMs)
+    const next = refreshed(record, tokens, requestedAt, this.#settings.inferredMs)
     // Persist the new pair before anyone uses it: the old refresh token may be dead already.
     entry = await this.#records.write(key, next, version)
     if (entry.record.id === next.id && entry.record.generation === next.generation) {
