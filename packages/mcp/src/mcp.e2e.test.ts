@@ -19,15 +19,12 @@ import {
   StreamableHTTPClientTransport as TransportV2,
   UnauthorizedError as UnauthorizedErrorV2,
 } from '@modelcontextprotocol/client'
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
-import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { assertBuilt, nextMessage, snapshotBuilt } from '../../../test/_built.js'
-import { _Browser } from '../../oauth/src/_browser.js'
 import { type _OidcServer, _startOidc } from '../../oauth/src/_oidc.js'
 import { type _McpServer, _startMcpServer } from './_mcp-server.js'
-import { type McpAuthProvider, mcpAuthProvider } from './index.js'
+import { _browser, _connectV1, _whoami } from './_sdk.js'
+import { mcpAuthProvider } from './index.js'
 
 let oidc: _OidcServer
 let mcp: _McpServer
@@ -41,37 +38,6 @@ afterAll(async () => {
   await mcp?.close()
   await oidc?.close()
 })
-
-/** A "browser": signs in on oidc-provider's pages, then lands on the provider's loopback callback. */
-function browser(opened: string[] = []): (url: string) => void {
-  return (url) => {
-    opened.push(url)
-    void new _Browser()
-      .authorize(url)
-      .then((callback) => fetch(callback))
-      .catch(() => {})
-  }
-}
-
-/** Connects a v1 SDK client, retrying once after the SDK's UnauthorizedError (the host's only job). */
-async function connectV1(
-  authProvider: McpAuthProvider,
-): Promise<{ client: Client; retried: boolean }> {
-  const attempt = async () => {
-    const client = new Client({ name: 'keyward-e2e', version: '1.0.0' })
-    await client.connect(new StreamableHTTPClientTransport(new URL(mcp.url), { authProvider }))
-    return client
-  }
-  try {
-    return { client: await attempt(), retried: false }
-  } catch (error) {
-    if (!(error instanceof UnauthorizedError)) throw error
-    return { client: await attempt(), retried: true }
-  }
-}
-
-const whoami = async (client: { callTool(p: { name: string }): Promise<unknown> }) =>
-  ((await client.callTool({ name: 'whoami' })) as { content: { text: string }[] }).content[0]?.text
 
 /** The record the AuthStore keeps for the MCP server (to revoke its refresh token at the server). */
 async function storedRecord(driver: Driver): Promise<{ refreshToken: string | null }> {
@@ -91,14 +57,14 @@ describe('sign-in through discovery, with the v1 SDK client', () => {
     const authProvider = mcpAuthProvider({
       store,
       serverUrl: mcp.url,
-      openBrowser: browser(opened),
+      openBrowser: _browser(opened),
       allowLoopbackHttp: true,
       client: { clientName: 'keyward e2e' },
     })
-    const { client, retried } = await connectV1(authProvider)
+    const { client, retried } = await _connectV1(mcp.url, authProvider)
     expect(retried).toBe(true)
     expect(opened).toHaveLength(1)
-    expect(await whoami(client)).toBe('alice')
+    expect(await _whoami(client)).toBe('alice')
     await client.close()
     expect(oidc.registrations - regBefore).toBe(1)
     // RFC 8707: the authorization request and the code exchange both named the MCP server.
@@ -120,9 +86,9 @@ describe('sign-in through discovery, with the v1 SDK client', () => {
       interactive: false,
       allowLoopbackHttp: true,
     })
-    const second = await connectV1(again)
+    const second = await _connectV1(mcp.url, again)
     expect(second.retried).toBe(false)
-    expect(await whoami(second.client)).toBe('alice')
+    expect(await _whoami(second.client)).toBe('alice')
     await second.client.close()
     expect(oidc.registrations - regBefore).toBe(1)
   })
@@ -135,7 +101,7 @@ describe('sign-in through discovery, with the v2 SDK client', () => {
     const authProvider = mcpAuthProvider({
       store,
       serverUrl: mcp.url,
-      openBrowser: browser(opened),
+      openBrowser: _browser(opened),
       allowLoopbackHttp: true,
     })
     const attempt = async () => {
@@ -152,7 +118,7 @@ describe('sign-in through discovery, with the v2 SDK client', () => {
       client = await attempt()
     }
     expect(opened).toHaveLength(1)
-    expect(await whoami(client)).toBe('alice')
+    expect(await _whoami(client)).toBe('alice')
     await client.close()
   })
 })
@@ -171,7 +137,7 @@ describe('headless', () => {
     const unauthorizedBefore = mcp.unauthorized
     const resourceBefore = oidc.resourceSeen.length
     const started = performance.now()
-    const error = await expectKeywardError(connectV1(authProvider), KEYWARD_AUTH_REQUIRED)
+    const error = await expectKeywardError(_connectV1(mcp.url, authProvider), KEYWARD_AUTH_REQUIRED)
     const elapsed = performance.now() - started
     expect(error.details).toMatchObject({ reason: 'reauth_required' })
     expect(openBrowser).not.toHaveBeenCalled()
@@ -190,11 +156,11 @@ describe('a revoked grant', () => {
     const interactive = mcpAuthProvider({
       store,
       serverUrl: mcp.url,
-      openBrowser: browser(),
+      openBrowser: _browser(),
       allowLoopbackHttp: true,
     })
-    const { client } = await connectV1(interactive)
-    expect(await whoami(client)).toBe('alice')
+    const { client } = await _connectV1(mcp.url, interactive)
+    expect(await _whoami(client)).toBe('alice')
     await client.close()
     // The user revokes the grant at the authorization server.
     const { refreshToken } = await storedRecord(driver)
@@ -252,11 +218,12 @@ describe('parallel tool calls in several processes across expiries', () => {
     const path = join(dir, 'tokens.kw')
     const env = { KW_MCP_TEST_KEY: randomBytes(32).toString('base64') }
     const driver = fileDriver({ path, key: envKey('KW_MCP_TEST_KEY', { env }) })
-    const { client } = await connectV1(
+    const { client } = await _connectV1(
+      mcp.url,
       mcpAuthProvider({
         store: new AuthStore({ driver }),
         serverUrl: mcp.url,
-        openBrowser: browser(),
+        openBrowser: _browser(),
         allowLoopbackHttp: true,
       }),
     )

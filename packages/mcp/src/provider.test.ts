@@ -7,7 +7,12 @@ import { AuthStore } from '@keyward/authstore'
 import { KEYWARD_AUTH_REQUIRED, KEYWARD_INVALID_ARGUMENT } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError, expectNoLeak, recordingLogger } from '@keyward/core/testing'
-import { KEYWARD_OAUTH_STATE_MISMATCH } from '@keyward/oauth'
+import {
+  customFetch,
+  KEYWARD_OAUTH_DISCOVERY_FAILED,
+  KEYWARD_OAUTH_STATE_MISMATCH,
+  KEYWARD_OAUTH_UNSUPPORTED,
+} from '@keyward/oauth'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { KEYWARD_MCP_FLOW_NOT_FOUND, mcpAuthProvider } from './index.js'
 
@@ -25,6 +30,14 @@ const discovery = {
   resourceMetadata: { resource: serverUrl, authorization_servers: [issuer] },
 }
 const REFRESH_CANARY = 'rt_canary_9c1f2e7a_do_not_leak'
+
+/** A transport for discovery (no network in these tests) that answers 404 and records what was asked. */
+function notFound(asked: string[]) {
+  return async (url: string, init: RequestInit) => {
+    asked.push(`${init.method ?? 'GET'} ${url}`)
+    return new Response('{}', { status: 404 })
+  }
+}
 
 afterEach(() => {
   vi.restoreAllMocks()
@@ -193,7 +206,8 @@ describe('mcpAuthProvider: invalidateCredentials', () => {
     await a.saveDiscoveryState(discovery)
     await a.saveClientInformation({ client_id: 'first', issuer })
     await a.invalidateCredentials('client')
-    expect(await b.clientInformation({ issuer })).toBeUndefined()
+    // Nothing stored any more: b would register anew, and this server offers no registration.
+    await expectKeywardError(b.clientInformation({ issuer }), KEYWARD_OAUTH_UNSUPPORTED)
   })
 })
 
@@ -230,25 +244,44 @@ describe('mcpAuthProvider: registrations per authorization server', () => {
     })
   })
 
-  it('discovery state survives into another provider (process)', async () => {
+  it('discovery state survives into another provider (process); once dropped, it is discovered again', async () => {
     const driver = memoryDriver()
-    const a = mcpAuthProvider({ store: new AuthStore({ driver }), serverUrl, interactive: false })
+    const asked: string[] = []
+    const a = mcpAuthProvider({
+      store: new AuthStore({ driver }),
+      serverUrl,
+      interactive: false,
+      [customFetch]: notFound(asked),
+    })
     await a.saveDiscoveryState(discovery)
     const b = mcpAuthProvider({ store: new AuthStore({ driver }), serverUrl, interactive: false })
     expect(await b.discoveryState()).toEqual(discovery)
+    expect(asked).toEqual([])
     await b.invalidateCredentials('discovery')
-    expect(await a.discoveryState()).toBeUndefined()
+    await expectKeywardError(a.discoveryState(), KEYWARD_OAUTH_DISCOVERY_FAILED)
+    expect(asked).toEqual([
+      `POST ${serverUrl}`,
+      'GET https://mcp.example.com/.well-known/oauth-protected-resource/mcp',
+      'GET https://mcp.example.com/.well-known/oauth-protected-resource',
+    ])
   })
 
   it('ignores an unreadable stored entry with a warning naming the key, never its content', async () => {
     const driver = memoryDriver()
     const store = new AuthStore({ driver })
     const logger = recordingLogger()
-    const provider = mcpAuthProvider({ store, serverUrl, interactive: false, logger })
+    const provider = mcpAuthProvider({
+      store,
+      serverUrl,
+      interactive: false,
+      logger,
+      [customFetch]: notFound([]),
+    })
     await provider.saveDiscoveryState(discovery)
     const key = (await driver.list()).find((k) => k.includes('discovery'))
     await driver.set(key as string, new TextEncoder().encode(`{"broken": "${REFRESH_CANARY}`))
-    expect(await provider.discoveryState()).toBeUndefined()
+    // Ignored: discovered again (here, nothing is found).
+    await expectKeywardError(provider.discoveryState(), KEYWARD_OAUTH_DISCOVERY_FAILED)
     expect(logger.at('warn')[0]?.message).toContain('unreadable')
     expect(logger.at('warn')[0]?.fields).toMatchObject({ code: 'KEYWARD_MCP_STATE_CORRUPT' })
     expectNoLeak(logger.text(), REFRESH_CANARY)

@@ -1,16 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { AuthenticationRequiredError, type AuthStore } from '@keyward/authstore'
+import { KEYWARD_AUTH_REQUIRED, KeywardError, type Logger, silentLogger } from '@keyward/core'
 import {
-  assertOptions,
-  KEYWARD_AUTH_REQUIRED,
-  KEYWARD_INVALID_ARGUMENT,
-  KeywardError,
-  type Logger,
-  silentLogger,
-} from '@keyward/core'
-import { hasDisplay, KEYWARD_OAUTH_STATE_MISMATCH, systemOpenBrowser } from '@keyward/oauth'
+  customFetch,
+  hasDisplay,
+  KEYWARD_OAUTH_REGISTRATION_EXPIRED,
+  KEYWARD_OAUTH_STATE_MISMATCH,
+  systemOpenBrowser,
+} from '@keyward/oauth'
 import { KEYWARD_MCP_FLOW_NOT_FOUND } from './codes.js'
+import { checkRegistration, discover, type NetworkOptions, register } from './internal/discovery.js'
 import { listenForCallback } from './internal/loopback.js'
+import { checkOptions, invalid } from './internal/options.js'
 import { mcpRefresher } from './internal/refresher.js'
 import { exchangeFlow, grantFromDiscovery, scopesOf } from './internal/sign-in.js'
 import { type Flow, issuerOf, Storage, urlKey } from './internal/storage.js'
@@ -32,20 +33,11 @@ const DEFAULT_SIGN_IN_TIMEOUT_MS = 300_000
 const MAX_PENDING = 32
 /**
  * How long after `tokens()` moved on to a new access token a 401 is put down to the token served
- * before it (a call that carried it reached the server after it expired): the newer token is
- * used without another refresh. Past this, a 401 is the current token's.
+ * before it (a call that carried it reached the server after it expired), at most: the newer
+ * token is then used without another refresh. Never longer than half the new token's life.
+ * Past this, a 401 is the current token's.
  */
 const SUPERSEDED_GRACE_MS = 30_000
-
-function invalid(field: string, message: string): KeywardError {
-  return new KeywardError(
-    KEYWARD_INVALID_ARGUMENT,
-    `mcpAuthProvider: option \`${field}\` ${message}`,
-    {
-      details: { field },
-    },
-  )
-}
 
 /** The AuthStore service name of an MCP server: `mcp:` and its URL (hashed when too long). */
 function serviceOf(serverUrl: URL): string {
@@ -70,17 +62,22 @@ class Provider implements McpAuthProvider {
   readonly #getOptions: { account: string }
   /** What `tokens()` last returned, reused while the access token is the same. */
   #served: McpOAuthTokens | undefined
-  /** The access token `tokens()` served before `#served`, and when it stopped serving it. */
-  #superseded: { token: string; at: number } | undefined
+  /** The access token `tokens()` served before `#served`, and until when a 401 is put down to it. */
+  #superseded: { token: string; until: number } | undefined
   /** States handed to the SDK by `state()` and not used by a redirect yet. */
   readonly #states = new Set<string>()
   /** Verifiers the SDK saved, newest last. */
   readonly #verifiers: string[] = []
   /** The interactive sign-in in flight: parallel 401s share it (one browser, one listener). */
   #signingIn: Promise<void> | undefined
+  /** Discovery and registration in flight: parallel 401s share them. */
+  #discovering: Promise<McpDiscoveryState> | undefined
+  #registering: Promise<McpClientInformation> | undefined
+  readonly #serverUrl: URL
 
   constructor(options: McpAuthProviderOptions, serverUrl: URL) {
     this.#options = options
+    this.#serverUrl = serverUrl
     this.#store = options.store
     this.#service = serviceOf(serverUrl)
     this.#account = options.account ?? DEFAULT_ACCOUNT
@@ -108,6 +105,14 @@ class Provider implements McpAuthProvider {
 
   get #allowHttp(): boolean {
     return this.#options.allowLoopbackHttp === true
+  }
+
+  get #network(): NetworkOptions {
+    return {
+      allowLoopbackHttp: this.#allowHttp,
+      fetch: this.#options[customFetch],
+      logger: this.#logger,
+    }
   }
 
   // ---- tokens ------------------------------------------------------------------------------
@@ -142,8 +147,12 @@ class Provider implements McpAuthProvider {
       ...(grant === undefined ? {} : { issuer: grant.issuer }),
     })
     const previous = this.#served?.access_token
-    if (previous !== undefined && previous !== accessToken)
-      this.#superseded = { token: previous, at: Date.now() }
+    if (previous !== undefined && previous !== accessToken) {
+      const now = Date.now()
+      const life =
+        meta?.expiresAt == null ? Number.POSITIVE_INFINITY : meta.expiresAt.getTime() - now
+      this.#superseded = { token: previous, until: now + Math.min(SUPERSEDED_GRACE_MS, life / 2) }
+    }
     this.#served = tokens
     return tokens
   }
@@ -175,13 +184,58 @@ class Provider implements McpAuthProvider {
 
   // ---- client registration, per authorization server -----------------------------------------
 
+  /**
+   * The client registration at the authorization server in use: the one stored for its issuer
+   * (refused with `KEYWARD_OAUTH_REGISTRATION_MISMATCH` when it was issued by another server),
+   * else the configured client id, else a new one registered here through `@keyward/oauth`
+   * (the Client ID Metadata Document URL where the server accepts it, else RFC 7591), stored
+   * for that issuer and reused by every process.
+   */
   async clientInformation(ctx?: McpIssuerContext): Promise<McpClientInformation | undefined> {
     const issuer = ctx?.issuer ?? (await this.#currentIssuer())
     if (issuer !== undefined) {
       const stored = await this.#storage.registration(issuer)
-      if (stored !== undefined) return stored
+      if (stored !== undefined) {
+        try {
+          checkRegistration(stored, issuer)
+          return stored
+        } catch (error) {
+          if (!KeywardError.isInstance(error) || error.code !== KEYWARD_OAUTH_REGISTRATION_EXPIRED)
+            throw error
+          await this.#storage.forgetRegistration(issuer, stored.client_id)
+        }
+      }
     }
-    return this.#staticClient()
+    const fixed = this.#staticClient()
+    if (fixed !== undefined || issuer === undefined) return fixed
+    const discovery = await this.#storage.discovery()
+    const server = discovery?.authorizationServerMetadata
+    if (
+      discovery === undefined ||
+      server === undefined ||
+      issuerOf(server.issuer) !== issuerOf(issuer)
+    )
+      return undefined
+    this.#registering ??= this.#register(discovery).finally(() => {
+      this.#registering = undefined
+    })
+    return this.#registering
+  }
+
+  async #register(discovery: McpDiscoveryState): Promise<McpClientInformation> {
+    const client = this.#options.client
+    const information = await register(
+      discovery,
+      {
+        clientMetadataUrl: client?.clientMetadataUrl,
+        clientName: this.clientMetadata.client_name,
+        redirectUri: REDIRECT_URL,
+        scopes: this.#options.scopes,
+      },
+      this.#network,
+    )
+    await this.#storage.saveRegistration(information.issuer as string, information)
+    return information
   }
 
   #staticClient(): McpClientInformation | undefined {
@@ -202,6 +256,8 @@ class Provider implements McpAuthProvider {
     const issuer = ctx?.issuer ?? information.issuer ?? (await this.#currentIssuer())
     if (issuer === undefined)
       throw invalid('clientInformation.issuer', 'is needed: a registration is kept per server')
+    // Never keep one server's registration as another's.
+    checkRegistration(information, issuer)
     await this.#storage.saveRegistration(issuer, {
       ...information,
       issuer: information.issuer ?? issuer,
@@ -216,8 +272,24 @@ class Provider implements McpAuthProvider {
     return this.#storage.saveDiscovery(state)
   }
 
-  discoveryState(): Promise<McpDiscoveryState | undefined> {
-    return this.#storage.discovery()
+  /**
+   * The discovery state of this MCP server: as stored (every process reuses it), else discovered
+   * now through `@keyward/oauth` in the MCP spec's order and stored — so the SDK never runs its
+   * own discovery, and a mix-up (`KEYWARD_OAUTH_ISSUER_MISMATCH`), a server without S256 PKCE
+   * (`KEYWARD_OAUTH_PKCE_UNSUPPORTED`) or metadata for another resource is refused here.
+   */
+  async discoveryState(): Promise<McpDiscoveryState | undefined> {
+    const stored = await this.#storage.discovery()
+    if (stored !== undefined) return stored
+    this.#discovering ??= discover(this.#serverUrl, this.#network)
+      .then(async (state) => {
+        await this.#storage.saveDiscovery(state)
+        return state
+      })
+      .finally(() => {
+        this.#discovering = undefined
+      })
+    return this.#discovering
   }
 
   async #currentIssuer(): Promise<string | undefined> {
@@ -397,8 +469,8 @@ class Provider implements McpAuthProvider {
   /**
    * A 401 arrived: re-read; a sibling's newer token is kept; otherwise the store refreshes once
    * (across processes) or marks the record `reauth_required` — it never deletes. The SDK does not
-   * say which token the refused call carried: within {@link SUPERSEDED_GRACE_MS} of `tokens()`
-   * moving to a new token, it is the one served before (a call that reached the server just
+   * say which token the refused call carried: shortly after `tokens()` moved to a new token
+   * ({@link SUPERSEDED_GRACE_MS}, at most half its life), it is the one served before (a call that reached the server just
    * after that token expired), and `invalidate` returns the newer one without a refresh;
    * otherwise it is the one served last. True when a usable token other than the rejected one
    * is stored now.
@@ -406,7 +478,7 @@ class Provider implements McpAuthProvider {
   async #recovered(): Promise<boolean> {
     const superseded = this.#superseded
     const rejected =
-      superseded !== undefined && Date.now() - superseded.at < SUPERSEDED_GRACE_MS
+      superseded !== undefined && Date.now() < superseded.until
         ? superseded.token
         : this.#served?.access_token
     this.#store.reload(this.#service)
@@ -459,51 +531,5 @@ class Provider implements McpAuthProvider {
  * ```
  */
 export function mcpAuthProvider(options: McpAuthProviderOptions): McpAuthProvider {
-  assertOptions(options, 'mcpAuthProvider', {
-    store: { kind: 'object', required: true },
-    client: 'object',
-    interactive: 'boolean',
-    openBrowser: 'function',
-    account: 'non-empty string',
-    signInTimeoutMs: 'positive integer',
-    allowLoopbackHttp: 'boolean',
-    logger: 'logger',
-  })
-  if (typeof (options.store as { setRefresher?: unknown }).setRefresher !== 'function')
-    throw invalid('store', 'must be an AuthStore')
-  let serverUrl: URL
-  try {
-    serverUrl = new URL(String(options.serverUrl))
-  } catch {
-    throw invalid('serverUrl', 'must be an absolute URL')
-  }
-  if (serverUrl.protocol !== 'https:' && serverUrl.protocol !== 'http:')
-    throw invalid('serverUrl', 'must be an http(s) URL')
-  serverUrl.hash = ''
-  const client = options.client
-  if (client !== undefined) {
-    assertOptions(client, 'mcpAuthProvider client', {
-      clientMetadataUrl: 'non-empty string',
-      clientId: 'non-empty string',
-      clientSecret: 'non-empty string',
-      clientName: 'non-empty string',
-    })
-    if (client.clientMetadataUrl !== undefined) {
-      let url: URL | undefined
-      try {
-        url = new URL(client.clientMetadataUrl)
-      } catch {
-        url = undefined
-      }
-      if (url?.protocol !== 'https:' || url.pathname === '/')
-        throw invalid('client.clientMetadataUrl', 'must be an https URL with a path')
-    }
-  }
-  if (
-    options.scopes !== undefined &&
-    (!Array.isArray(options.scopes) ||
-      !options.scopes.every((s) => typeof s === 'string' && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s)))
-  )
-    throw invalid('scopes', 'must be an array of scope strings')
-  return new Provider(options, serverUrl)
+  return new Provider(options, checkOptions(options))
 }

@@ -8,6 +8,7 @@
  */
 import type { AuthStore } from '@keyward/authstore'
 import type { Logger } from '@keyward/core'
+import type { CustomFetch, customFetch } from '@keyward/oauth'
 
 /**
  * The OAuth client the provider signs in as. With `clientMetadataUrl` (a Client ID Metadata
@@ -55,6 +56,12 @@ export interface McpAuthProviderOptions {
    */
   readonly allowLoopbackHttp?: boolean | undefined
   readonly logger?: Logger | undefined
+  /**
+   * Replaces the transport of discovery and client registration (`@keyward/oauth`'s
+   * `customFetch`; default `safeFetch`): a loud opt-out of its SSRF policy, for tests and hosts
+   * that route through their own client.
+   */
+  readonly [customFetch]?: CustomFetch | undefined
 }
 
 /** Tokens as the MCP SDK reads them: never a refresh token (refreshing is keyward's job). */
