@@ -3,8 +3,41 @@
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { afterAll, beforeAll } from 'vitest'
 import { _Browser } from '../../oauth/src/_browser.js'
+import { type _OidcServer, _startOidc } from '../../oauth/src/_oidc.js'
+import { type _McpServer, _startMcpServer } from './_mcp-server.js'
 import type { McpAuthProvider } from './index.js'
+
+/**
+ * Starts an MCP server (the SDK's) and an oidc-provider issuing tokens for it (resource
+ * indicators, plus `options`) for the tests of one `describe` or file; closed afterwards.
+ */
+export function _useMcpAndOidc(options: Parameters<typeof _startOidc>[0] = {}): {
+  readonly mcp: _McpServer
+  readonly oidc: _OidcServer
+} {
+  const state: { mcp?: _McpServer; oidc?: _OidcServer } = {}
+  beforeAll(async () => {
+    state.mcp = await _startMcpServer()
+    state.oidc = await _startOidc({ ...options, resourceServer: state.mcp.url })
+    state.mcp.oidc = state.oidc
+  })
+  afterAll(async () => {
+    await state.mcp?.close()
+    await state.oidc?.close()
+  })
+  return {
+    get mcp() {
+      if (state.mcp === undefined) throw new Error('the MCP server is not started yet')
+      return state.mcp
+    },
+    get oidc() {
+      if (state.oidc === undefined) throw new Error('the oidc-provider is not started yet')
+      return state.oidc
+    },
+  }
+}
 
 /** A "browser": signs in on oidc-provider's pages, then lands on the provider's loopback callback. */
 export function _browser(opened: string[] = []): (url: string) => void {

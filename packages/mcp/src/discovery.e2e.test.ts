@@ -16,11 +16,9 @@ import {
   KEYWARD_OAUTH_REGISTRATION_MISMATCH,
   KEYWARD_OAUTH_TIMEOUT,
 } from '@keyward/oauth'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { _useMetadataServer } from '../../oauth/src/_metadata-server.js'
-import { type _OidcServer, _startOidc } from '../../oauth/src/_oidc.js'
-import { type _McpServer, _startMcpServer } from './_mcp-server.js'
-import { _browser, _connectV1, _whoami } from './_sdk.js'
+import { _browser, _connectV1, _useMcpAndOidc, _whoami } from './_sdk.js'
 import { mcpAuthProvider } from './index.js'
 
 const lying = _useMetadataServer()
@@ -126,19 +124,10 @@ describe('discovery through @keyward/oauth, driven by the v1 SDK client', () => 
 })
 
 describe('registrations, with oidc-provider and an MCP server built with the SDK', () => {
-  let oidc: _OidcServer
-  let mcp: _McpServer
-  beforeAll(async () => {
-    mcp = await _startMcpServer()
-    oidc = await _startOidc({ registration: true, resourceServer: mcp.url })
-    mcp.oidc = oidc
-  })
-  afterAll(async () => {
-    await mcp?.close()
-    await oidc?.close()
-  })
+  const servers = _useMcpAndOidc({ registration: true })
 
   it('refuses a registration issued by another server: KEYWARD_OAUTH_REGISTRATION_MISMATCH, its client id never sent', async () => {
+    const { mcp, oidc } = servers
     const driver = memoryDriver()
     // A real dynamic registration at oidc-provider, through the provider's own discovery.
     const real = mcpAuthProvider({
@@ -172,34 +161,25 @@ describe('registrations, with oidc-provider and an MCP server built with the SDK
   })
 })
 
+const CIMD = 'https://agent.example/oauth-client.json'
+
 describe('a Client ID Metadata Document client, with oidc-provider (CIMD enabled) and the SDK', () => {
-  const CIMD = 'https://agent.example/oauth-client.json'
-  let oidc: _OidcServer
-  let mcp: _McpServer
-  beforeAll(async () => {
-    mcp = await _startMcpServer()
-    oidc = await _startOidc({
-      resourceServer: mcp.url,
-      clientMetadataDocuments: {
-        [CIMD]: {
-          client_id: CIMD,
-          client_name: 'keyward CIMD agent',
-          application_type: 'native',
-          redirect_uris: ['http://127.0.0.1/callback'],
-          grant_types: ['authorization_code', 'refresh_token'],
-          response_types: ['code'],
-          token_endpoint_auth_method: 'none',
-        },
+  const servers = _useMcpAndOidc({
+    clientMetadataDocuments: {
+      [CIMD]: {
+        client_id: CIMD,
+        client_name: 'keyward CIMD agent',
+        application_type: 'native',
+        redirect_uris: ['http://127.0.0.1/callback'],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
       },
-    })
-    mcp.oidc = oidc
-  })
-  afterAll(async () => {
-    await mcp?.close()
-    await oidc?.close()
+    },
   })
 
   it('signs in with the document URL as client id: no registration request, the server reads the document', async () => {
+    const { mcp, oidc } = servers
     const opened: string[] = []
     const authProvider = mcpAuthProvider({
       store: new AuthStore({ driver: memoryDriver() }),
