@@ -34,7 +34,7 @@ export type PresetId =
 
 type PresetData = (options: PresetOptions) => ProviderDefinition
 
-const _base = (options: PresetOptions, fallback: string): string =>
+const baseOf = (options: PresetOptions, fallback: string): string =>
   (options.baseUrl ?? fallback).replace(/\/+$/, '')
 
 /**
@@ -125,7 +125,7 @@ const DATA = {
     headers: { 'notion-version': '2022-06-28' },
   }),
   gitlab: (o) => {
-    const base = _base(o, 'https://gitlab.com')
+    const base = baseOf(o, 'https://gitlab.com')
     return {
       id: 'gitlab',
       name: 'GitLab',
@@ -217,7 +217,7 @@ const DATA = {
     quirks: { rotatesRefreshTokens: true },
   }),
   salesforce: (o) => {
-    const base = _base(o, 'https://login.salesforce.com')
+    const base = baseOf(o, 'https://login.salesforce.com')
     return {
       id: 'salesforce',
       name: 'Salesforce',
@@ -323,7 +323,7 @@ const DATA = {
     quirks: { scopeField: 'scopes' },
   }),
   okta: (o) => {
-    const base = _base(o, 'https://example.okta.com')
+    const base = baseOf(o, 'https://example.okta.com')
     return {
       id: 'okta',
       name: 'Okta',
@@ -337,7 +337,7 @@ const DATA = {
 /** A preset: builds (and validates) its provider on call, with optional overrides. */
 export type Preset = (options?: PresetOptions) => Provider
 
-function _preset(data: PresetData): Preset {
+function presetOf(data: PresetData): Preset {
   return (options = {}) => {
     const { tenant: _t, baseUrl: _b, ...overrides } = options
     const base = data(options)
@@ -361,6 +361,6 @@ function _preset(data: PresetData): Preset {
  */
 export const presets: Readonly<Record<PresetId, Preset>> = Object.freeze(
   Object.fromEntries(
-    Object.entries(DATA).map(([id, data]) => [id, _preset(data as PresetData)]),
+    Object.entries(DATA).map(([id, data]) => [id, presetOf(data as PresetData)]),
   ) as Record<PresetId, Preset>,
 )

@@ -98,7 +98,7 @@ export type Provider = Readonly<
   }
 >
 
-const _url = (field: string) =>
+const urlField = (field: string) =>
   v.pipe(
     v.string(`${field} must be a string`),
     v.check((value) => {
@@ -111,7 +111,7 @@ const _url = (field: string) =>
     }, `${field} must be an absolute https URL`),
   )
 
-const _path = (field: string) =>
+const jsonPathField = (field: string) =>
   v.pipe(
     v.string(`${field} must be a string`),
     v.check(
@@ -120,7 +120,7 @@ const _path = (field: string) =>
     ),
   )
 
-const _scope = v.pipe(
+const scopeSchema = v.pipe(
   v.string('a scope must be a string'),
   v.regex(
     /^[\x21\x23-\x5b\x5d-\x7e]+$/,
@@ -128,7 +128,7 @@ const _scope = v.pipe(
   ),
 )
 
-const _resource = v.pipe(
+const resourceSchema = v.pipe(
   v.string('resource must be a string'),
   v.check((value) => {
     try {
@@ -140,7 +140,7 @@ const _resource = v.pipe(
   }, 'resource must be an absolute URI without a fragment (RFC 8707)'),
 )
 
-const _stringRecord = v.record(v.string(), v.string('must be a string'))
+const stringRecord = v.record(v.string(), v.string('must be a string'))
 
 const ProviderSchema = v.strictObject(
   {
@@ -154,11 +154,11 @@ const ProviderSchema = v.strictObject(
     name: v.optional(v.pipe(v.string(), v.minLength(1))),
     ...optionalFields(
       ['issuer', 'authorizeUrl', 'tokenUrl', 'revokeUrl', 'deviceAuthorizationUrl', 'accountUrl'],
-      _url,
+      urlField,
     ),
-    ...optionalFields(['accountIdPath', 'accountEmailPath', 'accountNamePath'], _path),
+    ...optionalFields(['accountIdPath', 'accountEmailPath', 'accountNamePath'], jsonPathField),
     ...optionalFields(['scopes', 'upgradeScopes'], (field) =>
-      v.array(_scope, `${field} must be an array of strings`),
+      v.array(scopeSchema, `${field} must be an array of strings`),
     ),
     pkce: v.optional(v.boolean('pkce must be a boolean')),
     clientAuth: v.optional(
@@ -168,16 +168,19 @@ const ProviderSchema = v.strictObject(
       ),
     ),
     scopeSeparator: v.optional(v.picklist([' ', ','], 'scopeSeparator must be " " or ","')),
-    tokenPath: v.optional(_path('tokenPath')),
-    authorizeParams: v.optional(_stringRecord),
+    tokenPath: v.optional(jsonPathField('tokenPath')),
+    authorizeParams: v.optional(stringRecord),
     resource: v.optional(
-      v.union([_resource, v.array(_resource, 'resource must be a URI or an array of URIs')]),
+      v.union([
+        resourceSchema,
+        v.array(resourceSchema, 'resource must be a URI or an array of URIs'),
+      ]),
     ),
-    tokenParams: v.optional(_stringRecord),
+    tokenParams: v.optional(stringRecord),
     bodyFormat: v.optional(v.picklist(['form', 'json'], 'bodyFormat must be form or json')),
     redirectPort: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535))),
     redirectHost: v.optional(v.picklist(['127.0.0.1', 'localhost', '[::1]'])),
-    headers: v.optional(_stringRecord),
+    headers: v.optional(stringRecord),
     quirks: v.optional(
       v.strictObject({
         errorInBody200: v.optional(v.boolean()),

@@ -96,10 +96,10 @@ export async function checkedBody(
   return body
 }
 
-const _token = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TOKEN_LENGTH))
+const tokenString = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TOKEN_LENGTH))
 const TokenFields = v.object({
-  access_token: _token,
-  refresh_token: v.optional(_token),
+  access_token: tokenString,
+  refresh_token: v.optional(tokenString),
   expires_in: v.optional(
     v.union([
       v.pipe(v.number(), v.finite(), v.minValue(0)),
