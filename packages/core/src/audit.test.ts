@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createAuditLog, verifyAuditLog } from './audit.js'
-import { KEYWARD_INVALID_ARGUMENT, KEYWARD_STORE_CORRUPT, KeywardError } from './errors.js'
+import { KEYWARD_INVALID_ARGUMENT, KEYWARD_STORE_CORRUPT } from './errors.js'
+import { expectKeywardError } from './test-kit.js'
 
 async function logWith(count: number) {
   const dir = await mkdtemp(join(tmpdir(), 'keyward-audit-'))
@@ -20,15 +21,6 @@ async function logWith(count: number) {
 
 async function lines(path: string): Promise<string[]> {
   return (await readFile(path, 'utf8')).split('\n').filter((line) => line !== '')
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise
-  } catch (error) {
-    return KeywardError.isInstance(error) ? error.code : 'not a KeywardError'
-  }
-  return undefined
 }
 
 describe('audit log', () => {
@@ -100,7 +92,7 @@ describe('audit log', () => {
   it('refuses to chain onto a last line it did not write', async () => {
     const audit = await logWith(1)
     await appendFile(audit.path, 'not a log line\n')
-    expect(await codeOf(audit.append({ type: 'x' }))).toBe(KEYWARD_STORE_CORRUPT)
+    await expectKeywardError(audit.append({ type: 'x' }), KEYWARD_STORE_CORRUPT)
     expect(await verifyAuditLog(audit.path)).toMatchObject({
       ok: false,
       line: 2,
@@ -117,9 +109,26 @@ describe('audit log', () => {
       { type: '' },
       [] as unknown as { type: string },
     ]) {
-      expect(await codeOf(audit.append(entry))).toBe(KEYWARD_INVALID_ARGUMENT)
+      await expectKeywardError(audit.append(entry), KEYWARD_INVALID_ARGUMENT)
     }
     expect((await verifyAuditLog(audit.path)).ok).toBe(true)
+  })
+
+  it('validates its options eagerly, naming what is at fault', async () => {
+    const bad: [unknown, string][] = [
+      [null, 'createAuditLog needs an options object'],
+      [[], 'createAuditLog needs an options object'],
+      [{ path: '' }, 'option `path`'],
+      [{ path: 'a\0b' }, 'option `path`'],
+      [{ path: join(tmpdir(), 'a.jsonl'), clock: 3 }, 'option `clock` must be a function'],
+    ]
+    for (const [options, named] of bad) {
+      const error = await expectKeywardError(
+        () => createAuditLog(options as never),
+        KEYWARD_INVALID_ARGUMENT,
+      )
+      expect(error.message, JSON.stringify(options)).toContain(named)
+    }
   })
 
   it('a missing file is an empty, valid log', async () => {

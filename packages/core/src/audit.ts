@@ -9,6 +9,7 @@ import {
   KEYWARD_STORE_IO,
   KeywardError,
 } from './errors.js'
+import { assertOptions } from './guards.js'
 import { withFileLock } from './internal/lock.js'
 
 /**
@@ -206,14 +207,11 @@ function checkLine(
  * ```
  */
 export function createAuditLog(options: AuditLogOptions): AuditLog {
-  if (typeof options !== 'object' || options === null)
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'createAuditLog needs an options object')
+  assertOptions(options, 'createAuditLog', { clock: 'function' })
   const { path } = options
   if (typeof path !== 'string' || path === '' || path.includes('\0'))
     throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `path` must be a file path')
   const clock = options.clock ?? systemClock
-  if (typeof clock !== 'function')
-    throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'option `clock` must be a function')
 
   const ioError = (action: string, cause: unknown) =>
     new KeywardError(

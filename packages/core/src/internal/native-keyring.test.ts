@@ -5,7 +5,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { KeywardError } from '../errors.js'
+import {
+  KEYWARD_KEYRING_TIMEOUT,
+  KEYWARD_KEYRING_UNAVAILABLE,
+  KEYWARD_MISSING_DEPENDENCY,
+  KeywardError,
+} from '../errors.js'
+import { expectKeywardError } from '../test-kit.js'
 import {
   boundedCall,
   defaultLockDir,
@@ -32,21 +38,24 @@ describe('loadKeyring', () => {
   })
 
   it('names the package to install when the module cannot be imported', async () => {
-    const error = await loadKeyring('@keyward/no-such-keyring-binding').catch((e: unknown) => e)
+    const error = await expectKeywardError(
+      loadKeyring('@keyward/no-such-keyring-binding'),
+      KEYWARD_MISSING_DEPENDENCY,
+    )
     expect(KeywardError.isInstance(error)).toBe(true)
-    expect((error as KeywardError).code).toBe('KEYWARD_MISSING_DEPENDENCY')
-    expect((error as KeywardError).message).toContain(
+    expect(error.code).toBe('KEYWARD_MISSING_DEPENDENCY')
+    expect(error.message).toContain(
       'install @keyward/no-such-keyring-binding to use the OS keyring',
     )
-    expect((error as KeywardError).details).toEqual({
+    expect(error.details).toEqual({
       package: '@keyward/no-such-keyring-binding',
     })
   })
 
   it('rejects a module that is not a keyring binding', async () => {
-    const error = await loadKeyring('node:path').catch((e: unknown) => e)
-    expect((error as KeywardError).code).toBe('KEYWARD_MISSING_DEPENDENCY')
-    expect((error as KeywardError).message).toContain('AsyncEntry')
+    const error = await expectKeywardError(loadKeyring('node:path'), KEYWARD_MISSING_DEPENDENCY)
+    expect(error.code).toBe('KEYWARD_MISSING_DEPENDENCY')
+    expect(error.message).toContain('AsyncEntry')
   })
 
   it('is never loaded by the root entry or the other drivers (built dist, fresh process)', async () => {
@@ -201,30 +210,30 @@ describe('bounded keyring calls', () => {
   // bus, which hangs before any call, is tested for real in drivers/keyring-timeout.test.ts.
   it('ends a call that never settles with KEYWARD_KEYRING_TIMEOUT and aborts it', async () => {
     let aborted = false
-    const error = await boundedCall(context, 50, (signal) => {
-      signal.addEventListener('abort', () => {
-        aborted = true
-      })
-      return new Promise<never>(() => {})
-    }).then(
-      () => undefined,
-      (e: unknown) => e,
+    const error = await expectKeywardError(
+      boundedCall(context, 50, (signal) => {
+        signal.addEventListener('abort', () => {
+          aborted = true
+        })
+        return new Promise<never>(() => {})
+      }),
+      KEYWARD_KEYRING_TIMEOUT,
     )
     expect(KeywardError.isInstance(error)).toBe(true)
-    expect((error as KeywardError).code).toBe('KEYWARD_KEYRING_TIMEOUT')
-    expect((error as KeywardError).details).toMatchObject({ timeoutMs: 50, account: 'a' })
+    expect(error.code).toBe('KEYWARD_KEYRING_TIMEOUT')
+    expect(error.details).toMatchObject({ timeoutMs: 50, account: 'a' })
     expect(aborted).toBe(true)
   })
 
   it('passes results and maps platform errors as before', async () => {
     expect(await boundedCall(context, 1000, async () => 7)).toBe(7)
-    const error = await boundedCall(context, 1000, async () => {
-      throw new Error('zbus error: Failed to connect')
-    }).then(
-      () => undefined,
-      (e: unknown) => e,
+    const error = await expectKeywardError(
+      boundedCall(context, 1000, async () => {
+        throw new Error('zbus error: Failed to connect')
+      }),
+      KEYWARD_KEYRING_UNAVAILABLE,
     )
-    expect((error as KeywardError).code).toBe('KEYWARD_KEYRING_UNAVAILABLE')
+    expect(error.code).toBe('KEYWARD_KEYRING_UNAVAILABLE')
   })
 
   it('maps "matched by 2 credentials" to KEYWARD_KEYRING_AMBIGUOUS with the fix, no object paths', () => {
