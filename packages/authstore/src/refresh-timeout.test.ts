@@ -40,7 +40,7 @@ describe('every refresher call is bounded', () => {
     expect(await store.getToken('svc')).toBe('still-valid')
     expect(signals).toHaveLength(1)
     expect(signals[0]?.aborted).toBe(true)
-    expect(RefreshError.isRefreshError(signals[0]?.reason)).toBe(true)
+    expect(RefreshError.isInstance(signals[0]?.reason)).toBe(true)
     expect(degraded).toHaveLength(1)
     expect(await store.getMetadata('svc')).toMatchObject({ state: 'degraded', failures: 1 })
     // In backoff the token is served from memory at once, without calling the refresher again.
@@ -63,7 +63,7 @@ describe('every refresher call is bounded', () => {
     clock.advance(61)
     const error = (await store.getToken('svc').catch((e) => e)) as AuthenticationRequiredError
     expect(error.reason).toBe('expired')
-    expect(RefreshError.isRefreshError(error.cause)).toBe(true)
+    expect(RefreshError.isInstance(error.cause)).toBe(true)
     expect((error.cause as RefreshError).transient).toBe(true)
   })
 

@@ -193,7 +193,7 @@ describe('refresh failures', () => {
     expect(error.message).toMatch(
       /^token for registry expired and refreshing failed \(temporarily_unavailable\); next attempt after /,
     )
-    expect(RefreshError.isRefreshError(error.cause)).toBe(true)
+    expect(RefreshError.isInstance(error.cause)).toBe(true)
     expect((error.cause as RefreshError).code).toBe(KEYWARD_REFRESH_FAILED)
     expect(await driver.list()).toEqual(['authstore/registry/default'])
     // Still refreshable: isAuthenticated is true, and recovery works.

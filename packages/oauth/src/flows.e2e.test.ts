@@ -103,7 +103,7 @@ describe('browser sign-in against oidc-provider', () => {
         _CLIENT,
       )({ service: 'local', refreshToken: tokens.refreshToken as string, scopes: [] }),
     )
-    expect(RefreshError.isRefreshError(reuse)).toBe(true)
+    expect(RefreshError.isInstance(reuse)).toBe(true)
     expect(reuse).toMatchObject({ transient: false, oauthError: 'invalid_grant' })
 
     await revokeToken(local.provider, _CLIENT, {

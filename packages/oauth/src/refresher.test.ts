@@ -23,7 +23,7 @@ describe('Retry-After on a refused refresh', () => {
     const error = await refresher({ service: 'acme', refreshToken: 'rt', scopes: [] }).catch(
       (e: unknown) => e,
     )
-    expect(RefreshError.isRefreshError(error)).toBe(true)
+    expect(RefreshError.isInstance(error)).toBe(true)
     expect(error).toMatchObject({ transient: false, oauthError: 'invalid_grant' })
 
     let now = Date.now()
@@ -75,7 +75,7 @@ describe('Retry-After on a refused refresh', () => {
         const error = toRefreshError(
           errorResponse(provider, 'refresh request', status, 'invalid_request', seconds),
         )
-        expect(RefreshError.isRefreshError(error)).toBe(true)
+        expect(RefreshError.isInstance(error)).toBe(true)
         const at = error.retryAt?.getTime()
         if (at !== undefined) {
           expect(at).toBeGreaterThanOrEqual(now)
