@@ -17,11 +17,10 @@ import {
   KEYWARD_KEYRING_LOCKED,
   KEYWARD_KEYRING_TIMEOUT,
   KEYWARD_KEYRING_UNAVAILABLE,
-  KEYWARD_MISSING_DEPENDENCY,
   KEYWARD_STORE_IO,
   KeywardError,
 } from '../errors.js'
-import { isModuleNotFound, onceImported } from './optional-import.js'
+import { optionalModule } from './optional-import.js'
 import { checkSessionBus, parseBusAddress } from './session-bus.js'
 
 /** The npm package that talks to the OS keyring. */
@@ -58,7 +57,15 @@ export interface NativeKeyring {
   ): Promise<Array<{ account: string; password: string }>>
 }
 
-const loadOnce = onceImported(importKeyring)
+const loadOnce = optionalModule<NativeKeyring>({
+  exports: ['AsyncEntry', 'findCredentialsAsync'],
+  missing: (specifier) =>
+    `install ${specifier} to use the OS keyring (npm install ${specifier}), or use fileDriver with passphraseKey/envKey`,
+  broken: (specifier) =>
+    `${specifier} is installed but its native binding for ${process.platform}-${process.arch} could not be loaded; reinstall it (npm install ${specifier}) so that npm fetches the binding for this platform`,
+  wrongShape: (specifier) =>
+    `${specifier} does not export AsyncEntry and findCredentialsAsync; install @napi-rs/keyring 2.x`,
+})
 
 /**
  * Imports `@napi-rs/keyring` on first use (once per process). A missing package or a missing
@@ -67,41 +74,6 @@ const loadOnce = onceImported(importKeyring)
  */
 export function loadKeyring(specifier: string = KEYRING_MODULE): Promise<NativeKeyring> {
   return loadOnce(specifier)
-}
-
-async function importKeyring(specifier: string): Promise<NativeKeyring> {
-  let imported: Record<string, unknown>
-  try {
-    imported = (await import(specifier)) as Record<string, unknown>
-  } catch (error) {
-    if (isModuleNotFound(error, specifier)) {
-      throw new KeywardError(
-        KEYWARD_MISSING_DEPENDENCY,
-        `install ${specifier} to use the OS keyring (npm install ${specifier}), or use fileDriver with passphraseKey/envKey`,
-        { details: { package: specifier } },
-      )
-    }
-    throw new KeywardError(
-      KEYWARD_MISSING_DEPENDENCY,
-      `${specifier} is installed but its native binding for ${process.platform}-${process.arch} could not be loaded; reinstall it (npm install ${specifier}) so that npm fetches the binding for this platform`,
-      { cause: error, details: { package: specifier } },
-    )
-  }
-  // CommonJS packages arrive as `default` under ESM import.
-  const candidate = (typeof imported.AsyncEntry === 'function' ? imported : imported.default) as
-    | Partial<NativeKeyring>
-    | undefined
-  if (
-    typeof candidate?.AsyncEntry !== 'function' ||
-    typeof candidate.findCredentialsAsync !== 'function'
-  ) {
-    throw new KeywardError(
-      KEYWARD_MISSING_DEPENDENCY,
-      `${specifier} does not export AsyncEntry and findCredentialsAsync; install @napi-rs/keyring 2.x`,
-      { details: { package: specifier } },
-    )
-  }
-  return candidate as NativeKeyring
 }
 
 /** Where a keyring lives: the backend name reported by drivers and probes, and its durability. */

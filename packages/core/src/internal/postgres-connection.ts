@@ -12,13 +12,12 @@ import type {
   PostgresQueryResult,
 } from '../drivers/postgres-options.js'
 import {
-  KEYWARD_MISSING_DEPENDENCY,
   KEYWARD_POSTGRES_ERROR,
   KEYWARD_POSTGRES_NOT_MIGRATED,
   KEYWARD_POSTGRES_UNAVAILABLE,
   KeywardError,
 } from '../errors.js'
-import { isModuleNotFound, onceImported } from './optional-import.js'
+import { optionalModule } from './optional-import.js'
 import { parseNotification, type TableNames } from './postgres-sql.js'
 
 const PG_MODULE = 'pg'
@@ -32,7 +31,14 @@ export interface PgModule {
   }
 }
 
-const loadOnce = onceImported(importPg)
+const loadOnce = optionalModule<PgModule>({
+  exports: ['Pool'],
+  missing: (specifier) =>
+    `install ${specifier} to use the PostgreSQL driver (npm install ${specifier}); it is an optional peer dependency of @keyward/core`,
+  broken: (specifier) =>
+    `${specifier} is installed but could not be loaded; reinstall it (npm install ${specifier})`,
+  wrongShape: (specifier) => `${specifier} does not export Pool; install pg 8 (npm install pg@8)`,
+})
 
 /**
  * Imports `pg` on first use (once per process). Missing: `KEYWARD_MISSING_DEPENDENCY` naming
@@ -40,33 +46,6 @@ const loadOnce = onceImported(importPg)
  */
 export function loadPg(specifier: string = PG_MODULE): Promise<PgModule> {
   return loadOnce(specifier)
-}
-
-async function importPg(specifier: string): Promise<PgModule> {
-  let imported: Record<string, unknown>
-  try {
-    imported = (await import(specifier)) as Record<string, unknown>
-  } catch (error) {
-    const missing = isModuleNotFound(error, specifier)
-    throw new KeywardError(
-      KEYWARD_MISSING_DEPENDENCY,
-      missing
-        ? `install ${specifier} to use the PostgreSQL driver (npm install ${specifier}); it is an optional peer dependency of @keyward/core`
-        : `${specifier} is installed but could not be loaded; reinstall it (npm install ${specifier})`,
-      { ...(missing ? {} : { cause: error }), details: { package: specifier } },
-    )
-  }
-  // `pg` is CommonJS; its ESM wrapper exports `Pool`, a plain import gives `default.Pool`.
-  const candidate = (
-    typeof imported.Pool === 'function' ? imported : imported.default
-  ) as Partial<PgModule> | null
-  if (typeof candidate?.Pool !== 'function')
-    throw new KeywardError(
-      KEYWARD_MISSING_DEPENDENCY,
-      `${specifier} does not export Pool; install pg 8 (npm install pg@8)`,
-      { details: { package: specifier } },
-    )
-  return candidate as PgModule
 }
 
 /** The bounds every connection layer call uses. */
