@@ -471,27 +471,33 @@ export function testDriver(options: TestDriverOptions): void {
           expect(await driver.list('r/')).toEqual([])
         }))
 
-      it('of many concurrent compare-and-set batches over the same keys, exactly one wins whole', () =>
+      it('of many concurrent compare-and-set batches over the same keys, exactly one wins whole (from two instances, given reopen)', () =>
         withDriver(async (driver) => {
           if (!(await atomic(driver))) return
-          const x = await driver.set('c/x', bytes('x0'))
-          const y = await driver.set('c/y', bytes('y0'))
-          const n = Math.min(concurrency, 10)
-          const results = await Promise.allSettled(
-            Array.from({ length: n }, (_, i) =>
-              driver.setMany!([
-                { key: 'c/x', value: bytes(`x${i}`), ifVersion: x.version },
-                { key: 'c/y', value: bytes(`y${i}`), ifVersion: y.version },
-              ]),
-            ),
-          )
-          const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []))
-          expect(winners).toHaveLength(1)
-          for (const r of results)
-            if (r.status === 'rejected')
-              expect((r.reason as KeywardError).code).toBe(KEYWARD_VERSION_CONFLICT)
-          expect(text((await driver.get('c/x'))!.value)).toBe(`x${winners[0]}`)
-          expect(text((await driver.get('c/y'))!.value)).toBe(`y${winners[0]}`)
+          // With `reopen`, the batches alternate between two instances over the same store.
+          const other = options.reopen ? await options.reopen(driver) : driver
+          try {
+            const x = await driver.set('c/x', bytes('x0'))
+            const y = await driver.set('c/y', bytes('y0'))
+            const n = Math.min(concurrency, 10)
+            const results = await Promise.allSettled(
+              Array.from({ length: n }, (_, i) =>
+                (i % 2 ? other : driver).setMany!([
+                  { key: 'c/y', value: bytes(`y${i}`), ifVersion: y.version },
+                  { key: 'c/x', value: bytes(`x${i}`), ifVersion: x.version },
+                ]),
+              ),
+            )
+            const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []))
+            expect(winners).toHaveLength(1)
+            for (const r of results)
+              if (r.status === 'rejected')
+                expect((r.reason as KeywardError).code).toBe(KEYWARD_VERSION_CONFLICT)
+            expect(text((await other.get('c/x'))!.value)).toBe(`x${winners[0]}`)
+            expect(text((await other.get('c/y'))!.value)).toBe(`y${winners[0]}`)
+          } finally {
+            if (other !== driver) await other.close?.()
+          }
         }))
 
       if (options.reopen) {

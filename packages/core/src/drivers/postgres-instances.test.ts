@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { assertBuilt, nextMessage } from '../../../../test/_built.js'
-import type { DriverChange } from '../contracts.js'
+import type { Driver, DriverChange } from '../contracts.js'
 import { envKey } from '../keys/env.js'
 import { expectKeywardError, recordingLogger } from '../testing.js'
 import { _eventually, _pgEnv, _randomKey, _useCluster } from './_postgres-kit.js'
@@ -41,6 +41,25 @@ function gate() {
     open = r
   })
   return { promise, open }
+}
+
+/** A lock taken by {@link holdLock}: its `withLock` call and the way to let it go. */
+interface HeldLock<T> {
+  readonly holder: Promise<T>
+  release(): void
+}
+
+/** Takes `key`'s lock on `driver` and keeps it until `release()`; resolves once it is held. */
+async function holdLock<T>(driver: Driver, key: string, result: T): Promise<HeldLock<T>> {
+  const held = gate()
+  const release = gate()
+  const holder = driver.withLock(key, async () => {
+    held.open()
+    await release.promise
+    return result
+  })
+  await Promise.race([held.promise, holder])
+  return { holder, release: release.open }
 }
 
 /** Backend pids that hold an advisory lock right now. */
@@ -148,42 +167,11 @@ describe.skipIf(!_pgEnv.available)('postgresDriver: two instances, two pools', (
     }
   })
 
-  it('setMany batches from two instances over the same keys: exactly one wins whole', async () => {
-    const { a, b, close } = await twoInstances()
-    try {
-      const x = await a.set('x', bytes('x0'))
-      const y = await a.set('y', bytes('y0'))
-      const results = await Promise.allSettled(
-        Array.from({ length: 8 }, (_, i) =>
-          (i % 2 ? a : b).setMany([
-            { key: 'y', value: bytes(`y${i}`), ifVersion: y.version },
-            { key: 'x', value: bytes(`x${i}`), ifVersion: x.version },
-          ]),
-        ),
-      )
-      const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []))
-      expect(winners).toHaveLength(1)
-      for (const r of results)
-        if (r.status === 'rejected')
-          expect((r.reason as { code: string }).code).toBe('KEYWARD_VERSION_CONFLICT')
-      expect(text((await b.get('x'))!.value)).toBe(`x${winners[0]}`)
-      expect(text((await b.get('y'))!.value)).toBe(`y${winners[0]}`)
-    } finally {
-      await close()
-    }
-  })
-
   it('a lock held by one instance times out on the other with KEYWARD_LOCK_TIMEOUT, not an auth failure', async () => {
     const { a, b, close } = await twoInstances()
-    const held = gate()
-    const release = gate()
+    let lock: HeldLock<string> | undefined
     try {
-      const holder = a.withLock('refresh/github/default', async () => {
-        held.open()
-        await release.promise
-        return 'done'
-      })
-      await held.promise
+      lock = await holdLock(a, 'refresh/github/default', 'done')
       const started = Date.now()
       const error = await expectKeywardError(
         b.withLock('refresh/github/default', async () => 'never', { timeoutMs: 300 }),
@@ -197,13 +185,13 @@ describe.skipIf(!_pgEnv.available)('postgresDriver: two instances, two pools', (
         b.withLock('refresh/github/default', async () => 'never', { timeoutMs: 0 }),
         'KEYWARD_LOCK_TIMEOUT',
       )
-      release.open()
-      expect(await holder).toBe('done')
+      lock.release()
+      expect(await lock.holder).toBe('done')
       expect(await b.withLock('refresh/github/default', async () => 'next', { timeoutMs: 0 })).toBe(
         'next',
       )
     } finally {
-      release.open()
+      lock?.release()
       await close()
     }
   })
@@ -211,16 +199,10 @@ describe.skipIf(!_pgEnv.available)('postgresDriver: two instances, two pools', (
   it('a lock whose holder connection is terminated is released at once; the holder finishes and logs it', async () => {
     const logger = recordingLogger()
     const { a, b, close } = await twoInstances({ logger })
-    const held = gate()
-    const release = gate()
+    let lock: HeldLock<string> | undefined
     try {
       const before = await advisoryHolders()
-      const holder = a.withLock('refresh/lock', async () => {
-        held.open()
-        await release.promise
-        return 'finished'
-      })
-      await held.promise
+      lock = await holdLock(a, 'refresh/lock', 'finished')
       const pids = (await advisoryHolders()).filter((pid) => !before.includes(pid))
       expect(pids).toHaveLength(1)
       await pg.admin().query('SELECT pg_terminate_backend($1)', [pids[0]])
@@ -229,15 +211,15 @@ describe.skipIf(!_pgEnv.available)('postgresDriver: two instances, two pools', (
         'taken',
       )
       expect(Date.now() - started).toBeLessThan(15_000)
-      release.open()
-      expect(await holder).toBe('finished')
+      lock.release()
+      expect(await lock.holder).toBe('finished')
       expect(logger.text()).toContain('the connection holding a lock died')
       // The instance whose connection died keeps working.
       expect(await a.withLock('refresh/lock', async () => 'again', { timeoutMs: 5000 })).toBe(
         'again',
       )
     } finally {
-      release.open()
+      lock?.release()
       await close()
     }
   })
@@ -271,23 +253,18 @@ describe.skipIf(!_pgEnv.available)('postgresDriver: two instances, two pools', (
 
   it('aborting a wait for a lock rejects with the reason and takes nothing', async () => {
     const { a, b, close } = await twoInstances()
-    const held = gate()
-    const release = gate()
+    let lock: HeldLock<void> | undefined
     try {
-      const holder = a.withLock('l', async () => {
-        held.open()
-        await release.promise
-      })
-      await held.promise
+      lock = await holdLock(a, 'l', undefined)
       const controller = new AbortController()
       const waiting = b.withLock('l', async () => 'never', { signal: controller.signal })
       setTimeout(() => controller.abort(new Error('caller gave up')), 100)
       await expect(waiting).rejects.toThrow('caller gave up')
-      release.open()
-      await holder
+      lock.release()
+      await lock.holder
       expect(await b.withLock('l', async () => 'free', { timeoutMs: 5000 })).toBe('free')
     } finally {
-      release.open()
+      lock?.release()
       await close()
     }
   })
