@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'test'],
+    projects: ['packages/*', 'packages/*/vitest.postgres.config.ts', 'test'],
     // One test file per core, and at least two at once. vitest's default (cores - 1) runs the
     // files one by one on a 2-core machine, where much of the suite waits on child processes,
     // real servers and timeouts: two files at once cut the suite's wall time by about a third

@@ -47,3 +47,27 @@ export function projectConfig(name: string) {
     },
   }
 }
+
+/**
+ * The `<name>-pg` project of a package (its `vitest.postgres.config.ts`): the suite files listed
+ * in `include`, run again with `KEYWARD_TEST_DRIVER=postgres`, so that test/_driver.ts's
+ * `suiteDriver()` gives them the real PostgreSQL driver, on one throwaway cluster per project
+ * (test/_postgres-project.ts); type tests run in the package's own project only.
+ */
+export function postgresProjectConfig(name: string, include: string[]) {
+  const { resolve, test } = projectConfig(`${name}-pg`)
+  return {
+    resolve,
+    test: {
+      ...test,
+      include,
+      env: { KEYWARD_TEST_DRIVER: 'postgres' },
+      globalSetup: [fileURLToPath(new URL('./test/_postgres-project.ts', import.meta.url))],
+      setupFiles: [
+        teardownSetupFile,
+        fileURLToPath(new URL('./test/_postgres-suite.ts', import.meta.url)),
+      ],
+      typecheck: { ...test.typecheck, enabled: false },
+    },
+  }
+}

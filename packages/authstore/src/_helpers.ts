@@ -1,8 +1,8 @@
 // Test helpers. Not part of the package.
 import type { Driver, Refresher } from '@keyward/core'
 import { KEYWARD_AUTH_REQUIRED } from '@keyward/core'
-import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError } from '@keyward/core/testing'
+import { suiteDriver } from '../../../test/_driver.js'
 import { type AuthenticationRequiredError, AuthStore } from './index.js'
 
 /** A clock tests move by hand. */
@@ -43,8 +43,8 @@ export const _authRequired = (promise: Promise<unknown>) =>
     KEYWARD_AUTH_REQUIRED,
   ) as unknown as Promise<AuthenticationRequiredError>
 
-/** An AuthStore on a memory driver (unless given) whose service `svc` refreshes with `refresher`, on a hand-moved clock. */
-export function _refreshingStore(refresher: Refresher, driver: Driver = memoryDriver()) {
+/** An AuthStore on the suite's driver (test/_driver.ts) unless given, whose service `svc` refreshes with `refresher`, on a hand-moved clock. */
+export function _refreshingStore(refresher: Refresher, driver: Driver = suiteDriver()) {
   const clock = _manualClock()
   const store = new AuthStore({ driver, clock: clock.now, refreshers: { svc: refresher } })
   return { clock, store }

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util'
-import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectNoLeak, recordingLogger } from '@keyward/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
+import { suiteDriver } from '../../../test/_driver.js'
 import { _manualClock } from './_helpers.js'
 import { _httpRefresher, _startTokenServer, type TokenServer } from './_token-server.js'
 import { AuthStore, RefreshError } from './index.js'
@@ -25,7 +25,7 @@ describe('canary tokens never leak', () => {
     server = await _startTokenServer()
     const clock = _manualClock()
     const logger = recordingLogger()
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     const http = _httpRefresher(server.url, clock.now)
     let mode: 'ok' | 'transient' | 'plain' | 'http' = 'transient'
     const store = new AuthStore({

@@ -12,9 +12,9 @@ import {
   KeywardError,
 } from '@keyward/core'
 import { fileDriver } from '@keyward/core/drivers/file'
-import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError, recordingLogger } from '@keyward/core/testing'
 import { describe, expect, it } from 'vitest'
+import { suiteDriver } from '../../../test/_driver.js'
 import { _manualClock } from './_helpers.js'
 import { AuthStore, type ClearContext } from './index.js'
 
@@ -38,7 +38,7 @@ function recordingHook() {
 
 describe('AuthStore onClear hook', () => {
   it('runs after the local delete with the tokens the record held; the `cleared` event carries none', async () => {
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     const recorder = recordingHook()
     recorder.attach(driver)
     const logger = recordingLogger()
@@ -77,7 +77,7 @@ describe('AuthStore onClear hook', () => {
   it('a token without a refresh token reaches the hook without one', async () => {
     const contexts: ClearContext[] = []
     const store = new AuthStore({
-      driver: memoryDriver(),
+      driver: suiteDriver(),
       onClear: (context) => {
         contexts.push(context)
       },
@@ -97,7 +97,7 @@ describe('AuthStore onClear hook', () => {
   it('a per-service hook runs only for its service', async () => {
     const seen: string[] = []
     const store = new AuthStore({
-      driver: memoryDriver(),
+      driver: suiteDriver(),
       onClear: { github: ({ service }) => void seen.push(service) },
     })
     await store.setToken('github', { accessToken: 'a' })
@@ -118,7 +118,7 @@ describe('AuthStore onClear hook', () => {
     ['rejects with a non-error', async () => Promise.reject(CANARY_REFRESH)],
   ] as const) {
     it(`a hook that ${name} is logged without its message and the token stays deleted`, async () => {
-      const driver = memoryDriver()
+      const driver = suiteDriver()
       const logger = recordingLogger()
       const store = new AuthStore({ driver, onClear: hook, logger })
       await store.setToken('svc', {
@@ -177,7 +177,7 @@ describe('AuthStore onClear hook', () => {
   })
 
   it('when the record lock cannot be had, clearToken still deletes and runs the hook', async () => {
-    const inner = memoryDriver()
+    const inner = suiteDriver()
     const driver: Driver = {
       ...inner,
       name: inner.name,
@@ -207,7 +207,7 @@ describe('AuthStore onClear hook', () => {
   it('refuses a malformed onClear option, naming it', async () => {
     for (const onClear of [42, 'revoke', null, { github: 'nope' }]) {
       const error = await expectKeywardError(
-        () => new AuthStore({ driver: memoryDriver(), onClear: onClear as never }),
+        () => new AuthStore({ driver: suiteDriver(), onClear: onClear as never }),
         KEYWARD_INVALID_ARGUMENT,
       )
       expect(error.message).toMatch(/onClear/)
@@ -217,7 +217,7 @@ describe('AuthStore onClear hook', () => {
 
 describe('AuthStore clearToken beforeDelete', () => {
   it('runs before the delete, under the record lock, with the tokens; its failure never prevents the delete', async () => {
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     const logger = recordingLogger()
     const store = new AuthStore({ driver, logger })
     await store.setToken('acme', {

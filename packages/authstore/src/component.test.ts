@@ -1,7 +1,7 @@
 import { KEYWARD_INVALID_ARGUMENT } from '@keyward/core'
-import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError, testDriver } from '@keyward/core/testing'
 import { describe, expect, it } from 'vitest'
+import { suiteDriver } from '../../../test/_driver.js'
 import { AuthStore, componentDriver } from './index.js'
 
 const bytes = (text: string) => new TextEncoder().encode(text)
@@ -10,12 +10,12 @@ describe('componentDriver', () => {
   // The view is a driver like any other: it passes the conformance suite.
   testDriver({
     name: 'componentDriver(memory)',
-    create: () => componentDriver(new AuthStore({ driver: memoryDriver() }), 'conformance'),
+    create: () => componentDriver(new AuthStore({ driver: suiteDriver() }), 'conformance'),
     setMany: true,
   })
 
   it('never shows token records, and records never see component data', async () => {
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     const store = new AuthStore({ driver })
     await store.setToken('svc', { accessToken: 'tok_component_test', account: 'a' })
     const mine = componentDriver(store, 'mcp')
@@ -30,7 +30,7 @@ describe('componentDriver', () => {
   })
 
   it('keeps components, and namespaces that look alike, apart', async () => {
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     const a = componentDriver(new AuthStore({ driver, namespace: 'ns' }), 'c')
     const b = componentDriver(new AuthStore({ driver, namespace: 'ns%!c' }), 'c')
     const c = componentDriver(new AuthStore({ driver, namespace: 'ns' }), 'c/d')
@@ -51,7 +51,7 @@ describe('componentDriver', () => {
   })
 
   it('refuses what is not an AuthStore and a bad component name', async () => {
-    const store = new AuthStore({ driver: memoryDriver() })
+    const store = new AuthStore({ driver: suiteDriver() })
     await expectKeywardError(
       (async () => componentDriver({} as AuthStore, 'x'))(),
       KEYWARD_INVALID_ARGUMENT,
@@ -63,7 +63,7 @@ describe('componentDriver', () => {
 describe('setToken keepRefreshToken', () => {
   it('keeps the stored refresh token when the new token set has none', async () => {
     const store = new AuthStore({
-      driver: memoryDriver(),
+      driver: suiteDriver(),
       refreshers: { svc: async () => ({ accessToken: 'tok_after_refresh' }) },
     })
     await store.setToken('svc', { accessToken: 'tok_one', refreshToken: 'rt_one', expiresIn: 3600 })
@@ -74,7 +74,7 @@ describe('setToken keepRefreshToken', () => {
   })
 
   it('refuses a keepRefreshToken that is not a boolean', async () => {
-    const store = new AuthStore({ driver: memoryDriver() })
+    const store = new AuthStore({ driver: suiteDriver() })
     await expectKeywardError(
       store.setToken('svc', { accessToken: 't', keepRefreshToken: 'yes' as never }),
       KEYWARD_INVALID_ARGUMENT,

@@ -2,15 +2,15 @@
 // returned the records of namespace `@acme/jira` (plugin ids that are scoped npm names hit this)
 // — and a lone surrogate in a service name made setToken throw a URIError.
 import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
-import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError } from '@keyward/core/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { suiteDriver } from '../../../test/_driver.js'
 import { AuthStore } from './index.js'
 
 describe('namespaces are isolated', () => {
   it("namespace '@acme' lists and reads none of the records of '@acme/jira'", async () => {
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     const jira = new AuthStore({ driver, namespace: '@acme/jira' })
     const acme = new AuthStore({ driver, namespace: '@acme' })
     await jira.setToken('jira', { accessToken: 'jira-token', scopes: 'read' })
@@ -22,7 +22,7 @@ describe('namespaces are isolated', () => {
   })
 
   it('keeps the keys of namespaces without `/` or `%` (the default `authstore` included)', async () => {
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     await new AuthStore({ driver }).setToken('svc', { accessToken: 't' })
     await new AuthStore({ driver, namespace: '@acme' }).setToken('svc', { accessToken: 't' })
     await new AuthStore({ driver, namespace: 'a/b%c' }).setToken('svc', { accessToken: 't' })
@@ -59,7 +59,7 @@ describe('namespaces are isolated', () => {
         name,
         name,
         async (namespaces, service, account) => {
-          const driver = memoryDriver()
+          const driver = suiteDriver()
           const stores = namespaces.map((namespace) => new AuthStore({ driver, namespace }))
           for (const [i, store] of stores.entries())
             await store.setToken(service, { accessToken: `token-${i}`, account })
@@ -80,7 +80,7 @@ describe('names that become part of a key are well-formed Unicode', () => {
   const lone = ['\uD83D', 'cut\uDE00', 'a\uD800b']
 
   it('a lone surrogate in a service, account or namespace is KEYWARD_INVALID_ARGUMENT, never a URIError', async () => {
-    const store = new AuthStore({ driver: memoryDriver() })
+    const store = new AuthStore({ driver: suiteDriver() })
     for (const bad of lone) {
       const calls = [
         () => store.setToken(bad, { accessToken: 't' }),
@@ -88,7 +88,7 @@ describe('names that become part of a key are well-formed Unicode', () => {
         () => store.getToken(bad),
         () => store.clearToken(bad),
         () => store.reload(bad),
-        () => new AuthStore({ driver: memoryDriver(), namespace: bad }),
+        () => new AuthStore({ driver: suiteDriver(), namespace: bad }),
       ]
       for (const call of calls) await expectKeywardError(call, KEYWARD_INVALID_ARGUMENT)
     }
@@ -100,7 +100,7 @@ describe('names that become part of a key are well-formed Unicode', () => {
       fc.asyncProperty(
         fc.string({ unit: 'binary', minLength: 0, maxLength: 20 }),
         async (service) => {
-          const store = new AuthStore({ driver: memoryDriver() })
+          const store = new AuthStore({ driver: suiteDriver() })
           const stored = await store.setToken(service, { accessToken: 't' }).then(
             () => true,
             (error: unknown) => {

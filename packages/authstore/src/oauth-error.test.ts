@@ -2,9 +2,9 @@
 // token in its `error` field (and a refresher passing the field through, as docs/authstore.md
 // once showed) put the token in metadata, events, log lines and error messages.
 import { inspect } from 'node:util'
-import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectNoLeak, recordingLogger } from '@keyward/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
+import { suiteDriver } from '../../../test/_driver.js'
 import { _manualClock, _refreshingStore } from './_helpers.js'
 import { _httpRefresher, _startTokenServer, type TokenServer } from './_token-server.js'
 import { AuthStore, RefreshError } from './index.js'
@@ -25,7 +25,7 @@ describe('only known OAuth error codes reach records, events, logs and messages'
       const clock = _manualClock()
       const logger = recordingLogger()
       const store = new AuthStore({
-        driver: memoryDriver(),
+        driver: suiteDriver(),
         clock: clock.now,
         logger,
         refreshers: { svc: _httpRefresher(server.url, clock.now) },

@@ -1,8 +1,8 @@
 // The refresh-ahead margin scales with the token's lifetime: a tenth of it (at most the
 // leeway). Half of it used to be the margin, so a short-lived token was replaced when half its
 // life was left and the MCP bench race (3 s tokens) refreshed about twice per expiry.
-import { memoryDriver } from '@keyward/core/drivers/memory'
 import { describe, expect, it } from 'vitest'
+import { suiteDriver } from '../../../test/_driver.js'
 import { _manualClock, _refreshingStore } from './_helpers.js'
 import { AuthStore } from './index.js'
 
@@ -34,7 +34,7 @@ describe('refresh-ahead margin', () => {
     const clock = _manualClock()
     let refreshes = 0
     const store = new AuthStore({
-      driver: memoryDriver(),
+      driver: suiteDriver(),
       clock: clock.now,
       leewaySeconds: 120,
       refreshers: {

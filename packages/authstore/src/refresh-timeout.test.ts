@@ -6,9 +6,9 @@ import {
   KEYWARD_LOCK_TIMEOUT,
   KeywardError,
 } from '@keyward/core'
-import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError } from '@keyward/core/testing'
 import { describe, expect, it } from 'vitest'
+import { suiteDriver } from '../../../test/_driver.js'
 import { _manualClock } from './_helpers.js'
 import { type AuthenticationRequiredError, AuthStore, RefreshError } from './index.js'
 
@@ -28,7 +28,7 @@ describe('every refresher call is bounded', () => {
     const clock = _manualClock()
     const { refresher, signals } = hangingRefresher()
     const store = new AuthStore({
-      driver: memoryDriver(),
+      driver: suiteDriver(),
       clock: clock.now,
       refreshers: { svc: refresher },
       refreshTimeoutMs: 200,
@@ -54,7 +54,7 @@ describe('every refresher call is bounded', () => {
     const clock = _manualClock()
     const { refresher } = hangingRefresher()
     const store = new AuthStore({
-      driver: memoryDriver(),
+      driver: suiteDriver(),
       clock: clock.now,
       refreshers: { svc: refresher },
       refreshTimeoutMs: 100,
@@ -69,7 +69,7 @@ describe('every refresher call is bounded', () => {
 
   it('another process holding the record lock past lockTimeoutMs: the unexpired token is served', async () => {
     const clock = _manualClock()
-    const inner = memoryDriver()
+    const inner = suiteDriver()
     const driver: Driver = {
       ...inner,
       name: inner.name,
@@ -93,8 +93,7 @@ describe('every refresher call is bounded', () => {
   it('rejects a bad refreshTimeoutMs at construction, naming it', async () => {
     for (const refreshTimeoutMs of [0, -1, Number.NaN, 2 ** 31, '5']) {
       const error = await expectKeywardError(
-        () =>
-          new AuthStore({ driver: memoryDriver(), refreshTimeoutMs: refreshTimeoutMs as never }),
+        () => new AuthStore({ driver: suiteDriver(), refreshTimeoutMs: refreshTimeoutMs as never }),
         KEYWARD_INVALID_ARGUMENT,
       )
       expect(error.message).toContain('`refreshTimeoutMs`')

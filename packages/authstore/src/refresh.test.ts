@@ -1,5 +1,5 @@
-import { memoryDriver } from '@keyward/core/drivers/memory'
 import { afterEach, describe, expect, it } from 'vitest'
+import { suiteDriver } from '../../../test/_driver.js'
 import { _authRequired, _countingDriver, _manualClock, _refreshingStore } from './_helpers.js'
 import { _httpRefresher, _startTokenServer, type TokenServer } from './_token-server.js'
 import { AuthStore, type AuthStoreEvents, KEYWARD_REFRESH_FAILED, RefreshError } from './index.js'
@@ -13,7 +13,7 @@ afterEach(async () => {
 async function setup(options: Parameters<typeof _startTokenServer>[0] = {}) {
   server = await _startTokenServer(options)
   const clock = _manualClock()
-  const { driver, calls } = _countingDriver(memoryDriver())
+  const { driver, calls } = _countingDriver(suiteDriver())
   const refreshers = { registry: _httpRefresher(server.url, clock.now) }
   const store = new AuthStore({ driver, refreshers, clock: clock.now })
   const grant = server.issue('registry:read registry:write')
@@ -275,7 +275,7 @@ describe('refresh failures', () => {
   })
 
   it('a record cleared during a refresh is reported as no_token, not resurrected', async () => {
-    const { driver } = _countingDriver(memoryDriver())
+    const { driver } = _countingDriver(suiteDriver())
     const { clock, store } = _refreshingStore(async () => {
       await driver.delete('authstore/svc/default')
       return { accessToken: 'new', expiresIn: 60 }

@@ -2,8 +2,8 @@
 // finished and wrote the old grant over the new login (compare-and-set on the driver version
 // only, and versions restart after a delete).
 import { type Driver, KEYWARD_LOCK_TIMEOUT, KeywardError } from '@keyward/core'
-import { memoryDriver } from '@keyward/core/drivers/memory'
 import { describe, expect, it } from 'vitest'
+import { suiteDriver } from '../../../test/_driver.js'
 import { _manualClock } from './_helpers.js'
 import { AuthStore, type Refresher } from './index.js'
 
@@ -54,7 +54,7 @@ async function refreshInFlight(driver: Driver, clock: ReturnType<typeof _manualC
 describe('a stale refresh never overwrites a newer login', () => {
   it('refresh in flight, then clearToken + setToken from another store: the new login survives', async () => {
     const clock = _manualClock()
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     const { gate, refreshing, other, inFlight } = await refreshInFlight(driver, clock)
     const signOutAndIn = (async () => {
       await other.clearToken('svc')
@@ -73,7 +73,7 @@ describe('a stale refresh never overwrites a newer login', () => {
 
   it('even when clearToken cannot take the record lock, the refresh re-checks the grant before it writes', async () => {
     const clock = _manualClock()
-    const inner = memoryDriver()
+    const inner = suiteDriver()
     let lockBusy = false
     const driver: Driver = {
       ...inner,

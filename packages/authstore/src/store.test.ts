@@ -3,6 +3,7 @@ import { KEYWARD_INVALID_ARGUMENT, KeywardError } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError } from '@keyward/core/testing'
 import { describe, expect, it } from 'vitest'
+import { suiteDriver } from '../../../test/_driver.js'
 import { _authRequired, _countingDriver, _manualClock } from './_helpers.js'
 import {
   AuthenticationRequiredError,
@@ -16,7 +17,7 @@ const rejection = _authRequired
 
 describe('AuthStore: store a token and get it back with a scope', () => {
   it('returns the token for a granted scope and refuses one it lacks, naming the missing scope', async () => {
-    const store = new AuthStore({ driver: memoryDriver() })
+    const store = new AuthStore({ driver: suiteDriver() })
     await store.setToken('registry', { accessToken: 'tok-1', scopes: 'registry:read' })
     expect(await store.getToken('registry', { scope: 'registry:read' })).toBe('tok-1')
     expect(await store.getToken('registry')).toBe('tok-1')
@@ -30,7 +31,7 @@ describe('AuthStore: store a token and get it back with a scope', () => {
   })
 
   it('checks every scope of `scopes`, given as an array or a space/comma string', async () => {
-    const store = new AuthStore({ driver: memoryDriver() })
+    const store = new AuthStore({ driver: suiteDriver() })
     await store.setToken('gh', { accessToken: 'tok', scopes: ['repo', 'read:org'] })
     expect(await store.getToken('gh', { scopes: ['repo', 'read:org'] })).toBe('tok')
     expect(await store.getToken('gh', { scopes: 'repo,read:org' })).toBe('tok')
@@ -40,14 +41,14 @@ describe('AuthStore: store a token and get it back with a scope', () => {
   })
 
   it('parses granted scopes separated by spaces and commas', async () => {
-    const store = new AuthStore({ driver: memoryDriver() })
+    const store = new AuthStore({ driver: suiteDriver() })
     const meta = await store.setToken('gh', { accessToken: 't', scopes: 'repo, read:org  gist' })
     expect(meta.scopes).toEqual(['gist', 'read:org', 'repo'])
   })
 
   it('uses a host scope matcher: write implies read, repo:* covers repo:admin', async () => {
     const store = new AuthStore({
-      driver: memoryDriver(),
+      driver: suiteDriver(),
       scopeMatcher: scopeMatcher({ implies: { write: ['read'] }, wildcards: true }),
     })
     await store.setToken('svc', { accessToken: 't', scopes: 'write repo:*' })
@@ -59,14 +60,14 @@ describe('AuthStore: store a token and get it back with a scope', () => {
   })
 
   it('throws no_token for an unknown service', async () => {
-    const store = new AuthStore({ driver: memoryDriver() })
+    const store = new AuthStore({ driver: suiteDriver() })
     const error = await rejection(store.getToken('nope'))
     expect(error.reason).toBe('no_token')
     expect(error.message).toContain('nope')
   })
 
   it('serves a cached token without touching the driver (hot path)', async () => {
-    const { driver, calls } = _countingDriver(memoryDriver())
+    const { driver, calls } = _countingDriver(suiteDriver())
     const store = new AuthStore({ driver })
     await store.setToken('svc', { accessToken: 't', scopes: 's', expiresIn: 3600 })
     await store.getToken('svc', { scope: 's' })
@@ -76,7 +77,7 @@ describe('AuthStore: store a token and get it back with a scope', () => {
   })
 
   it('serves a named account from memory too, and keeps accounts apart', async () => {
-    const { driver, calls } = _countingDriver(memoryDriver())
+    const { driver, calls } = _countingDriver(suiteDriver())
     const store = new AuthStore({ driver })
     await store.setToken('gh', { accessToken: 'a-tok', account: 'alice', scopes: 'repo' })
     await store.setToken('gh', { accessToken: 'b-tok', account: 'bob', scopes: 'gist' })
@@ -89,6 +90,8 @@ describe('AuthStore: store a token and get it back with a scope', () => {
   })
 
   it('reads a token another instance stored, and sees later changes after reload()', async () => {
+    // A driver without a change feed (with one, PostgreSQL's, b sees the change at once:
+    // postgres.test.ts).
     const driver = memoryDriver()
     const a = new AuthStore({ driver })
     const b = new AuthStore({ driver })
@@ -101,7 +104,7 @@ describe('AuthStore: store a token and get it back with a scope', () => {
   })
 
   it('keeps separate namespaces apart on one driver', async () => {
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     const a = new AuthStore({ driver, namespace: 'app-a' })
     const b = new AuthStore({ driver, namespace: 'app-b' })
     await a.setToken('svc', { accessToken: 'a' })
@@ -112,7 +115,7 @@ describe('AuthStore: store a token and get it back with a scope', () => {
 
 describe('AuthStore: accounts', () => {
   it("uses the service's only account when none is named, and asks for one when there are several", async () => {
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     const store = new AuthStore({ driver })
     await store.setToken('gh', { accessToken: 'alice-tok', account: 'alice' })
     expect(await store.getToken('gh')).toBe('alice-tok')
@@ -135,7 +138,7 @@ describe('AuthStore: accounts', () => {
   })
 
   it('stores service and account names with slashes and unicode under escaped keys', async () => {
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     const store = new AuthStore({ driver })
     await store.setToken('git/hub', { accessToken: 't', account: 'ünï/cødé' })
     expect(await new AuthStore({ driver }).getToken('git/hub')).toBe('t')
@@ -146,7 +149,7 @@ describe('AuthStore: accounts', () => {
 describe('AuthStore: expiry', () => {
   it('serves a token inside the leeway when it cannot refresh, and refuses it once expired', async () => {
     const clock = _manualClock()
-    const store = new AuthStore({ driver: memoryDriver(), clock: clock.now })
+    const store = new AuthStore({ driver: suiteDriver(), clock: clock.now })
     await store.setToken('svc', { accessToken: 't', expiresIn: 600 })
     clock.advance(590)
     expect(await store.getToken('svc')).toBe('t')
@@ -160,7 +163,7 @@ describe('AuthStore: expiry', () => {
 
   it('accepts an absolute expiresAt (Date or epoch ms)', async () => {
     const clock = _manualClock()
-    const store = new AuthStore({ driver: memoryDriver(), clock: clock.now })
+    const store = new AuthStore({ driver: suiteDriver(), clock: clock.now })
     const at = new Date(clock.now() + 60_000)
     expect((await store.setToken('a', { accessToken: 't', expiresAt: at })).expiresAt).toEqual(at)
     await store.setToken('b', { accessToken: 't', expiresAt: at.getTime() })
@@ -170,7 +173,7 @@ describe('AuthStore: expiry', () => {
 
   it('never expires a token stored with neither expiry nor refresh token', async () => {
     const clock = _manualClock()
-    const store = new AuthStore({ driver: memoryDriver(), clock: clock.now })
+    const store = new AuthStore({ driver: suiteDriver(), clock: clock.now })
     const meta = await store.setToken('svc', { accessToken: 't' })
     expect(meta).toMatchObject({ expiry: 'none', expiresAt: null })
     clock.advance(10 * 365 * 86_400)
@@ -179,7 +182,7 @@ describe('AuthStore: expiry', () => {
 
   it('infers a lifetime for a token with a refresh token but no expiry, and never refuses it for that', async () => {
     const clock = _manualClock()
-    const store = new AuthStore({ driver: memoryDriver(), clock: clock.now })
+    const store = new AuthStore({ driver: suiteDriver(), clock: clock.now })
     const meta = await store.setToken('svc', { accessToken: 't', refreshToken: 'r' })
     expect(meta.expiry).toBe('inferred')
     expect(meta.expiresAt?.getTime()).toBe(clock.now() + 3_600_000)
@@ -222,7 +225,7 @@ describe('AuthStore: metadata, list, clear, events', () => {
   })
 
   it('clears a token, fires `cleared`, and reports no_token afterwards', async () => {
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     const store = new AuthStore({ driver })
     const events: unknown[] = []
     const off = store.on('cleared', (e) => events.push(e))
@@ -240,7 +243,7 @@ describe('AuthStore: metadata, list, clear, events', () => {
   })
 
   it('logs and survives a throwing event handler', async () => {
-    const store = new AuthStore({ driver: memoryDriver() })
+    const store = new AuthStore({ driver: suiteDriver() })
     store.on('cleared', () => {
       throw new Error('handler bug')
     })
@@ -260,7 +263,7 @@ describe('AuthStore: metadata, list, clear, events', () => {
 
 describe('AuthStore: bad input', () => {
   it('rejects bad options at construction, naming the option', () => {
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     const bad: [unknown, string][] = [
       [{}, '`driver`'],
       [{ driver, namespace: '' }, '`namespace`'],
@@ -282,7 +285,7 @@ describe('AuthStore: bad input', () => {
   })
 
   it('rejects bad tokens in setToken with KEYWARD_INVALID_ARGUMENT and stores nothing', async () => {
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     const store = new AuthStore({ driver })
     const bad: unknown[] = [
       null,
@@ -312,7 +315,7 @@ describe('AuthStore: bad input', () => {
 
   it('reports a corrupt record with a stable code, without quoting it, and keeps it', async () => {
     const canary = 'CANARY-corrupt-record-0001'
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     const bytes = new TextEncoder().encode(`{"v":1,"accessToken":"${canary}"`)
     await driver.set('authstore/svc/default', bytes)
     const store = new AuthStore({ driver })

@@ -4,9 +4,9 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { KEYWARD_INVALID_ARGUMENT } from '@keyward/core'
-import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError, expectNoLeak } from '@keyward/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
+import { suiteDriver } from '../../../test/_driver.js'
 import { _manualClock } from './_helpers.js'
 import { _httpRefresher, _startTokenServer, type TokenServer } from './_token-server.js'
 import {
@@ -28,7 +28,7 @@ afterEach(async () => {
 async function setup() {
   server = await _startTokenServer()
   const clock = _manualClock()
-  const driver = memoryDriver()
+  const driver = suiteDriver()
   const refreshers = { api: _httpRefresher(server.url, clock.now) }
   const store = new AuthStore({ driver, refreshers, clock: clock.now })
   const grant = server.issue('read write')
@@ -106,7 +106,7 @@ describe('invalidate after a 401', () => {
   })
 
   it('a rejected token that cannot be refreshed moves the record to reauth_required', async () => {
-    const store = new AuthStore({ driver: memoryDriver() })
+    const store = new AuthStore({ driver: suiteDriver() })
     await store.setToken('pat', { accessToken: 'revoked-pat' })
     const error = (await expectKeywardError(
       store.invalidate('pat', 'revoked-pat'),
@@ -152,7 +152,7 @@ describe('authorizedFetch', () => {
 
   it('an error that would quote the token is KEYWARD_AUTH_FETCH_FAILED without it', async () => {
     const { server } = await setup()
-    const store = new AuthStore({ driver: memoryDriver() })
+    const store = new AuthStore({ driver: suiteDriver() })
     const token = 'CANARY-token-with\nline-break'
     await store.setToken('odd', { accessToken: token })
     const error = await expectKeywardError(
@@ -172,7 +172,7 @@ describe('AbortSignal', () => {
     })
     const contexts: Parameters<Refresher>[0][] = []
     const store = new AuthStore({
-      driver: memoryDriver(),
+      driver: suiteDriver(),
       clock: clock.now,
       refreshers: {
         api: async (context) => {
@@ -209,7 +209,7 @@ describe('AbortSignal', () => {
 
 describe('an active account per service', () => {
   it('setDefaultAccount makes getToken(service) work with several accounts, for other stores too', async () => {
-    const driver = memoryDriver()
+    const driver = suiteDriver()
     const store = new AuthStore({ driver })
     await store.setToken('gh', { accessToken: 'work-token', account: 'work' })
     await store.setToken('gh', { accessToken: 'home-token', account: 'home' })
@@ -225,7 +225,7 @@ describe('an active account per service', () => {
 describe('a refresher added to an existing store', () => {
   it('setRefresher adds, replaces and removes the refresher of a service', async () => {
     const clock = _manualClock()
-    const store = new AuthStore({ driver: memoryDriver(), clock: clock.now })
+    const store = new AuthStore({ driver: suiteDriver(), clock: clock.now })
     await store.setToken('mcp', { accessToken: 'a0', refreshToken: 'r', expiresIn: 60 })
     expect((await store.getMetadata('mcp'))?.refreshable).toBe(false)
     let n = 0

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { envKey } from '@keyward/core'
 import { expectNoLeak, recordingLogger } from '@keyward/core/testing'
+import { freshTable, onPostgres, postgresTableDriver } from '../../../test/_driver.js'
 import { openVault, type Vault } from './index.js'
 
 /** A canary value: it must never appear in an error, log line, event or `list` output. */
@@ -20,14 +21,21 @@ export interface _TempVault {
   cleanup(): Promise<void>
 }
 
-/** A vault in a fresh temp dir: the file driver with a random key from an env object. */
-export async function _tempVault(): Promise<_TempVault> {
+/**
+ * A vault in a fresh temp dir: the file driver with a random key from an env object; on the
+ * suite's PostgreSQL (test/_driver.ts) a table of its own instead, unless `driver: 'file'` (tests
+ * of the file's bytes). `reopen` opens the same store again, as another instance would.
+ */
+export async function _tempVault(options: { driver?: 'file' } = {}): Promise<_TempVault> {
   const dir = await mkdtemp(join(tmpdir(), 'keyward-vault-'))
   const path = join(dir, 'vault.kwd')
   const keyText = randomBytes(32).toString('base64')
   const logger = recordingLogger()
+  const table = onPostgres && options.driver !== 'file' ? freshTable() : undefined
   const open = () =>
-    openVault({ path, key: envKey('KEYWARD_KEY', { env: { KEYWARD_KEY: keyText } }), logger })
+    table === undefined
+      ? openVault({ path, key: envKey('KEYWARD_KEY', { env: { KEYWARD_KEY: keyText } }), logger })
+      : openVault({ driver: postgresTableDriver(table), logger })
   const opened: Vault[] = [await open()]
   return {
     vault: opened[0]!,
@@ -47,6 +55,13 @@ export async function _tempVault(): Promise<_TempVault> {
       await rm(dir, { recursive: true, force: true })
     },
   }
+}
+
+/** The collection `my-saas` with the environments `dev` and `prod`. */
+export async function _saas(vault: Vault): Promise<void> {
+  await vault.collections.create({ slug: 'my-saas' })
+  await vault.environments.create({ collection: 'my-saas', slug: 'dev' })
+  await vault.environments.create({ collection: 'my-saas', slug: 'prod' })
 }
 
 /**

@@ -1,14 +1,14 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${secret.…} references are the subject of these tests
 import type { SecretSource } from '@keyward/core'
-import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError, expectNoLeak } from '@keyward/core/testing'
 import { beforeEach, describe, expect, it } from 'vitest'
+import { suiteDriver } from '../../../test/_driver.js'
 import { _put, CANARY } from './_helpers.js'
 import { openVault, type Vault, vaultSource } from './index.js'
 
 let vault: Vault
 beforeEach(async () => {
-  vault = await openVault({ driver: memoryDriver() })
+  vault = await openVault({ driver: suiteDriver() })
   await vault.collections.create({ slug: 'app' })
   await vault.environments.create({ collection: 'app', slug: 'prod' })
   await _put(vault, 'app', { API_URL: 'https://api.test', DB_PASSWORD: 'untagged-pw' })
