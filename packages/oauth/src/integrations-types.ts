@@ -8,6 +8,7 @@
 import type {
   AuditLog,
   AuditRecord,
+  AuditVerification,
   Clock,
   Driver,
   Logger,
@@ -176,8 +177,15 @@ export interface IntegrationsOptions {
   readonly onEvent?: ((event: IntegrationEvent) => void) | undefined
   /** Where `@secret:NAME` client references are resolved (`vaultSource(vault)`). */
   readonly secrets?: SecretSource | undefined
-  /** The core audit log the trail is written to (`createAuditLog({ path })`). */
-  readonly audit?: AuditLog | undefined
+  /**
+   * Where the audit trail is kept (none without this option):
+   * - `'driver'`: through `driver`, one hash chain per user, so every app instance on one
+   *   database appends to and reads the same trail (PostgreSQL: several instances);
+   * - a core audit log (`createAuditLog({ path })`): a file, for one machine or a shared volume.
+   *
+   * Either way the lines are core's hash-chained audit lines, and never hold a token.
+   */
+  readonly audit?: 'driver' | AuditLog | undefined
   /** Driver-key prefix of the lifecycle records (default `integrations`). */
   readonly namespace?: string | undefined
   /** How long a started connect may take before its state expires (default 600 s). */
@@ -281,5 +289,12 @@ export interface Integrations {
     integration: string,
   ): Promise<{ disconnected: boolean; revoked: boolean }>
   keepAlive(options: { idleFor: string | number }): Promise<KeepAliveResult>
+  /** The user's audit lines, oldest first (see the `audit` option). */
   auditTrail(userId: string): Promise<IntegrationAuditRecord[]>
+  /**
+   * Checks the hash chain of the user's audit lines (with `audit: 'driver'`; a file log is
+   * checked whole, as `verifyAuditLog`): an edited, deleted, inserted or reordered line, or lines
+   * cut off the end, is reported with its line number.
+   */
+  verifyAuditTrail(userId: string): Promise<AuditVerification>
 }

@@ -22,6 +22,7 @@ import { expectKeywardError } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type PostgresCluster, postgresTestEnv, startPostgres } from '../../../test/_postgres.js'
 import { useRaceChildren } from '../../../test/_race.js'
+import { _Browser } from './_browser.js'
 import { _integrationsRace, _mapAdapter, _seedConnections } from './_integrations-race.js'
 import { _CLIENT, _useOidc } from './_oidc.js'
 import { createIntegrations } from './integrations.js'
@@ -187,6 +188,112 @@ describe.skipIf(!pgEnv.available)(
           expect((await integrations.status(user, 'calendar')).state).toBe('connected')
         expect(events.map((e) => e.type)).toEqual(['refreshed'])
       } finally {
+        await a.driver.close()
+        await b.driver.close()
+      }
+    })
+  },
+)
+
+describe.skipIf(!pgEnv.available)(
+  "the audit trail kept through the driver (audit: 'driver')",
+  () => {
+    it('two instances on one database append to one hash chain per user, read the same trail, and a deleted line is found', async () => {
+      if (cluster === undefined) throw new Error('no PostgreSQL server')
+      const table = 'integrations_audit'
+      const key = randomBytes(32).toString('base64')
+      process.env.KW_INTEGRATIONS_RACE_SECRET = _CLIENT.clientSecret
+      const issued: string[] = []
+      const onSaved = (token: { jti: string }) => issued.push(token.jti)
+      for (const model of ['access_token', 'refresh_token', 'authorization_code'])
+        local.oidc.provider.on(`${model}.saved`, onSaved)
+      let offsetMs = 0
+      const clock = () => Date.now() + offsetMs
+      const instance = () => {
+        const driver = postgresDriver({
+          connectionString: cluster!.url,
+          table,
+          key: envKey('KW', { env: { KW: key } }),
+        })
+        const integrations = createIntegrations({
+          driver,
+          store: new AuthStore({ driver, namespace: 'integration-tokens', clock }),
+          baseUrl: 'https://app.example',
+          dev: true,
+          clock,
+          audit: 'driver',
+          currentUser: (request) => request.headers.get('x-user'),
+          integrations: {
+            calendar: {
+              provider: local.provider,
+              client: {
+                clientId: _CLIENT.clientId,
+                clientSecret: '@env:KW_INTEGRATIONS_RACE_SECRET',
+              },
+              scopes: ['openid', 'offline_access'],
+            },
+          },
+        })
+        return { driver, integrations }
+      }
+      const a = instance()
+      await a.driver.migrate()
+      const b = instance()
+      try {
+        // A connects the user through the provider's pages; B refreshes later; both start
+        // connects at once, 12 each, racing for the chain's next line.
+        const { url } = await a.integrations.beginConnect('ann', 'calendar')
+        const callback = await new _Browser().authorize(url, { login: 'ann' })
+        await a.integrations.handleCallback(new Request(callback, { headers: { 'x-user': 'ann' } }))
+        offsetMs = 3600_000
+        await b.integrations.getAccessToken('ann', 'calendar')
+        await Promise.all(
+          [a, b].flatMap(({ integrations }) =>
+            Array.from({ length: 12 }, () => integrations.beginConnect('ann', 'calendar')),
+          ),
+        )
+        // The refresh line is appended after the refresh returns: wait for it.
+        const deadline = Date.now() + 10_000
+        while ((await a.integrations.auditTrail('ann')).length < 27 && Date.now() < deadline)
+          await new Promise((resolve) => setTimeout(resolve, 50))
+
+        const trail = await a.integrations.auditTrail('ann')
+        expect(await b.integrations.auditTrail('ann')).toEqual(trail)
+        expect(trail.map((r) => r.seq)).toEqual(Array.from({ length: 27 }, (_, i) => i + 1))
+        const kinds = trail.map((r) => `${r.entry.type} ${r.entry.outcome}`)
+        expect(kinds.filter((k) => k === 'integration.connect started')).toHaveLength(25)
+        expect(kinds).toContain('integration.callback connected')
+        expect(kinds).toContain('integration.refresh success')
+        expect(await b.integrations.verifyAuditTrail('ann')).toEqual({
+          ok: true,
+          lines: 27,
+          head: trail[26]?.hash,
+        })
+        expect(await a.integrations.auditTrail('bob')).toEqual([])
+        // Never a token, a code or the client secret.
+        const text = JSON.stringify(trail)
+        expect(issued.length).toBeGreaterThan(2)
+        for (const secret of [...issued, _CLIENT.clientSecret]) expect(text).not.toContain(secret)
+
+        // Someone deletes a line in the middle, then the last one: the chain says where.
+        await a.driver.delete('integrations/audit/ann/000000000010')
+        expect(await a.integrations.verifyAuditTrail('ann')).toMatchObject({
+          ok: false,
+          line: 10,
+          reason: 'chain',
+        })
+        const fresh = instance()
+        await fresh.integrations.beginConnect('cyd', 'calendar')
+        await fresh.integrations.beginConnect('cyd', 'calendar')
+        await fresh.driver.delete('integrations/audit/cyd/000000000002')
+        expect(await b.integrations.verifyAuditTrail('cyd')).toMatchObject({
+          ok: false,
+          reason: 'head',
+        })
+        await fresh.driver.close()
+      } finally {
+        for (const model of ['access_token', 'refresh_token', 'authorization_code'])
+          local.oidc.provider.off(`${model}.saved`, onSaved)
         await a.driver.close()
         await b.driver.close()
       }

@@ -1,7 +1,5 @@
-import { readFile } from 'node:fs/promises'
 import {
   type AuditEntry,
-  type AuditRecord,
   assertOptions,
   KeywardError,
   type Logger,
@@ -22,6 +20,7 @@ import type {
   KeepAliveResult,
 } from './integrations-types.js'
 import { withOneRetry } from './internal/integration-access.js'
+import { type AuditTrail, auditTrailOf } from './internal/integration-audit.js'
 import { invalid, resolveIntegrationClient } from './internal/integration-client.js'
 import {
   accessError,
@@ -85,7 +84,6 @@ export function createIntegrations(options: IntegrationsOptions): Integrations {
     integrations: { kind: 'object', required: true },
     onEvent: 'function',
     secrets: 'object',
-    audit: 'object',
     namespace: 'non-empty string',
     stateTtlSeconds: 'positive integer',
     dev: 'boolean',
@@ -106,6 +104,7 @@ export function createIntegrations(options: IntegrationsOptions): Integrations {
   const stateTtlMs = (options.stateTtlSeconds ?? 600) * 1000
   const requestOptions: RequestOptions = options.requestOptions ?? {}
   const records = new LifecycleRecords(options.driver, options.namespace ?? 'integrations')
+  const trail = auditTrailOf(options.audit, options.driver, records.prefix, clock)
   const declared = new Map<string, Declared>()
   for (const [name, config] of Object.entries(options.integrations))
     declared.set(name, declare(name, config, dev, options.secrets))
@@ -147,10 +146,10 @@ export function createIntegrations(options: IntegrationsOptions): Integrations {
       })
     }
   }
-  const audit = async (entry: AuditEntry): Promise<void> => {
-    if (options.audit === undefined) return
+  const audit = async (entry: AuditEntry & { user: string }): Promise<void> => {
+    if (trail === undefined) return
     try {
-      await options.audit.append(entry)
+      await trail.append(entry)
     } catch (error) {
       logger.error('integrations: audit append failed', {
         type: entry.type,
@@ -439,29 +438,14 @@ export function createIntegrations(options: IntegrationsOptions): Integrations {
     return { refreshed, failed, skipped }
   }
 
-  const auditTrail = async (user: string): Promise<AuditRecord[]> => {
+  const trailOf = (user: string): AuditTrail => {
     checkUser(user)
-    if (options.audit === undefined)
-      throw invalid('audit', 'is needed for auditTrail: pass createAuditLog({ path })')
-    let text: string
-    try {
-      text = await readFile(options.audit.path, 'utf8')
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
-      throw error
-    }
-    const out: AuditRecord[] = []
-    for (const line of text.split('\n')) {
-      if (line === '') continue
-      try {
-        const record = JSON.parse(line) as AuditRecord
-        if (record.entry?.user === user && String(record.entry.type).startsWith('integration.'))
-          out.push(record)
-      } catch {
-        // A torn last line: verifyAuditLog reports it.
-      }
-    }
-    return out
+    if (trail === undefined)
+      throw invalid(
+        'audit',
+        "is needed for the audit trail: pass 'driver' or createAuditLog({ path })",
+      )
+    return trail
   }
 
   const integrations: Integrations = {
@@ -496,7 +480,8 @@ export function createIntegrations(options: IntegrationsOptions): Integrations {
     beginUpgrade: (user, name, beginOptions) => begin(user, name, true, beginOptions),
     disconnect,
     keepAlive,
-    auditTrail,
+    auditTrail: async (user) => trailOf(user).trail(user),
+    verifyAuditTrail: async (user) => trailOf(user).verify(user),
   }
   const handler = integrationsHandler({
     integrations,

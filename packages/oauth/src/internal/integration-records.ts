@@ -87,6 +87,11 @@ export class LifecycleRecords {
     this.#prefix = `${namespace.replace(/%/g, '%25').replace(/\//g, '%2F')}/`
   }
 
+  /** The driver-key prefix of every record (`<namespace>/`). */
+  get prefix(): string {
+    return this.#prefix
+  }
+
   #stateKey(state: string): string {
     return `${this.#prefix}state/${createHash('sha256').update(state).digest('hex')}`
   }
