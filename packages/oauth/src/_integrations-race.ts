@@ -13,12 +13,13 @@
 // LRU of about 2,000 entries, fewer than 1,000 connections' grants and tokens.
 import { randomBytes } from 'node:crypto'
 import { AuthStore } from '@keyward/authstore'
-import { envKey } from '@keyward/core'
+import { type Clock, type Driver, envKey } from '@keyward/core'
 import { postgresDriver } from '@keyward/core/drivers/postgres'
 import type { Racers } from '../../../test/_race.js'
 import { _Browser } from './_browser.js'
 import { _CLIENT, type _OidcServer } from './_oidc.js'
 import { createIntegrations } from './integrations.js'
+import type { IntegrationsOptions } from './integrations-types.js'
 import type { Provider } from './provider.js'
 
 const SCOPE = 'openid offline_access'
@@ -114,6 +115,56 @@ export interface _RaceOptions {
   readonly maxConnections?: number | undefined
 }
 
+/** Options of {@link _calendarIntegrations}. */
+export interface _CalendarOptions {
+  readonly clock?: Clock | undefined
+  readonly lockTimeoutMs?: number | undefined
+  readonly onEvent?: IntegrationsOptions['onEvent']
+  readonly audit?: IntegrationsOptions['audit']
+}
+
+/**
+ * An AuthStore (namespace `integration-tokens`) and createIntegrations on `driver` with one
+ * integration, `calendar`, on `provider` with the test client (its secret through
+ * `@env:KW_INTEGRATIONS_RACE_SECRET`, set here); the signed-in user is the `x-user` header.
+ */
+export function _calendarIntegrations(
+  driver: Driver,
+  provider: Provider,
+  options: _CalendarOptions = {},
+) {
+  process.env.KW_INTEGRATIONS_RACE_SECRET = _CLIENT.clientSecret
+  const { clock, lockTimeoutMs, onEvent, audit } = options
+  const store = new AuthStore({ driver, namespace: 'integration-tokens', clock, lockTimeoutMs })
+  const integrations = createIntegrations({
+    driver,
+    store,
+    baseUrl: 'https://app.example',
+    dev: true,
+    clock,
+    onEvent,
+    audit,
+    currentUser: (request) => request.headers.get('x-user'),
+    integrations: {
+      calendar: {
+        provider,
+        client: { clientId: _CLIENT.clientId, clientSecret: '@env:KW_INTEGRATIONS_RACE_SECRET' },
+        scopes: SCOPE.split(' '),
+      },
+    },
+  })
+  return { store, integrations }
+}
+
+/** A postgresDriver on `table` of the server at `url`, with the store key `key` (base64). */
+export function _tableDriver(url: string, table: string, key: string) {
+  return postgresDriver({
+    connectionString: url,
+    table,
+    key: envKey('KW_INTEGRATIONS_RACE_KEY', { env: { KW_INTEGRATIONS_RACE_KEY: key } }),
+  })
+}
+
 /** A grant with a real refresh and access token for `user`, made inside oidc-provider. */
 async function mintConnection(oidc: _OidcServer, user: string) {
   const { provider } = oidc
@@ -147,30 +198,10 @@ export interface _SeedOptions {
  */
 export async function _seedConnections(options: _SeedOptions): Promise<void> {
   const { oidc, table, key, users } = options
-  process.env.KW_INTEGRATIONS_RACE_SECRET = _CLIENT.clientSecret
-  const env = { KW_INTEGRATIONS_RACE_KEY: key }
-  const driver = postgresDriver({
-    connectionString: options.url,
-    table,
-    key: envKey('KW_INTEGRATIONS_RACE_KEY', { env }),
-  })
+  const driver = _tableDriver(options.url, table, key)
   try {
     await driver.migrate()
-    const store = new AuthStore({ driver, namespace: 'integration-tokens' })
-    const integrations = createIntegrations({
-      driver,
-      store,
-      baseUrl: 'https://app.example',
-      dev: true,
-      currentUser: (request) => request.headers.get('x-user'),
-      integrations: {
-        calendar: {
-          provider: options.provider,
-          client: { clientId: _CLIENT.clientId, clientSecret: '@env:KW_INTEGRATIONS_RACE_SECRET' },
-          scopes: SCOPE.split(' '),
-        },
-      },
-    })
+    const { store, integrations } = _calendarIntegrations(driver, options.provider)
     const browserUsers = options.browserUsers ?? 0
     for (const user of users.slice(0, browserUsers)) {
       const { url } = await integrations.beginConnect(user, 'calendar')
@@ -202,11 +233,7 @@ async function lostConnections(
   users: string[],
   generation: number,
 ) {
-  const reader = postgresDriver({
-    connectionString: url,
-    table,
-    key: envKey('KW_INTEGRATIONS_RACE_KEY', { env: { KW_INTEGRATIONS_RACE_KEY: key } }),
-  })
+  const reader = _tableDriver(url, table, key)
   try {
     const store = new AuthStore({ driver: reader, namespace: 'integration-tokens' })
     const lost: string[] = []

@@ -6,17 +6,15 @@
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { AuthStore } from '@keyward/authstore'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { _Browser } from './_browser.js'
+import { _calendarIntegrations } from './_integrations-race.js'
 import { _CLIENT, _useOidc } from './_oidc.js'
 import { KEYWARD_INTEGRATION_RECONNECT_REQUIRED } from './errors.js'
-import { createIntegrations } from './integrations.js'
 
 const local = _useOidc({ accountIdPath: 'sub' })
-const SECRET_ENV = 'KW_INTEGRATIONS_ACCESS_SECRET'
 const basic = () =>
   `Basic ${Buffer.from(`${_CLIENT.clientId}:${_CLIENT.clientSecret}`).toString('base64')}`
 
@@ -32,7 +30,6 @@ let api: Api
 let server: Server
 
 beforeAll(async () => {
-  process.env[SECRET_ENV] = _CLIENT.clientSecret
   server = createServer(async (req, res) => {
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? ''
     api.seen.push(token)
@@ -60,29 +57,13 @@ beforeAll(async () => {
   }
 })
 afterAll(async () => {
-  delete process.env[SECRET_ENV]
   server?.closeAllConnections()
   await new Promise((resolve) => server?.close(resolve))
 })
 
 /** An Integrations with `user` connected to the provider through its pages. */
 async function connected(user: string) {
-  const driver = memoryDriver()
-  const store = new AuthStore({ driver, namespace: 'integration-tokens' })
-  const integrations = createIntegrations({
-    driver,
-    store,
-    baseUrl: 'https://app.example',
-    dev: true,
-    currentUser: (request) => request.headers.get('x-user'),
-    integrations: {
-      calendar: {
-        provider: local.provider,
-        client: { clientId: _CLIENT.clientId, clientSecret: `@env:${SECRET_ENV}` },
-        scopes: ['openid', 'offline_access'],
-      },
-    },
-  })
+  const { integrations, store } = _calendarIntegrations(memoryDriver(), local.provider)
   const { url } = await integrations.beginConnect(user, 'calendar')
   const callback = await new _Browser().authorize(url, { login: user })
   await integrations.handleCallback(new Request(callback, { headers: { 'x-user': user } }))

@@ -15,17 +15,20 @@
 // alone and 29 s beside another test file) and `npm run bench` (bench/integrations.bench.ts)
 // runs the 1,000 and prints its figures.
 import { randomBytes } from 'node:crypto'
-import { AuthStore } from '@keyward/authstore'
-import { envKey, KEYWARD_LOCK_TIMEOUT } from '@keyward/core'
-import { postgresDriver } from '@keyward/core/drivers/postgres'
+import { KEYWARD_LOCK_TIMEOUT } from '@keyward/core'
 import { expectKeywardError } from '@keyward/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type PostgresCluster, postgresTestEnv, startPostgres } from '../../../test/_postgres.js'
 import { useRaceChildren } from '../../../test/_race.js'
 import { _Browser } from './_browser.js'
-import { _integrationsRace, _mapAdapter, _seedConnections } from './_integrations-race.js'
+import {
+  _calendarIntegrations,
+  _integrationsRace,
+  _mapAdapter,
+  _seedConnections,
+  _tableDriver,
+} from './_integrations-race.js'
 import { _CLIENT, _useOidc } from './_oidc.js'
-import { createIntegrations } from './integrations.js'
 import type { IntegrationEvent } from './integrations-types.js'
 
 const PROCESSES = 4
@@ -123,33 +126,11 @@ describe.skipIf(!pgEnv.available)(
       const clock = () => Date.now() + offsetMs
       const events: IntegrationEvent[] = []
       const instance = () => {
-        const driver = postgresDriver({
-          connectionString: cluster!.url,
-          table,
-          key: envKey('KW', { env: { KW: key } }),
-        })
-        const integrations = createIntegrations({
-          driver,
-          store: new AuthStore({
-            driver,
-            namespace: 'integration-tokens',
-            clock,
-            lockTimeoutMs: LOCK_TIMEOUT_MS,
-          }),
-          baseUrl: 'https://app.example',
-          dev: true,
+        const driver = _tableDriver(cluster!.url, table, key)
+        const { integrations } = _calendarIntegrations(driver, local.provider, {
           clock,
-          currentUser: () => null,
+          lockTimeoutMs: LOCK_TIMEOUT_MS,
           onEvent: (event) => events.push(event),
-          integrations: {
-            calendar: {
-              provider: local.provider,
-              client: {
-                clientId: _CLIENT.clientId,
-                clientSecret: '@env:KW_INTEGRATIONS_RACE_SECRET',
-              },
-            },
-          },
         })
         return { driver, integrations }
       }
@@ -202,7 +183,6 @@ describe.skipIf(!pgEnv.available)(
       if (cluster === undefined) throw new Error('no PostgreSQL server')
       const table = 'integrations_audit'
       const key = randomBytes(32).toString('base64')
-      process.env.KW_INTEGRATIONS_RACE_SECRET = _CLIENT.clientSecret
       const issued: string[] = []
       const onSaved = (token: { jti: string }) => issued.push(token.jti)
       for (const model of ['access_token', 'refresh_token', 'authorization_code'])
@@ -210,29 +190,10 @@ describe.skipIf(!pgEnv.available)(
       let offsetMs = 0
       const clock = () => Date.now() + offsetMs
       const instance = () => {
-        const driver = postgresDriver({
-          connectionString: cluster!.url,
-          table,
-          key: envKey('KW', { env: { KW: key } }),
-        })
-        const integrations = createIntegrations({
-          driver,
-          store: new AuthStore({ driver, namespace: 'integration-tokens', clock }),
-          baseUrl: 'https://app.example',
-          dev: true,
+        const driver = _tableDriver(cluster!.url, table, key)
+        const { integrations } = _calendarIntegrations(driver, local.provider, {
           clock,
           audit: 'driver',
-          currentUser: (request) => request.headers.get('x-user'),
-          integrations: {
-            calendar: {
-              provider: local.provider,
-              client: {
-                clientId: _CLIENT.clientId,
-                clientSecret: '@env:KW_INTEGRATIONS_RACE_SECRET',
-              },
-              scopes: ['openid', 'offline_access'],
-            },
-          },
         })
         return { driver, integrations }
       }
