@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { type Driver, envKey } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { type PostgresDriver, postgresDriver } from '@keyward/core/drivers/postgres'
+import pg from 'pg'
 import { inject } from 'vitest'
 
 declare module 'vitest' {
@@ -28,11 +29,30 @@ const open = new Set<PostgresDriver>()
 /** Closes started for drivers beyond {@link MAX_OPEN} (awaited by `closeSuiteDrivers`). */
 const closing: Promise<void>[] = []
 /**
- * Drivers kept open at once per test file. Each holds a pool and, under an AuthStore, a
- * LISTEN connection until closed; a property test makes a store per run (hundreds in one
+ * Drivers kept open at once per test file. Under an AuthStore each holds a LISTEN connection
+ * until closed; a property test makes a store per run (hundreds in one
  * test), so beyond this many the oldest is closed (its run is over). No test uses more at once.
  */
 const MAX_OPEN = 12
+
+let pool: pg.Pool | undefined
+/**
+ * One connection pool for every suite driver of this test file: a driver's queries and its
+ * change feed's LISTEN connection come from it, so a store made per property run does not open
+ * two new server connections. Sized for {@link MAX_OPEN} drivers, each with a feed connection
+ * and a lock holder's two.
+ */
+function sharedPool(url: string): pg.Pool {
+  pool ??= new pg.Pool({ connectionString: url, max: 4 * MAX_OPEN })
+  return pool
+}
+
+/** Ends the shared pool (after the test file, once every driver is closed). */
+export async function endSuitePool(): Promise<void> {
+  const ending = pool
+  pool = undefined
+  await ending?.end()
+}
 
 /** A table name of its own, for a store nothing else writes to. */
 export function freshTable(): string {
@@ -47,14 +67,14 @@ export function suiteDriver(): Driver {
 }
 
 /**
- * The PostgreSQL driver on `table` (a new driver and pool each call; two calls with one table
- * are two app instances sharing it). The table is created on the first call of its driver
+ * The PostgreSQL driver on `table` (a new driver each call, on this file's one pool; two calls
+ * with one table are two app instances sharing it). The table is created on the first call of its driver
  * (`migrate` is idempotent), so the driver can be made synchronously, as `memoryDriver()` is.
  */
 export function postgresTableDriver(table: string): Driver {
   const url = inject('keywardPostgresUrl')
   if (!url) throw new Error('postgresTableDriver: this project started no PostgreSQL cluster')
-  const driver = postgresDriver({ connectionString: url, key, table })
+  const driver = postgresDriver({ pool: sharedPool(url), key, table })
   open.add(driver)
   if (open.size > MAX_OPEN) {
     const oldest = open.values().next().value!
@@ -89,7 +109,7 @@ export function postgresTableDriver(table: string): Driver {
   } satisfies Driver
 }
 
-/** Closes every PostgreSQL driver this file opened (their pools and change feeds). */
+/** Closes every PostgreSQL driver this file opened (their change feeds and locks; the pool stays). */
 export async function closeSuiteDrivers(): Promise<void> {
   const drivers = [...open]
   open.clear()
