@@ -116,7 +116,8 @@ async function raceConfig(tokenSeconds: number, durationMs: number): Promise<voi
               stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
             })
             proc.once('message', (m) => resolve(m as ChildResult))
-            proc.once('exit', (code) => reject(new Error(`race child exited with ${code}`)))
+            // 'close', not 'exit': under load 'exit' can come before the child's last message is read.
+            proc.once('close', (code) => reject(new Error(`race child exited with ${code}`)))
           }),
       ),
     )

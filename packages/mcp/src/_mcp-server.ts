@@ -19,12 +19,20 @@ export interface _McpServer {
   /** Tool calls answered, 401s sent, and bearer tokens seen. */
   calls: number
   unauthorized: number
+  /** 403 insufficient_scope answers sent. */
+  forbidden: number
   tokensSeen: Set<string>
   close(): Promise<void>
 }
 
+/** The scope each tool needs beyond `api:read` (`admin`'s is one the authorization server never grants). */
+const TOOL_SCOPES: Record<string, string> = { write: 'api:write', admin: 'api:admin' }
+
 /** Starts an MCP server with a `whoami` tool (scope `api:read`); set `oidc` before calling it. */
-export async function _startMcpServer(path = '/mcp'): Promise<_McpServer> {
+export async function _startMcpServer(
+  path = '/mcp',
+  scopesSupported: readonly string[] = ['api:read'],
+): Promise<_McpServer> {
   const http: Server = createServer()
   // Keep idle client connections for the test's length: a server-side close racing a client's
   // reuse of the socket would fail a call for a reason that is not the one under test.
@@ -38,6 +46,7 @@ export async function _startMcpServer(path = '/mcp'): Promise<_McpServer> {
     oidc: undefined,
     calls: 0,
     unauthorized: 0,
+    forbidden: 0,
     tokensSeen: new Set(),
     async close() {
       http.closeAllConnections()
@@ -48,26 +57,22 @@ export async function _startMcpServer(path = '/mcp'): Promise<_McpServer> {
   const metadata = () => ({
     resource: state.url,
     authorization_servers: [state.oidc?.issuer],
-    scopes_supported: ['api:read'],
+    scopes_supported: scopesSupported,
     bearer_methods_supported: ['header'],
   })
 
-  async function authorized(req: IncomingMessage): Promise<string | undefined> {
+  async function authorized(
+    req: IncomingMessage,
+  ): Promise<{ token: string; scopes: string[] } | undefined> {
     const header = req.headers.authorization ?? ''
     const token = /^Bearer (.+)$/i.exec(header)?.[1]
     if (token === undefined) return undefined
     const found = await state.oidc?.provider.AccessToken.find(token)
-    if (
-      !found ||
-      found.isExpired ||
-      !String(found.scope ?? '')
-        .split(' ')
-        .includes('api:read')
-    )
-      return undefined
+    const scopes = String(found?.scope ?? '').split(' ')
+    if (!found || found.isExpired || !scopes.includes('api:read')) return undefined
     // RFC 8707: the token must be meant for this resource.
     if (found.aud !== undefined && found.aud !== state.url) return undefined
-    return token
+    return { token, scopes }
   }
 
   http.on('request', async (req: IncomingMessage, res: ServerResponse) => {
@@ -81,8 +86,8 @@ export async function _startMcpServer(path = '/mcp'): Promise<_McpServer> {
         res.writeHead(404).end()
         return
       }
-      const token = await authorized(req)
-      if (token === undefined) {
+      const grant = await authorized(req)
+      if (grant === undefined) {
         state.unauthorized += 1
         res
           .writeHead(401, {
@@ -92,7 +97,7 @@ export async function _startMcpServer(path = '/mcp'): Promise<_McpServer> {
           .end('{"error":"invalid_token"}')
         return
       }
-      state.tokensSeen.add(token)
+      state.tokensSeen.add(grant.token)
       if (req.method !== 'POST') {
         res.writeHead(405).end()
         return
@@ -100,10 +105,31 @@ export async function _startMcpServer(path = '/mcp'): Promise<_McpServer> {
       const chunks: Buffer[] = []
       for await (const chunk of req) chunks.push(chunk as Buffer)
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+      // A tool that needs a scope the token lacks: 403 insufficient_scope (RFC 6750 §3.1) with
+      // the scope in the challenge, before the call reaches the MCP server.
+      const needed = body?.method === 'tools/call' ? TOOL_SCOPES[body.params?.name] : undefined
+      if (needed !== undefined && !grant.scopes.includes(needed)) {
+        state.forbidden += 1
+        res
+          .writeHead(403, {
+            'www-authenticate': `Bearer error="insufficient_scope", scope="${needed}", resource_metadata="${origin}${metadataPath}"`,
+            'content-type': 'application/json',
+          })
+          .end('{"error":"insufficient_scope"}')
+        return
+      }
       const server = new McpServer({ name: 'keyward-test-server', version: '1.0.0' })
       server.registerTool('whoami', { description: 'who the token belongs to' }, async () => {
         state.calls += 1
         return { content: [{ type: 'text', text: 'alice' }] }
+      })
+      server.registerTool('write', { description: 'needs api:write' }, async () => {
+        state.calls += 1
+        return { content: [{ type: 'text', text: 'written' }] }
+      })
+      server.registerTool('admin', { description: 'needs api:admin (never granted)' }, async () => {
+        state.calls += 1
+        return { content: [{ type: 'text', text: 'admin' }] }
       })
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: undefined,

@@ -19,7 +19,10 @@ export function _useMcpAndOidc(options: Parameters<typeof _startOidc>[0] = {}): 
 } {
   const state: { mcp?: _McpServer; oidc?: _OidcServer } = {}
   beforeAll(async () => {
-    state.mcp = await _startMcpServer()
+    // The resource lists what the authorization server grants for it (so a registration covers
+    // every scope a later step-up asks for).
+    const scopes = options.resourceScope?.split(' ').filter((s) => s !== 'offline_access')
+    state.mcp = await _startMcpServer('/mcp', scopes)
     state.oidc = await _startOidc({ ...options, resourceServer: state.mcp.url })
     state.mcp.oidc = state.oidc
   })

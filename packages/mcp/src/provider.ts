@@ -6,6 +6,7 @@ import {
   hasDisplay,
   KEYWARD_OAUTH_REGISTRATION_EXPIRED,
   KEYWARD_OAUTH_STATE_MISMATCH,
+  stepUpLimiter,
   systemOpenBrowser,
 } from '@keyward/oauth'
 import { KEYWARD_MCP_FLOW_NOT_FOUND } from './codes.js'
@@ -74,6 +75,8 @@ class Provider implements McpAuthProvider {
   #discovering: Promise<McpDiscoveryState> | undefined
   #registering: Promise<McpClientInformation> | undefined
   readonly #serverUrl: URL
+  /** Step-up sign-ins per server and scopes asked for (403 insufficient_scope). */
+  readonly #stepUps = stepUpLimiter()
 
   constructor(options: McpAuthProviderOptions, serverUrl: URL) {
     this.#options = options
@@ -341,14 +344,32 @@ class Provider implements McpAuthProvider {
       await this.#signingIn
       return
     }
-    // Ask for what was granted too, so a step-up keeps the scopes the token had.
-    if (stepUp && granted.length > 0)
-      url.searchParams.set('scope', [...new Set([...granted, ...wanted])].join(' '))
+    // A step-up (403 insufficient_scope): ask for what was granted too, so the new token keeps
+    // the scopes the old one had; bounded per server and scopes asked for, so a server that
+    // keeps asking (or a user who keeps declining) cannot loop the client through sign-ins.
+    const step =
+      stepUp && granted.length > 0
+        ? {
+            resource: this.#serverUrl.href,
+            operation: `scope ${wanted
+              .filter((s) => !granted.includes(s))
+              .sort()
+              .join(' ')}`,
+          }
+        : undefined
+    if (step !== undefined) {
+      const challenge = { error: 'insufficient_scope', scopes: wanted, params: {} }
+      const scopes = this.#stepUps.attempt({ ...step, granted, challenge }) ?? wanted
+      url.searchParams.set('scope', scopes.join(' '))
+    }
     const flow = this.#claimFlow(url)
     this.#signingIn = this.#signIn(url, flow).finally(() => {
       this.#signingIn = undefined
     })
     await this.#signingIn
+    if (step === undefined) return
+    const now = await this.#store.getMetadata(this.#service, this.#getOptions)
+    if (wanted.every((s) => now?.scopes.includes(s))) this.#stepUps.succeeded(step)
   }
 
   /** Matches the SDK's URL to the `state()` and verifier it used; never a state it did not get from us. */

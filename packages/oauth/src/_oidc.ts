@@ -52,6 +52,8 @@ export async function _startOidc(
   options: {
     deviceCodeTtl?: number
     resourceServer?: string
+    /** The scopes the resource server grants (default `api:read offline_access`); the server knows them all. */
+    resourceScope?: string
     /** Serve the provider under this path (an issuer with a path); other paths answer 404. */
     mountPath?: string
     /** Enable RFC 7591 dynamic client registration (`features.registration`). */
@@ -100,7 +102,12 @@ export async function _startOidc(
         scope: 'openid offline_access email profile api:read',
       },
     ],
-    scopes: ['openid', 'offline_access', 'email', 'profile', 'api:read'],
+    scopes: [
+      ...new Set([
+        ...['openid', 'offline_access', 'email', 'profile', 'api:read'],
+        ...(options.resourceScope?.split(' ') ?? []),
+      ]),
+    ],
     claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
     features: {
       devInteractions: { enabled: true },
@@ -122,7 +129,7 @@ export async function _startOidc(
               getResourceServerInfo: async (_ctx: _Ctx, indicator: string) => {
                 if (indicator !== options.resourceServer) throw new Error('unknown resource')
                 return {
-                  scope: 'api:read offline_access',
+                  scope: options.resourceScope ?? 'api:read offline_access',
                   audience: indicator,
                   accessTokenFormat: 'opaque',
                   accessTokenTTL: options.accessTokenTTL ?? 3600,
