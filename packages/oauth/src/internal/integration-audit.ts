@@ -201,7 +201,9 @@ export function driverAuditTrail(driver: Driver, prefix: string, clock: Clock): 
             line: at,
             reason: parseLine(line) ? 'edited' : 'malformed',
           }
-        if (checked.record.seq !== at || seq !== at || checked.record.prev !== prev)
+        // A line of another user's chain (same seq, same start) is not part of this one.
+        const { record } = checked
+        if (record.seq !== at || seq !== at || record.prev !== prev || record.entry.user !== user)
           return { ok: false, lines: count, line: at, reason: 'chain' }
         prev = checked.hash
         count = at
