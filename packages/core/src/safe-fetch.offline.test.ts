@@ -5,9 +5,9 @@
 // network error instead of the policy's own code, and fail the test — and no packet could
 // leave this machine even then.
 import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
+import { rerunTestFile } from '../../../test/_rerun.js'
 import { _resolver, hostile } from './_ssrf-table.js'
 import { KEYWARD_FETCH_NETWORK, KeywardError } from './errors.js'
 import { safeFetch } from './safe-fetch.js'
@@ -63,23 +63,14 @@ if (inNamespace) {
     'safeFetch SSRF table in a process without a network',
     () => {
       it('every hostile URL is refused with the policy code under `unshare -n`', async () => {
-        const vitest = fileURLToPath(
-          new URL('../../../node_modules/vitest/vitest.mjs', import.meta.url),
+        const { output, passed } = await rerunTestFile(
+          import.meta.url,
+          ['unshare', '-n'],
+          { KEYWARD_SSRF_OFFLINE: '1' },
+          'the offline run',
         )
-        const self = fileURLToPath(import.meta.url)
-        const result = await run(
-          'unshare',
-          ['-n', process.execPath, vitest, 'run', self, '--reporter=dot'],
-          {
-            cwd: fileURLToPath(new URL('..', import.meta.url)),
-            env: { ...process.env, KEYWARD_SSRF_OFFLINE: '1', NO_COLOR: '1', FORCE_COLOR: '0' },
-          },
-        ).catch((error: { stdout?: string; stderr?: string }) => {
-          throw new Error(`the offline run failed:\n${error.stdout ?? ''}\n${error.stderr ?? ''}`)
-        })
-        const passed = Number(/Tests\s+(\d+) passed/.exec(result.stdout)?.[1] ?? 0)
-        expect(passed, result.stdout).toBe(hostile.length + 2)
-        expect(result.stdout).not.toMatch(/failed|skipped/)
+        expect(passed, output).toBe(hostile.length + 2)
+        expect(output).not.toMatch(/failed|skipped/)
       })
     },
   )

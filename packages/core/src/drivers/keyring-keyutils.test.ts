@@ -2,17 +2,14 @@
 // keyring this process possesses; a test runner usually has none, so when the in-process probe
 // fails this file re-runs itself under `keyctl session -` (a new session keyring) and asserts
 // that run passed.
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { hasCommand, keyringTestEnv } from '../../../../test/_keyring.js'
+import { rerunTestFile } from '../../../../test/_rerun.js'
 import type { Driver } from '../contracts.js'
 import { testDriver } from '../testing.js'
 import { deleteRawEntry, tempLockDir, uniqueService } from './_keyring-helpers.js'
 import { keyringDriver } from './keyring.js'
 
-const run = promisify(execFile)
 const isChild = process.env.KEYWARD_KEYUTILS_CHILD === '1'
 const linux = process.platform === 'linux'
 if (!linux) console.warn('skipping: kernel keyutils exists only on Linux')
@@ -87,23 +84,13 @@ describe.skipIf(!inProcess.available)('keyringDriver on kernel keyutils', () => 
 if (canReexec)
   describe('keyringDriver on kernel keyutils (in a new session keyring)', () => {
     it('passes the keyutils suite under `keyctl session -`', async () => {
-      const vitest = fileURLToPath(
-        new URL('../../../../node_modules/vitest/vitest.mjs', import.meta.url),
+      const { output, passed } = await rerunTestFile(
+        import.meta.url,
+        ['keyctl', 'session', '-'],
+        { KEYWARD_KEYUTILS_CHILD: '1' },
+        'keyutils run',
       )
-      const self = fileURLToPath(import.meta.url)
-      const result = await run(
-        'keyctl',
-        ['session', '-', process.execPath, vitest, 'run', self, '--reporter=dot'],
-        {
-          cwd: fileURLToPath(new URL('../..', import.meta.url)),
-          env: { ...process.env, KEYWARD_KEYUTILS_CHILD: '1', NO_COLOR: '1', FORCE_COLOR: '0' },
-        },
-      ).catch((error: { stdout?: string; stderr?: string; message: string }) => {
-        throw new Error(`keyutils run failed:\n${error.stdout ?? ''}\n${error.stderr ?? ''}`)
-      })
-      const output = result.stdout
       // Every keyutils test ran and passed in the child; none skipped.
-      const passed = Number(/Tests\s+(\d+) passed/.exec(output)?.[1] ?? 0)
       expect(passed, output).toBeGreaterThanOrEqual(20)
       expect(output).not.toMatch(/failed|skipped/)
     })
