@@ -29,19 +29,16 @@ import {
 import { checkService, META_SUFFIX, resolveMaxValueBytes } from '../internal/keyring-options.js'
 import { withFileLock } from '../internal/lock.js'
 import {
-  assertBusAnswers,
-  assertSupported,
   boundedCall,
   DEFAULT_KEYRING_TIMEOUT_MS,
   defaultLockDir,
   ensureLockDir,
   keyringBackend,
   type LinuxKeyringStore,
-  loadKeyring,
   lockFileName,
   mapKeyringError,
   type NativeAsyncEntry,
-  type NativeKeyring,
+  readyKeyring,
   resolveTimeout,
 } from '../internal/native-keyring.js'
 import { compareKeys } from '../internal/stored.js'
@@ -215,11 +212,6 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
   let lockDirReady: Promise<void> | undefined
   let markerWritten = false
 
-  async function binding(): Promise<NativeKeyring> {
-    assertSupported(backend)
-    return loadKeyring()
-  }
-
   function context(operation: string, account: string | undefined, svc: string) {
     return {
       operation,
@@ -257,8 +249,7 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
       entries.set(id, open)
       return open
     }
-    const native = await binding()
-    await assertBusAnswers(backend, context('open', account, svc), timeoutMs)
+    const native = await readyKeyring(backend, context('open', account, svc), timeoutMs)
     const created = await call(
       'open',
       account,
@@ -527,8 +518,7 @@ export function keyringDriver(options: KeyringDriverOptions): KeyringDriver {
       // Reading the marker first turns a locked keyring into KEYWARD_KEYRING_LOCKED: the
       // Secret Service search would otherwise answer a locked collection with no entries.
       await readRaw(MARKER_ACCOUNT, metaService)
-      const native = await binding()
-      await assertBusAnswers(backend, context('list', undefined, service), timeoutMs)
+      const native = await readyKeyring(backend, context('list', undefined, service), timeoutMs)
       const found = await call('list', undefined, (signal) =>
         native.findCredentialsAsync(service, null, signal),
       )

@@ -306,6 +306,22 @@ function timeoutError(context: KeyringErrorContext, timeoutMs: number, why: stri
 }
 
 /**
+ * The native binding, once the checks every keyring call makes first have passed: the platform
+ * is supported, `@napi-rs/keyring` loads, and (Secret Service) the session bus answers within
+ * `timeoutMs`. Failures are keyward errors naming `context`.
+ */
+export async function readyKeyring(
+  backend: KeyringBackend,
+  context: KeyringErrorContext,
+  timeoutMs: number,
+): Promise<NativeKeyring> {
+  assertSupported(backend)
+  const native = await loadKeyring()
+  await assertBusAnswers(backend, context, timeoutMs)
+  return native
+}
+
+/**
  * Before `@napi-rs/keyring` connects to the Secret Service: checks, within `timeoutMs`, that
  * the session bus answers. The binding connects synchronously with no timeout, so a bus that
  * accepts connections but never answers would otherwise block this whole process forever.

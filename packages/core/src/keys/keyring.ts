@@ -11,17 +11,15 @@ import {
 import { assertOptions } from '../guards.js'
 import { withFileLock } from '../internal/lock.js'
 import {
-  assertBusAnswers,
-  assertSupported,
   boundedCall,
   checkEntryName,
   defaultLockDir,
   ensureLockDir,
   keyringBackend,
   type LinuxKeyringStore,
-  loadKeyring,
   lockFileName,
   type NativeAsyncEntry,
+  readyKeyring,
   resolveTimeout,
 } from '../internal/native-keyring.js'
 
@@ -95,10 +93,8 @@ export function keyringKey(options: KeyringKeyOptions = {}): KeyringKeyProvider 
     fn: (entry: NativeAsyncEntry, signal: AbortSignal) => Promise<T>,
     secrets: string[] = [],
   ): Promise<T> {
-    assertSupported(backend)
-    const native = await loadKeyring()
     const context = { operation, service, account, backend: backend.name, secrets }
-    await assertBusAnswers(backend, context, timeoutMs)
+    const native = await readyKeyring(backend, context, timeoutMs)
     return boundedCall(context, timeoutMs, (signal) =>
       fn(new native.AsyncEntry(service, account, backend.entryOptions), signal),
     )
