@@ -1,4 +1,4 @@
-// The refresh-ahead margin scales with the token's lifetime: a tenth of it (at most the
+// The refresh-ahead margin scales with the token's lifetime: a quarter of it (at most the
 // leeway). Half of it used to be the margin, so a short-lived token was replaced when half its
 // life was left and the MCP bench race (3 s tokens) refreshed about twice per expiry.
 import { describe, expect, it } from 'vitest'
@@ -17,10 +17,10 @@ describe('refresh-ahead margin', () => {
     // Half its lifetime (and a bit) later, 1.4 s are left: the token is served as it is.
     clock.advance(1.6)
     expect(await store.getToken('svc')).toBe('at_0')
-    clock.advance(0.9) // 2.5 s: still more than a tenth (0.3 s, +20 % jitter) left
+    clock.advance(0.4) // 2 s: still more than a quarter (0.75 s, +20 % jitter) left
     expect(await store.getToken('svc')).toBe('at_0')
     expect(refreshes).toBe(0)
-    clock.advance(0.2) // 2.7 s: inside the margin
+    clock.advance(0.3) // 2.3 s: inside the margin
     expect(await store.getToken('svc')).toBe('at_1')
     // Over ten lifetimes, one refresh per token.
     for (let i = 0; i < 10; i++) {
@@ -45,7 +45,7 @@ describe('refresh-ahead margin', () => {
       },
     })
     await store.setToken('svc', { accessToken: 'day', refreshToken: 'rt', expiresIn: 86_400 })
-    clock.advance(86_400 - 120 - 25) // the margin is 120 s (+ up to 24 s jitter), not 8640 s
+    clock.advance(86_400 - 120 - 25) // the margin is 120 s (+ up to 24 s jitter), not 21 600 s
     expect(await store.getToken('svc')).toBe('day')
     clock.advance(26)
     expect(await store.getToken('svc')).toBe('next')

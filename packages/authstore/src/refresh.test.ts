@@ -66,13 +66,13 @@ describe('refresh without racing', () => {
     expect(server.isCurrent(tokens[0]!)).toBe(true)
   })
 
-  it('refreshes within the margin (a tenth of the lifetime, at most 5 min), not before', async () => {
+  it('refreshes within the margin (a quarter of the lifetime, at most 5 min), not before', async () => {
     const { server, clock, store } = await setup()
-    // 600 s token: margin 60 s (+ up to 20 % jitter).
-    clock.advance(600 - 60 - 13)
+    // 600 s token: margin 150 s (+ up to 20 % jitter).
+    clock.advance(600 - 150 - 31)
     await store.getToken('registry')
     expect(server.refreshes).toBe(0)
-    clock.advance(14)
+    clock.advance(32)
     const token = await store.getToken('registry')
     expect(server.refreshes).toBe(1)
     expect(server.isCurrent(token)).toBe(true)
@@ -80,12 +80,12 @@ describe('refresh without racing', () => {
     clock.advance(3000)
     await store.getToken('registry')
     expect(server.refreshes).toBe(1)
-    // A 60 s token: the margin is 6 s (a tenth of the lifetime).
+    // A 60 s token: the margin is 15 s (a quarter of the lifetime).
     await store.setToken('registry', { ...server.issue('x'), expiresIn: 60 })
-    clock.advance(52)
+    clock.advance(41)
     await store.getToken('registry')
     expect(server.refreshes).toBe(1)
-    clock.advance(2)
+    clock.advance(4)
     await store.getToken('registry')
     expect(server.refreshes).toBe(2)
   })

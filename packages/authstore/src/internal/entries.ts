@@ -16,14 +16,15 @@ export interface Entry {
 }
 
 /** The share of a token's lifetime left when it is refreshed ahead of expiry (before jitter). */
-export const REFRESH_MARGIN = 0.1
+export const REFRESH_MARGIN = 0.25
 
 /**
- * When a token issued at `issuedAt` and expiring at `expiresAt` is refreshed: a tenth of its
+ * When a token issued at `issuedAt` and expiring at `expiresAt` is refreshed: a quarter of its
  * lifetime before expiry ({@link REFRESH_MARGIN}), never more than `leewayMs`, and up to 20 %
  * of that margin earlier so the refreshes of many processes spread out. The margin scales with
- * the lifetime so a token is used for about nine tenths of it: half (the former margin) made a
- * short-lived token's refreshes twice as frequent as its expiries. A call that carries the old
+ * the lifetime so a token is used for about three quarters of it: half (the former margin) made
+ * a short-lived token's refreshes twice as frequent as its expiries, and a tenth left calls on
+ * a loaded machine reaching the server after the token expired (401, then a retry). A call that carries the old
  * token and reaches the server after it expired gets 401, and `invalidate` returns the newer
  * token without another refresh.
  */
