@@ -1,13 +1,4 @@
-// mcpAuthProvider with the official MCP SDK clients (v1 @modelcontextprotocol/sdk and v2
-// @modelcontextprotocol/client, StreamableHTTPClientTransport with `authProvider`) against a real
-// MCP server (the SDK's server package, behind bearer auth) and oidc-provider as the
-// authorization server (dynamic registration, RFC 8707 resource indicators, refresh token
-// rotation). The "browser" is an HTTP client that fills in oidc-provider's login and consent
-// pages (no real browser here) and then requests the provider's loopback callback.
-import { type ChildProcess, fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AuthStore } from '@keyward/authstore'
 import { type Driver, envKey, KEYWARD_AUTH_REQUIRED } from '@keyward/core'
@@ -20,7 +11,7 @@ import {
   UnauthorizedError as UnauthorizedErrorV2,
 } from '@modelcontextprotocol/client'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { assertBuilt, nextMessage, snapshotBuilt } from '../../../test/_built.js'
+import { useRaceChildren } from '../../../test/_race.js'
 import { type _OidcServer, _startOidc } from '../../oauth/src/_oidc.js'
 import { type _McpServer, _startMcpServer } from './_mcp-server.js'
 import { _browser, _connectV1, _whoami } from './_sdk.js'
@@ -201,21 +192,14 @@ const CALLS = 25
 const PACKAGES = ['core', 'authstore', 'oauth', 'mcp']
 
 describe('parallel tool calls in several processes across expiries', () => {
-  let dir = ''
-  let child = ''
-  const children: ChildProcess[] = []
-  beforeAll(async () => {
-    assertBuilt(PACKAGES)
-    dir = await mkdtemp(join(tmpdir(), 'keyward-mcp-race-'))
-    child = await snapshotBuilt(dir, PACKAGES, new URL('./_race-child.mjs', import.meta.url))
-  })
-  afterAll(async () => {
-    for (const c of children) c.kill()
-    if (dir) await rm(dir, { recursive: true, force: true })
+  const race = useRaceChildren({
+    packages: PACKAGES,
+    child: new URL('./_race-child.mjs', import.meta.url),
+    prefix: 'keyward-mcp-race-',
   })
 
   it(`${PROCESSES} processes × ${CALLS} tool calls: one refresh per expiry, zero invalid_grant, resource on every refresh`, async () => {
-    const path = join(dir, 'tokens.kw')
+    const path = join(race.dir, 'tokens.kw')
     const env = { KW_MCP_TEST_KEY: randomBytes(32).toString('base64') }
     const driver = fileDriver({ path, key: envKey('KW_MCP_TEST_KEY', { env }) })
     const { client } = await _connectV1(
@@ -231,14 +215,7 @@ describe('parallel tool calls in several processes across expiries', () => {
     await driver.close?.()
 
     const config = JSON.stringify({ path, serverUrl: mcp.url })
-    for (let i = 0; i < PROCESSES; i++)
-      children.push(
-        fork(child, [config], {
-          env: { ...process.env, ...env },
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        }),
-      )
-    await Promise.all(children.map((c) => nextMessage(c)))
+    await race.start(PROCESSES, [config], env)
     const grantsBefore = oidc.refreshGrants
     const invalidBefore = oidc.invalidGrants
     const seenBefore = oidc.resourceSeen.length
@@ -250,15 +227,16 @@ describe('parallel tool calls in several processes across expiries', () => {
       [2, 3 * 3600],
       [3, 5 * 3600],
     ] as const) {
-      const replies = children.map((c) => nextMessage<{ ok: number; errors: string[] }>(c))
-      for (const c of children) c.send({ offsetSeconds, calls: CALLS })
-      const results = await Promise.all(replies)
+      const results = await race.ask<{ ok: number; errors: string[] }>({
+        offsetSeconds,
+        calls: CALLS,
+      })
       expect(results.flatMap((r) => r.errors)).toEqual([])
       expect(results.reduce((n, r) => n + r.ok, 0)).toBe(PROCESSES * CALLS)
       expect(oidc.refreshGrants - grantsBefore).toBe(round)
       expect(oidc.invalidGrants - invalidBefore).toBe(0)
     }
-    for (const c of children) c.send({ type: 'exit' })
+    race.exit()
     // Every refresh named the resource; no tool call was ever answered 401.
     const refreshes = oidc.resourceSeen.slice(seenBefore)
     expect(refreshes).toHaveLength(3)
