@@ -10,7 +10,7 @@ export interface AuthStoreOptions {
   readonly namespace?: string | undefined
   /** One refresher per service name. A service without one is never refreshed. */
   readonly refreshers?: Readonly<Record<string, Refresher>> | undefined
-  /** Refresh this long before expiry at most (default 300); never more than a quarter of the token's lifetime. */
+  /** Refresh this long before expiry at most (default 300); never more than half the token's lifetime. */
   readonly leewaySeconds?: number | undefined
   /** Lifetime assumed for a token stored with a refresh token but no expiry (default 3600). */
   readonly inferredLifetimeSeconds?: number | undefined

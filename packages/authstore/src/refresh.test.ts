@@ -66,26 +66,26 @@ describe('refresh without racing', () => {
     expect(server.isCurrent(tokens[0]!)).toBe(true)
   })
 
-  it('refreshes within the margin (a quarter of the lifetime, at most 5 min), not before', async () => {
+  it('refreshes within the leeway (min(5 min, half the lifetime)), not before', async () => {
     const { server, clock, store } = await setup()
-    // 600 s token: margin 150 s (+ up to 20 % jitter).
-    clock.advance(600 - 150 - 31)
+    // 600 s token: leeway 300 s (+ up to 20 % jitter).
+    clock.advance(600 - 300 - 61)
     await store.getToken('registry')
     expect(server.refreshes).toBe(0)
-    clock.advance(32)
+    clock.advance(62)
     const token = await store.getToken('registry')
     expect(server.refreshes).toBe(1)
     expect(server.isCurrent(token)).toBe(true)
-    // The new token lives 3600 s: the margin is 300 s (the leeway), so nothing happens at +3000 s.
+    // The new token lives 3600 s: leeway is 300 s again, so nothing happens at +3000 s.
     clock.advance(3000)
     await store.getToken('registry')
     expect(server.refreshes).toBe(1)
-    // A 60 s token: the margin is 15 s (a quarter of the lifetime).
+    // A 60 s token: leeway is 30 s (half the lifetime).
     await store.setToken('registry', { ...server.issue('x'), expiresIn: 60 })
-    clock.advance(41)
+    clock.advance(23)
     await store.getToken('registry')
     expect(server.refreshes).toBe(1)
-    clock.advance(4)
+    clock.advance(8)
     await store.getToken('registry')
     expect(server.refreshes).toBe(2)
   })

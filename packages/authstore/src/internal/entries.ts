@@ -16,17 +16,16 @@ export interface Entry {
 }
 
 /** The share of a token's lifetime left when it is refreshed ahead of expiry (before jitter). */
-export const REFRESH_MARGIN = 0.25
+export const REFRESH_MARGIN = 0.5
 
 /**
- * When a token issued at `issuedAt` and expiring at `expiresAt` is refreshed: a quarter of its
- * lifetime before expiry ({@link REFRESH_MARGIN}), never more than `leewayMs`, and up to 20 %
- * of that margin earlier so the refreshes of many processes spread out. The margin scales with
- * the lifetime so a token is used for about three quarters of it: half (the former margin) made
- * a short-lived token's refreshes twice as frequent as its expiries, and a tenth left calls on
- * a loaded machine reaching the server after the token expired (401, then a retry). A call that carries the old
- * token and reaches the server after it expired gets 401, and `invalidate` returns the newer
- * token without another refresh.
+ * When a token issued at `issuedAt` and expiring at `expiresAt` is refreshed: `leewayMs` before
+ * expiry, never more than half its lifetime ({@link REFRESH_MARGIN}: the design's
+ * `min(configured, lifetime/2)`), and up to 20 % of that margin earlier so the refreshes of many
+ * processes spread out. Half the lifetime keeps a short-lived token's replacement well ahead of
+ * its expiry on a loaded machine (a tenth, tried, let calls reach the server after the token
+ * expired). A call that carries the old token and reaches the server after it expired gets 401,
+ * and `invalidate` returns the newer token without another refresh.
  */
 export function refreshMoment(expiresAt: number, issuedAt: number, leewayMs: number): number {
   const lifetime = Math.max(0, expiresAt - issuedAt)
