@@ -1,12 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import type { Driver, KeyWrite, SetOptions } from './contracts.js'
-import { CANARY_VALUE, expectCode, testEnvKey, testPassphraseKey } from './drivers/_file-kit.js'
+import {
+  bytes,
+  CANARY_VALUE,
+  expectCode,
+  testEnvKey,
+  testPassphraseKey,
+  text,
+} from './drivers/_file-kit.js'
 import { memoryDriver } from './drivers/memory.js'
 import { encryptedDriver } from './encrypted.js'
 import { testDriver } from './testing.js'
-
-const bytes = (text: string) => new TextEncoder().encode(text)
-const text = (value: Uint8Array) => new TextDecoder().decode(value)
 
 const sharedKey = testEnvKey()
 const innerOf = new WeakMap<Driver, Driver>()

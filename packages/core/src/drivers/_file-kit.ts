@@ -13,6 +13,11 @@ import { expectKeywardError, expectNoLeak } from '../test-kit.js'
 import { fileDriver } from './file.js'
 
 /** Secret values and passphrases that must never show up in any output of the suite. */
+/** UTF-8 bytes of `text` (what drivers store). */
+export const bytes = (text: string) => new TextEncoder().encode(text)
+/** The UTF-8 text of `value`. */
+export const text = (value: Uint8Array) => new TextDecoder().decode(value)
+
 export const CANARY_VALUE = 'canary-value-4b1d9e0a-never-print'
 export const CANARY_PASSPHRASE = 'canary-passphrase-8c2f71d3-never-print'
 export const CANARY_KEY_NAME = 'canary/key-name-only-in-ciphertext'

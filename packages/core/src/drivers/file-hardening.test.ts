@@ -18,12 +18,9 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { processStartTime } from '../internal/lock.js'
 import { recordingLogger } from '../test-kit.js'
-import { CANARY_VALUE, expectCode, tempFiles, testEnvKey } from './_file-kit.js'
+import { bytes, CANARY_VALUE, expectCode, tempFiles, testEnvKey, text } from './_file-kit.js'
 import { fileDriver } from './file.js'
 import { memoryDriver } from './memory.js'
-
-const bytes = (text: string) => new TextEncoder().encode(text)
-const text = (value: Uint8Array) => new TextDecoder().decode(value)
 
 const { storePath, defer } = tempFiles()
 /** Strings with at least one lone surrogate, anywhere. */

@@ -8,13 +8,12 @@ import { keyringTestEnv } from '../../../../test/_keyring.js'
 import { KEYWARD_KEY_MISSING } from '../errors.js'
 import { keyringKey } from '../keys/keyring.js'
 import { expectKeywardError } from '../test-kit.js'
+import { bytes, text } from './_file-kit.js'
 import { deleteRawEntry, keyringSuite, readRawEntry } from './_keyring-helpers.js'
 import { fileDriver } from './file.js'
 
 const env = await keyringTestEnv({ what: 'fileDriver with keyringKey' })
 const CANARY = 'canary-file-keyring-77e0-do-not-leak'
-const bytes = (text: string) => new TextEncoder().encode(text)
-const text = (value: Uint8Array) => new TextDecoder().decode(value)
 const sha256 = async (path: string) =>
   createHash('sha256')
     .update(await readFile(path))

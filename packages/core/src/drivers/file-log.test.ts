@@ -19,11 +19,8 @@ import { decodeStore, FLAG_LOG } from '../internal/file-format.js'
 import { COMPACTION, type CompactionPolicy } from '../internal/file-log.js'
 import { envKey } from '../keys/env.js'
 import { recordingLogger } from '../test-kit.js'
-import { CANARY_VALUE, expectCode, tempFiles, testEnvKey } from './_file-kit.js'
+import { bytes, CANARY_VALUE, expectCode, tempFiles, testEnvKey, text } from './_file-kit.js'
 import { type FileDriverOptions, fileDriver } from './file.js'
-
-const bytes = (text: string) => new TextEncoder().encode(text)
-const text = (value: Uint8Array) => new TextDecoder().decode(value)
 
 const { storePath, defer } = tempFiles()
 

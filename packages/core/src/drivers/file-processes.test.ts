@@ -8,11 +8,10 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { assertBuilt } from '../../../../test/_built.js'
 import { decodeStore } from '../internal/file-format.js'
-import { newEnvKeyText, tempDir, testEnvKey } from './_file-kit.js'
+import { newEnvKeyText, tempDir, testEnvKey, text } from './_file-kit.js'
 import { fileDriver } from './file.js'
 
 const worker = fileURLToPath(new URL('./_file-worker.mjs', import.meta.url))
-const text = (value: Uint8Array) => new TextDecoder().decode(value)
 
 /** Where the workers import the built package from: a snapshot taken before the tests. */
 let distSnapshot = ''

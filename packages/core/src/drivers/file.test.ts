@@ -8,6 +8,7 @@ import { envKey } from '../keys/env.js'
 import { passphraseKey } from '../keys/passphrase.js'
 import { testDriver } from '../testing.js'
 import {
+  bytes,
   CANARY_KEY_NAME,
   CANARY_PASSPHRASE,
   CANARY_VALUE,
@@ -19,11 +20,9 @@ import {
   tempFiles,
   testEnvKey,
   testPassphraseKey,
+  text,
 } from './_file-kit.js'
 import { fileDriver } from './file.js'
-
-const bytes = (text: string) => new TextEncoder().encode(text)
-const text = (value: Uint8Array) => new TextDecoder().decode(value)
 
 const sharedKey = testEnvKey()
 testDriver({

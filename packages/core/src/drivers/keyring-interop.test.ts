@@ -9,13 +9,12 @@ import { describe, expect, it } from 'vitest'
 import { hasCommand, keyringTestEnv } from '../../../../test/_keyring.js'
 import { KEYWARD_KEYRING_AMBIGUOUS, KEYWARD_STORE_CORRUPT } from '../errors.js'
 import { expectKeywardError } from '../test-kit.js'
+import { bytes, text } from './_file-kit.js'
 import { keyringSuite, readRawEntry, writeRawEntry } from './_keyring-helpers.js'
 import { keyringDriver, readForeignEntry } from './keyring.js'
 
 const run = promisify(execFile)
 const PYTHON = '/usr/bin/python3'
-const bytes = (text: string) => new TextEncoder().encode(text)
-const text = (value: Uint8Array) => new TextDecoder().decode(value)
 
 function readersMissing(): string | undefined {
   const missing: string[] = []

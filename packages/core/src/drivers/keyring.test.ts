@@ -9,6 +9,7 @@ import type { Driver } from '../contracts.js'
 import { KEYWARD_STORE_CORRUPT, KEYWARD_STORE_IO, KEYWARD_VALUE_TOO_LARGE } from '../errors.js'
 import { expectKeywardError, expectNoLeak } from '../test-kit.js'
 import { testDriver } from '../testing.js'
+import { bytes, text } from './_file-kit.js'
 import {
   countSecretService,
   deleteRawEntry,
@@ -26,8 +27,6 @@ import { type KeyringDriver, keyringDriver, probeKeyring } from './keyring.js'
 const env = await keyringTestEnv({ what: 'keyring driver' })
 const run = promisify(execFile)
 const CANARY = 'canary-keyring-9c41-do-not-leak'
-const bytes = (text: string) => new TextEncoder().encode(text)
-const text = (value: Uint8Array) => new TextDecoder().decode(value)
 const coreDir = fileURLToPath(new URL('../..', import.meta.url))
 const child = fileURLToPath(new URL('./_keyring-child.mjs', import.meta.url))
 

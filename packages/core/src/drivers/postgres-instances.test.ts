@@ -11,12 +11,11 @@ import { assertBuilt, nextMessage } from '../../../../test/_built.js'
 import type { Driver, DriverChange } from '../contracts.js'
 import { envKey } from '../keys/env.js'
 import { expectKeywardError, recordingLogger } from '../testing.js'
+import { bytes, text } from './_file-kit.js'
 import { _eventually, _pgEnv, _randomKey, _useCluster } from './_postgres-kit.js'
 import { postgresDriver } from './postgres.js'
 
 const pg = _useCluster()
-const bytes = (text: string) => new TextEncoder().encode(text)
-const text = (value: Uint8Array) => new TextDecoder().decode(value)
 const CANARY = `canary-${randomBytes(6).toString('hex')}-do-not-leak`
 
 /** Two instances (two pools) over one fresh table with the same key. */
