@@ -18,19 +18,7 @@ import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { _Browser } from './_browser.js'
 import { _CLIENT, _useOidc } from './_oidc.js'
-import {
-  KEYWARD_INTEGRATION_CSRF,
-  KEYWARD_INTEGRATION_NOT_CONNECTED,
-  KEYWARD_INTEGRATION_RECONNECT_REQUIRED,
-  KEYWARD_INTEGRATION_SECRET_MISSING,
-  KEYWARD_INTEGRATION_STATE_EXPIRED,
-  KEYWARD_INTEGRATION_STATE_INVALID,
-  KEYWARD_INTEGRATION_STATE_REUSED,
-  KEYWARD_INTEGRATION_STATE_USER_MISMATCH,
-  KEYWARD_INTEGRATION_UNAUTHENTICATED,
-  KEYWARD_INTEGRATION_UNKNOWN,
-  KEYWARD_INTEGRATION_UPGRADE_REQUIRED,
-} from './errors.js'
+import * as codes from './errors.js'
 import { fetchAccount, refreshTokens } from './flows.js'
 import { createIntegrations } from './integrations.js'
 import type { IntegrationEvent, IntegrationsOptions } from './integrations-types.js'
@@ -152,7 +140,7 @@ describe('integrations through the handler, against oidc-provider', () => {
     expect(viaHelper).toBe(token)
     await expectKeywardError(
       a.integrations.getAccessToken('alice', 'calendar', { scopes: ['profile'] }),
-      KEYWARD_INTEGRATION_UPGRADE_REQUIRED,
+      codes.KEYWARD_INTEGRATION_UPGRADE_REQUIRED,
     )
 
     // Upgrade: the new grant holds what was granted plus the upgrade scopes.
@@ -183,7 +171,7 @@ describe('integrations through the handler, against oidc-provider', () => {
     })
     await expectKeywardError(
       a.integrations.getAccessToken('alice', 'calendar'),
-      KEYWARD_INTEGRATION_NOT_CONNECTED,
+      codes.KEYWARD_INTEGRATION_NOT_CONNECTED,
     )
     const refusals = local.oidc.invalidGrants
     await expect(
@@ -262,7 +250,7 @@ describe('integrations through the handler, against oidc-provider', () => {
     a.time.offsetMs = 3_700_000
     await expectKeywardError(
       a.integrations.getAccessToken('dave', 'calendar'),
-      KEYWARD_INTEGRATION_RECONNECT_REQUIRED,
+      codes.KEYWARD_INTEGRATION_RECONNECT_REQUIRED,
     )
     expect((await a.integrations.status('dave', 'calendar')).state).toBe('reconnect_required')
     expect(a.events.map((e) => e.type)).toContain('reconnect_required')
@@ -301,10 +289,10 @@ describe('callback state: bound to the user, single use, expiring', () => {
 
     const stolen = await a.integrations.handler(request(path, 'mallory'))
     expect(stolen.status).toBe(403)
-    expect(await errorOf(stolen)).toBe(KEYWARD_INTEGRATION_STATE_USER_MISMATCH)
+    expect(await errorOf(stolen)).toBe(codes.KEYWARD_INTEGRATION_STATE_USER_MISMATCH)
     expect((await a.integrations.status('mallory', 'calendar')).state).toBe('not_connected')
     const reused = await a.integrations.handler(request(path, 'frank'))
-    expect(await errorOf(reused)).toBe(KEYWARD_INTEGRATION_STATE_REUSED)
+    expect(await errorOf(reused)).toBe(codes.KEYWARD_INTEGRATION_STATE_REUSED)
     expect((await a.integrations.status('frank', 'calendar')).state).toBe('not_connected')
 
     // Single use even when two callbacks race with the same state.
@@ -317,12 +305,12 @@ describe('callback state: bound to the user, single use, expiring', () => {
     const late = new URL(await authorize(a, 'grace'))
     a.time.offsetMs = 601_000
     const expired = await a.integrations.handler(request(late.pathname + late.search, 'grace'))
-    expect(await errorOf(expired)).toBe(KEYWARD_INTEGRATION_STATE_EXPIRED)
+    expect(await errorOf(expired)).toBe(codes.KEYWARD_INTEGRATION_STATE_EXPIRED)
 
     const forged = await a.integrations.handler(
       request('/__integrations/callback?state=made-up-state-value-123&code=x', 'grace'),
     )
-    expect(await errorOf(forged)).toBe(KEYWARD_INTEGRATION_STATE_INVALID)
+    expect(await errorOf(forged)).toBe(codes.KEYWARD_INTEGRATION_STATE_INVALID)
   })
 
   it('a provider error on the callback is answered with its code only, never its description', async () => {
@@ -355,12 +343,12 @@ describe('the handler: methods, CSRF, users', () => {
       }),
     )
     expect(foreign.status).toBe(403)
-    expect(await errorOf(foreign)).toBe(KEYWARD_INTEGRATION_CSRF)
+    expect(await errorOf(foreign)).toBe(codes.KEYWARD_INTEGRATION_CSRF)
     const noOrigin = new Request(`${BASE}/__integrations/calendar/disconnect`, {
       method: 'POST',
       headers: { 'x-user': 'ivan' },
     })
-    expect(await errorOf(await h(noOrigin))).toBe(KEYWARD_INTEGRATION_CSRF)
+    expect(await errorOf(await h(noOrigin))).toBe(codes.KEYWARD_INTEGRATION_CSRF)
     const sameSite = new Request(`${BASE}/__integrations/calendar/disconnect`, {
       method: 'POST',
       headers: { 'x-user': 'ivan', 'sec-fetch-site': 'same-origin' },
@@ -368,7 +356,7 @@ describe('the handler: methods, CSRF, users', () => {
     expect((await h(sameSite)).status).toBe(200)
     const anonymous = await h(request('/__integrations', null))
     expect(anonymous.status).toBe(401)
-    expect(await errorOf(anonymous)).toBe(KEYWARD_INTEGRATION_UNAUTHENTICATED)
+    expect(await errorOf(anonymous)).toBe(codes.KEYWARD_INTEGRATION_UNAUTHENTICATED)
     expect((await h(request('/__integrations/nope', 'ivan'))).status).toBe(404)
     expect((await h(request('/elsewhere', 'ivan'))).status).toBe(404)
   })
@@ -450,15 +438,15 @@ describe('configuration', () => {
     await a.store.setToken('github', { accessToken: 'gho_other_service_canary', account: 'olivia' })
     await expectKeywardError(
       a.integrations.getAccessToken('olivia', 'github'),
-      KEYWARD_INTEGRATION_UNKNOWN,
+      codes.KEYWARD_INTEGRATION_UNKNOWN,
     )
     await expectKeywardError(
       a.integrations.withIntegrationAccess('olivia', 'github', (token) => token),
-      KEYWARD_INTEGRATION_UNKNOWN,
+      codes.KEYWARD_INTEGRATION_UNKNOWN,
     )
   })
 
-  it('@secret: references come from the secrets source; a missing one is KEYWARD_INTEGRATION_SECRET_MISSING', async () => {
+  it('@secret: references come from the secrets source; a missing one is codes.KEYWARD_INTEGRATION_SECRET_MISSING', async () => {
     const values = new Map<string, string>()
     const secrets: SecretSource = {
       resolve: async (keys) => new Map([...values].filter(([k]) => keys.includes(k))),
@@ -475,7 +463,7 @@ describe('configuration', () => {
     })
     await expectKeywardError(
       a.integrations.beginConnect('kim', 'calendar'),
-      KEYWARD_INTEGRATION_SECRET_MISSING,
+      codes.KEYWARD_INTEGRATION_SECRET_MISSING,
     )
     values.set('CALENDAR_SECRET', _CLIENT.clientSecret)
     await connect(a, 'kim')

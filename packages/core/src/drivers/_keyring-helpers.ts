@@ -1,12 +1,21 @@
 /** Test helpers for the keyring driver: unique service names and cleanup through the binding. */
+import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect } from 'vitest'
 import { KEYWARD_INVALID_ARGUMENT } from '../errors.js'
 import { type LinuxKeyringStore, loadKeyring } from '../internal/native-keyring.js'
 import { expectKeywardError } from '../test-kit.js'
+
+/** `execFile` as a promise: the keyring tests run children (the built package's CLI children). */
+export const run = promisify(execFile)
+
+/** `packages/core`, the working directory of those children (they import the built package). */
+export const coreDir = fileURLToPath(new URL('../..', import.meta.url))
 
 /** A service name no other test uses. */
 export function uniqueService(label = 'test'): string {

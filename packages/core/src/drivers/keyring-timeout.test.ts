@@ -1,22 +1,12 @@
-// Regression tests for issue 10: "a session bus that accepts connections but never answers hangs
-// probeKeyring(), selectDriver({ keyring: 'prefer' }) and openVault() with its default key".
-// The bus here is real: a unix socket server, set as DBUS_SESSION_BUS_ADDRESS of a child process
-// that runs the built package, which accepts connections and never answers (or answers the
-// handshake and then falls silent). Every keyring call must end with KEYWARD_KEYRING_TIMEOUT and
-// the child must exit on its own.
-import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt } from '../../../../test/_built.js'
-import { tempLockDir, uniqueService } from './_keyring-helpers.js'
+import { coreDir, run, tempLockDir, uniqueService } from './_keyring-helpers.js'
 
-const run = promisify(execFile)
-const coreDir = fileURLToPath(new URL('../..', import.meta.url))
 const child = fileURLToPath(new URL('./_keyring-child.mjs', import.meta.url))
 const CANARY = 'canary-keyring-child-3b7d-do-not-leak'
 const linux = process.platform === 'linux'

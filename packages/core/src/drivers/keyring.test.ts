@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process'
 import { chmod, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { keyringTestEnv } from '../../../../test/_keyring.js'
 import type { Driver } from '../contracts.js'
@@ -11,6 +9,7 @@ import { expectKeywardError, expectNoLeak } from '../test-kit.js'
 import { testDriver } from '../testing.js'
 import { bytes, text } from './_file-kit.js'
 import {
+  coreDir,
   countSecretService,
   deleteRawEntry,
   expectOptionErrors,
@@ -18,6 +17,7 @@ import {
   purgeSecretService,
   readRawEntry,
   removeDir,
+  run,
   tempLockDir,
   uniqueService,
   writeRawEntry,
@@ -25,9 +25,7 @@ import {
 import { type KeyringDriver, keyringDriver, probeKeyring } from './keyring.js'
 
 const env = await keyringTestEnv({ what: 'keyring driver' })
-const run = promisify(execFile)
 const CANARY = 'canary-keyring-9c41-do-not-leak'
-const coreDir = fileURLToPath(new URL('../..', import.meta.url))
 const child = fileURLToPath(new URL('./_keyring-child.mjs', import.meta.url))
 
 describe.skipIf(!env.available)('keyringDriver on the real Secret Service', () => {

@@ -1,11 +1,8 @@
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { assertBuilt } from '../../../../test/_built.js'
 import { keyringTestEnv } from '../../../../test/_keyring.js'
-import { keyringSuite } from '../drivers/_keyring-helpers.js'
+import { coreDir, keyringSuite, run } from '../drivers/_keyring-helpers.js'
 import {
   KEYWARD_INVALID_ARGUMENT,
   KEYWARD_KEY_MISSING,
@@ -15,8 +12,6 @@ import { expectKeywardError, expectNoLeak } from '../test-kit.js'
 import { defaultKey } from './default.js'
 
 const env = await keyringTestEnv({ what: 'defaultKey' })
-const run = promisify(execFile)
-const coreDir = join(import.meta.dirname, '..', '..')
 
 describe('defaultKey', () => {
   it('uses the environment variable when it is set', async () => {
