@@ -14,10 +14,10 @@ import { postgresBinDir, startPostgres } from '../../../test/_postgres.js'
 import { racers } from '../../../test/_race.js'
 import { _integrationsRace, _mapAdapter } from '../src/_integrations-race.js'
 import { _startOidc } from '../src/_oidc.js'
+import { _standInIntegration } from '../src/_stand-in.js'
 
 const driver = memoryDriver()
 const store = new AuthStore({ driver, namespace: 'integration-tokens' })
-process.env.KW_BENCH_CLIENT_SECRET = randomBytes(16).toString('hex')
 const integrations = createIntegrations({
   driver,
   store,
@@ -25,12 +25,7 @@ const integrations = createIntegrations({
   currentUser: () => null,
   integrations: {
     calendar: {
-      provider: defineProvider({
-        id: 'calendar',
-        authorizeUrl: 'https://accounts.example.com/authorize',
-        tokenUrl: 'https://accounts.example.com/token',
-      }),
-      client: { clientId: 'bench', clientSecret: '@env:KW_BENCH_CLIENT_SECRET' },
+      ..._standInIntegration(),
       scopes: ['calendar.read'],
     },
   },

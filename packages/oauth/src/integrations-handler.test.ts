@@ -7,13 +7,12 @@ import { AuthStore } from '@keyward/authstore'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { _standInIntegration } from './_stand-in.js'
 import { KEYWARD_INTEGRATION_STATE_INVALID } from './errors.js'
 import { createIntegrations } from './integrations.js'
 import { customFetch } from './protocol.js'
-import { defineProvider } from './provider.js'
 
 const BASE = 'https://app.example'
-process.env.KW_HANDLER_TEST_SECRET = 'handler-test-secret'
 const sent: string[] = []
 const driver = memoryDriver()
 const integrations = createIntegrations({
@@ -28,14 +27,7 @@ const integrations = createIntegrations({
     },
   },
   integrations: {
-    calendar: {
-      provider: defineProvider({
-        id: 'calendar',
-        authorizeUrl: 'https://accounts.example.com/authorize',
-        tokenUrl: 'https://accounts.example.com/token',
-      }),
-      client: { clientId: 'web', clientSecret: '@env:KW_HANDLER_TEST_SECRET' },
-    },
+    calendar: _standInIntegration(),
   },
 })
 const STATUSES = new Set([200, 303, 400, 401, 403, 404, 405, 409])

@@ -9,8 +9,8 @@ import { encryptedDriver, envKey, KEYWARD_STORE_CORRUPT, KeywardError } from '@k
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError, expectNoLeak } from '@keyward/core/testing'
 import { describe, expect, it } from 'vitest'
+import { _standInIntegration } from './_stand-in.js'
 import { createIntegrations } from './integrations.js'
-import { defineProvider } from './provider.js'
 
 const ALICE_TOKEN = `alice-access-canary-${randomBytes(8).toString('hex')}`
 const ALICE_REFRESH = `alice-refresh-canary-${randomBytes(8).toString('hex')}`
@@ -19,19 +19,13 @@ const ALICE_REFRESH = `alice-refresh-canary-${randomBytes(8).toString('hex')}`
 function instance(inner: ReturnType<typeof memoryDriver>, secret: string) {
   const driver = encryptedDriver(inner, { key: envKey('K', { env: { K: secret } }) })
   const store = new AuthStore({ driver, namespace: 'integration-tokens' })
-  process.env.KW_TAMPER_TEST_SECRET = 'tamper-test-secret'
-  const provider = defineProvider({
-    id: 'p',
-    authorizeUrl: 'https://accounts.example.com/authorize',
-    tokenUrl: 'https://accounts.example.com/token',
-  })
-  const client = { clientId: 'web', clientSecret: '@env:KW_TAMPER_TEST_SECRET' }
+  const calendar = _standInIntegration('p')
   const integrations = createIntegrations({
     driver,
     store,
     baseUrl: 'https://app.example',
     currentUser: () => null,
-    integrations: { calendar: { provider, client }, drive: { provider, client } },
+    integrations: { calendar, drive: calendar },
   })
   return { store, integrations }
 }

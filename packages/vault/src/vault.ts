@@ -109,23 +109,28 @@ export class OpenedVault implements Vault {
     return entry
   }
 
-  /** The secret, refused with `KEYWARD_VERSION_CONFLICT` when `ifVersion` is not its version. */
-  #secretAt(
-    snapshot: Snapshot,
+  /**
+   * One mutation of secret `id`: `plan` sees the secret and the driver version to write against,
+   * after the `ifVersion` option is checked (`KEYWARD_VERSION_CONFLICT` when the secret is at
+   * another version; `where` places it in the message, `fix` says what to do).
+   */
+  #mutateSecret<T>(
     id: string,
-    ifVersion: number | undefined,
-    where: (rec: SecretRec) => string,
-    fix: string,
-  ) {
-    const entry = this.#secret(snapshot, id)
-    const { rec } = entry
-    if (ifVersion !== undefined && ifVersion !== rec.version)
-      throw new KeywardError(
-        KEYWARD_VERSION_CONFLICT,
-        `secret ${id} ${where(rec)}is at version ${rec.version}, not ${ifVersion}: ${fix}`,
-        { details: { secret: id, expected: ifVersion, actual: rec.version } },
-      )
-    return entry
+    options: { readonly ifVersion?: number | undefined },
+    conflict: { where: (snapshot: Snapshot, rec: SecretRec) => string; fix: string },
+    plan: (snapshot: Snapshot, rec: SecretRec, dv: number) => { writes: Write[]; result: T },
+  ): Promise<T> {
+    const ifVersion = ifVersionOf(options)
+    return this.#mutate((snapshot) => {
+      const { rec, dv } = this.#secret(snapshot, id)
+      if (ifVersion !== undefined && ifVersion !== rec.version)
+        throw new KeywardError(
+          KEYWARD_VERSION_CONFLICT,
+          `secret ${id} ${conflict.where(snapshot, rec)}is at version ${rec.version}, not ${ifVersion}: ${conflict.fix}`,
+          { details: { secret: id, expected: ifVersion, actual: rec.version } },
+        )
+      return plan(snapshot, rec, dv)
+    })
   }
 
   #where(snapshot: Snapshot, rec: SecretRec): string {
@@ -295,15 +300,11 @@ export class OpenedVault implements Vault {
 
     update: async (id, change, options = {}) => {
       assertOptions(change, 'secrets.update')
-      const ifVersion = ifVersionOf(options)
-      return this.#mutate((snapshot) => {
-        const { rec, dv } = this.#secretAt(
-          snapshot,
-          id,
-          ifVersion,
-          (rec) => `(${this.#where(snapshot, rec)}) `,
-          'someone changed it; re-read and retry',
-        )
+      const conflict = {
+        where: (snapshot: Snapshot, rec: SecretRec) => `(${this.#where(snapshot, rec)}) `,
+        fix: 'someone changed it; re-read and retry',
+      }
+      return this.#mutateSecret(id, options, conflict, (snapshot, rec, dv) => {
         const fields = buildFields(rec.type, change, { secret: id })
         const now = new Date().toISOString()
         const next: SecretRec = {
@@ -325,15 +326,8 @@ export class OpenedVault implements Vault {
     },
 
     delete: async (id, options = {}) => {
-      const ifVersion = ifVersionOf(options)
-      await this.#mutate((snapshot) => {
-        const { rec, dv } = this.#secretAt(
-          snapshot,
-          id,
-          ifVersion,
-          () => '',
-          're-read before deleting',
-        )
+      const conflict = { where: () => '', fix: 're-read before deleting' }
+      await this.#mutateSecret(id, options, conflict, (_snapshot, rec, dv) => {
         this.logger.info('vault: secret deleted', { secret: id })
         return {
           writes: [{ key: this.#recKey(rec), remove: true, ifVersion: dv }],

@@ -50,6 +50,8 @@ export interface TempFiles {
   dir(): Promise<string>
   /** `name` (default `store.kw`) in a fresh temp directory, removed after the test. */
   storePath(name?: string): Promise<string>
+  /** A fresh {@link storePath} and a new key of its own ({@link testEnvKey}): a store not yet written. */
+  freshStore(): Promise<{ path: string; key: KeyProvider }>
   /** Runs `cleanup` after the test as well, in the order the clean-ups were registered. */
   defer(cleanup: () => unknown): void
 }
@@ -68,6 +70,7 @@ export function tempFiles(): TempFiles {
   return {
     dir,
     storePath: async (name = 'store.kw') => join(await dir(), name),
+    freshStore: async () => ({ path: join(await dir(), 'store.kw'), key: testEnvKey() }),
     defer: (cleanup) => {
       cleanups.push(cleanup)
     },

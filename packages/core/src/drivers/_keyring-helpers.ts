@@ -43,6 +43,18 @@ export async function writeRawEntry(
   await new native.AsyncEntry(service, account, { linux: { store } }).setSecret(bytes)
 }
 
+/** Writes a keyring entry as text (`setPassword`, as other tools store them), bypassing the driver. */
+export async function writeRawPassword(
+  service: string,
+  account: string,
+  password: string,
+): Promise<void> {
+  const native = await loadKeyring()
+  await new native.AsyncEntry(service, account, {
+    linux: { store: 'secret-service' },
+  }).setPassword(password)
+}
+
 /** Reads raw bytes of a keyring entry, bypassing the driver. */
 export async function readRawEntry(
   service: string,

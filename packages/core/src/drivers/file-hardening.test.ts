@@ -22,7 +22,7 @@ import { bytes, CANARY_VALUE, expectCode, tempFiles, testEnvKey, text } from './
 import { fileDriver } from './file.js'
 import { memoryDriver } from './memory.js'
 
-const { storePath, defer } = tempFiles()
+const { storePath, freshStore, defer } = tempFiles()
 /** Strings with at least one lone surrogate, anywhere. */
 const withLoneSurrogate = fc
   .tuple(
@@ -39,8 +39,7 @@ const wellFormedKey = fc
 
 describe('keys that are not well-formed UTF-16', () => {
   it('two keys differing only by a lone surrogate are both refused; the store stays readable', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const driver = fileDriver({ path, key })
     await driver.set('kept', bytes('value'))
     // Both encode to "name-\uFFFD" in UTF-8: before the fix both were stored, under one record id,
@@ -91,10 +90,24 @@ describe('keys that are not well-formed UTF-16', () => {
   })
 })
 
+/**
+ * A store whose key `a` was written `older` then `newer`, with the file as it was after `older`
+ * put back once the driver closed: an older authentic copy, as a backup restore would leave it.
+ */
+async function rolledBackStore(older: string, newer: string) {
+  const { path, key } = await freshStore()
+  const driver = fileDriver({ path, key })
+  await driver.set('a', bytes(older))
+  await copyFile(path, `${path}.backup`)
+  await driver.set('a', bytes(newer))
+  await driver.close()
+  await copyFile(`${path}.backup`, path)
+  return { path, key }
+}
+
 describe('whole-file rollback', () => {
   it('a live driver refuses an older authentic copy of the file put back (KEYWARD_STORE_ROLLBACK)', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const driver = fileDriver({ path, key })
     await driver.set('token', bytes('old'))
     await copyFile(path, `${path}.backup`)
@@ -110,8 +123,7 @@ describe('whole-file rollback', () => {
   })
 
   it('a live driver refuses a deleted store file and another store put in its place', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const driver = fileDriver({ path, key })
     await driver.set('a', bytes('1'))
     await rm(path)
@@ -128,8 +140,7 @@ describe('whole-file rollback', () => {
   })
 
   it('across restarts, a pinned counter (minCounter/onCounter) detects an older copy put back', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     let pinned = 0
     const onCounter = (counter: number) => {
       expect(counter).toBeGreaterThan(pinned)
@@ -158,8 +169,7 @@ describe('whole-file rollback', () => {
   })
 
   it('counts another process’s writes as seen, and reports them through onCounter', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const writer = fileDriver({ path, key })
     const counters: number[] = []
     const reader = fileDriver({ path, key, onCounter: (c) => void counters.push(c) })
@@ -173,14 +183,7 @@ describe('whole-file rollback', () => {
   })
 
   it('is not detected without a pin: a fresh driver accepts an older authentic copy (documented limit)', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
-    const driver = fileDriver({ path, key })
-    await driver.set('a', bytes('old'))
-    await copyFile(path, `${path}.backup`)
-    await driver.set('a', bytes('new'))
-    await driver.close()
-    await copyFile(`${path}.backup`, path)
+    const { path, key } = await rolledBackStore('old', 'new')
     const fresh = fileDriver({ path, key })
     expect(text((await fresh.get('a'))!.value)).toBe('old')
     await fresh.close()
@@ -189,22 +192,14 @@ describe('whole-file rollback', () => {
 
 describe('whole-file rollback: what a pin does not catch (documented limits)', () => {
   it('a copy at the pinned counter passes when the pin lags (the host crashed before saving it)', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
-    const driver = fileDriver({ path, key })
-    await driver.set('a', bytes('pinned'))
-    await copyFile(path, `${path}.backup`)
-    await driver.set('a', bytes('lost'))
-    await driver.close()
-    await copyFile(`${path}.backup`, path)
+    const { path, key } = await rolledBackStore('pinned', 'lost')
     const restarted = fileDriver({ path, key, minCounter: 1 })
     expect(text((await restarted.get('a'))!.value)).toBe('pinned')
     await restarted.close()
   })
 
   it('another store made with the same key, at a counter at least the pin, passes a fresh driver', async () => {
-    const key = testEnvKey()
-    const path = await storePath()
+    const { path, key } = await freshStore()
     const otherPath = await storePath()
     const mine = fileDriver({ path, key })
     await mine.set('a', bytes('mine'))

@@ -22,7 +22,7 @@ import { recordingLogger } from '../test-kit.js'
 import { bytes, CANARY_VALUE, expectCode, tempFiles, testEnvKey, text } from './_file-kit.js'
 import { type FileDriverOptions, fileDriver } from './file.js'
 
-const { storePath, defer } = tempFiles()
+const { storePath, freshStore, defer } = tempFiles()
 
 /** Every write to a store appends, whatever its size (only a migration or a torn tail rewrite it). */
 const ALWAYS_APPEND: CompactionPolicy = { smallStoreBytes: 0, maxGrowth: Number.POSITIVE_INFINITY }
@@ -59,8 +59,7 @@ const flagsOf = (file: Buffer) => file.readUInt16BE(10)
 
 describe('fileDriver: a one-record update appends', () => {
   it('with the default policy, an update of a 100 KiB store adds one frame and keeps the inode and every earlier byte', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const driver = open(path, key)
     await driver.set('pad', new Uint8Array(100 * 1024).fill(1))
     for (let i = 0; i < 20; i++) await driver.set(`k${i}`, bytes(`value ${i}`))
@@ -78,8 +77,7 @@ describe('fileDriver: a one-record update appends', () => {
   })
 
   it('setMany appends one frame: a file cut anywhere inside it holds none of the batch', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const driver = open(path, key, {}, ALWAYS_APPEND)
     await driver.set('a', bytes('1'))
     await driver.set('b', bytes('2'))
@@ -100,8 +98,7 @@ describe('fileDriver: a one-record update appends', () => {
   })
 
   it('another driver sees appended writes and removals on its next call (one stat, then only the new bytes)', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const writer = open(path, key, {}, ALWAYS_APPEND)
     const reader = open(path, key, {}, ALWAYS_APPEND)
     await writer.set('a', bytes('1'))
@@ -125,8 +122,7 @@ describe('fileDriver: a one-record update appends', () => {
 
 describe('fileDriver: torn appends (a writer that died mid-append)', () => {
   it('a file cut inside its last frame opens with every earlier write; the next write drops the torn bytes, warns, and loses nothing', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const driver = open(path, key, {}, ALWAYS_APPEND)
     for (let i = 0; i < 5; i++) await driver.set(`k${i}`, bytes(`v${i}`))
     const committed = await snapshot(path, key)
@@ -159,8 +155,7 @@ describe('fileDriver: torn appends (a writer that died mid-append)', () => {
   })
 
   it('a tail of zero bytes (a file system that grew the file before writing it) is a torn append', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const driver = open(path, key, {}, ALWAYS_APPEND)
     await driver.set('a', bytes('1'))
     await driver.set('b', bytes('2'))
@@ -174,8 +169,7 @@ describe('fileDriver: torn appends (a writer that died mid-append)', () => {
 
 describe('fileDriver: rollback with a log', () => {
   it('frames cut off at a frame boundary are a rollback: a live driver and a pin refuse it, a fresh driver without a pin reads the older state (documented)', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     let pinned = 0
     const driver = open(
       path,
@@ -205,8 +199,7 @@ describe('fileDriver: rollback with a log', () => {
   })
 
   it('an older copy put back over a log the driver read incrementally is refused', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const writer = open(path, key, {}, ALWAYS_APPEND)
     const reader = open(path, key)
     await writer.set('a', bytes('1'))
@@ -234,8 +227,7 @@ describe('fileDriver: rollback with a log', () => {
 
 describe('fileDriver: the log stays bounded', () => {
   it('with the default policy the file stays under twice its live data plus a frame, and compaction keeps every record', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const driver = open(path, key)
     await driver.set('pad', new Uint8Array(66 * 1024).fill(2))
     const inodes = new Set<number>()
@@ -262,8 +254,7 @@ describe('fileDriver: the log stays bounded', () => {
 
 describe('fileDriver: modes and links with a log', () => {
   it('appends keep the file 0600; a file opened up to others is rewritten 0600 on the next write', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const driver = open(path, key, {}, ALWAYS_APPEND)
     await driver.set('a', bytes('1'))
     const inode = (await stat(path)).ino
@@ -326,8 +317,7 @@ describe('fileDriver: hostile logs — KEYWARD_STORE_CORRUPT at details.offset, 
   }
 
   it('a frame head declaring a huge length (checksum fixed up) is refused at once', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const { file, starts, end } = await threeFrames(key, path)
     const { createHash } = await import('node:crypto')
     const head = Buffer.from(file.subarray(starts[2]!, starts[2]! + 24))
@@ -340,16 +330,14 @@ describe('fileDriver: hostile logs — KEYWARD_STORE_CORRUPT at details.offset, 
   })
 
   it('a duplicated frame is refused (its MAC chains to the wrong frame)', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const { file, starts, committed } = await threeFrames(key, path)
     await writeFile(path, Buffer.concat([file, file.subarray(starts[2]!)]))
     expect(await expectRefusedAt(path, key, 'log frame MAC', file.length)).toEqual(committed)
   })
 
   it('reordered frames are refused', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const { file, starts } = await threeFrames(key, path)
     const [one, two, three] = [
       file.subarray(starts[0]!, starts[1]),
@@ -364,8 +352,7 @@ describe('fileDriver: hostile logs — KEYWARD_STORE_CORRUPT at details.offset, 
   })
 
   it('a frame from another store made with the same key is refused', async () => {
-    const key = testEnvKey()
-    const path = await storePath()
+    const { path, key } = await freshStore()
     const { file, committed } = await threeFrames(key, path)
     const other = await threeFrames(key, await storePath())
     await writeFile(
@@ -376,8 +363,7 @@ describe('fileDriver: hostile logs — KEYWARD_STORE_CORRUPT at details.offset, 
   })
 
   it('bytes that are not a frame after the last frame are refused, not taken for a torn append', async () => {
-    const path = await storePath()
-    const key = testEnvKey()
+    const { path, key } = await freshStore()
     const { file, committed } = await threeFrames(key, path)
     await writeFile(path, Buffer.concat([file, Buffer.from('not a frame at all, and long enough')]))
     expect(await expectRefusedAt(path, key, 'log frame head', file.length)).toEqual(committed)

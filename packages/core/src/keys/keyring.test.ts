@@ -6,20 +6,13 @@ import {
   expectOptionErrors,
   keyringSuite,
   readRawEntry,
+  writeRawPassword,
 } from '../drivers/_keyring-helpers.js'
-import { loadKeyring } from '../internal/native-keyring.js'
 import { expectKeywardError } from '../test-kit.js'
 import { keyringKey } from './keyring.js'
 
 const env = await keyringTestEnv({ what: 'keyringKey' })
 const CANARY = 'canary-keyringkey-41aa-do-not-leak'
-
-async function setPassword(service: string, account: string, password: string): Promise<void> {
-  const native = await loadKeyring()
-  await new native.AsyncEntry(service, account, {
-    linux: { store: 'secret-service' },
-  }).setPassword(password)
-}
 
 describe.skipIf(!env.available)('keyringKey on the real Secret Service', () => {
   const suite = keyringSuite()
@@ -69,7 +62,7 @@ describe.skipIf(!env.available)('keyringKey on the real Secret Service', () => {
   it('reports a malformed entry as KEYWARD_KEY_INVALID without quoting it, and keeps it', async () => {
     for (const bad of [CANARY, Buffer.alloc(16, 7).toString('base64'), `${'A'.repeat(43)}=x`]) {
       const key = provider()
-      await setPassword(key.service, 'store-key', bad)
+      await writeRawPassword(key.service, 'store-key', bad)
       for (const mode of ['open', 'create'] as const) {
         const error = await expectKeywardError(
           key.deriveKey(key.createParams(), mode),
