@@ -46,6 +46,12 @@ export interface Racers {
 export interface RaceChildren extends Racers {
   /** The temporary directory (snapshot inside; the test may keep its files here too). */
   readonly dir: string
+  /**
+   * Another set of children of the same snapshot, started, asked and told to exit apart from
+   * these (for a second race in the file: `ask` reaches only the set's own children); killed in
+   * the same `afterAll`.
+   */
+  group(): Racers
 }
 
 /**
@@ -87,13 +93,14 @@ export function useRaceChildren(options: RaceChildrenOptions): RaceChildren {
   let dir = ''
   let script = ''
   const children = racers(() => script)
+  const groups: Racers[] = [children]
   beforeAll(async () => {
     assertBuilt(options.packages)
     dir = await mkdtemp(join(tmpdir(), options.prefix))
     script = await snapshotBuilt(dir, options.packages, options.child)
   })
   afterAll(async () => {
-    children.kill()
+    for (const group of groups) group.kill()
     if (dir) await rm(dir, { recursive: true, force: true })
   })
   return {
@@ -103,5 +110,10 @@ export function useRaceChildren(options: RaceChildrenOptions): RaceChildren {
     },
     ...children,
     children: children.children,
+    group() {
+      const group = racers(() => script)
+      groups.push(group)
+      return group
+    },
   }
 }

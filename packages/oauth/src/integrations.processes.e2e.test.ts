@@ -37,6 +37,12 @@ const CALLS = 2
 const pgEnv = postgresTestEnv('Integrations on PostgreSQL')
 const local = _useOidc({ accountIdPath: 'sub' }, { adapter: _mapAdapter() })
 
+// One snapshot of the built packages for both races; each race starts its own children.
+const race = useRaceChildren({
+  packages: ['core', 'authstore', 'oauth'],
+  child: new URL('./_integrations-race-child.mjs', import.meta.url),
+  prefix: 'keyward-integrations-race-',
+})
 let cluster: PostgresCluster | undefined
 beforeAll(async () => {
   if (pgEnv.available) cluster = await startPostgres()
@@ -48,11 +54,7 @@ afterAll(async () => {
 describe.skipIf(!pgEnv.available)(
   'integrations across app-instance processes on PostgreSQL',
   () => {
-    const racers = useRaceChildren({
-      packages: ['core', 'authstore', 'oauth'],
-      child: new URL('./_integrations-race-child.mjs', import.meta.url),
-      prefix: 'keyward-integrations-race-',
-    })
+    const racers = race.group()
     it(`${PROCESSES} processes × ${USERS} connections × ${CALLS} concurrent getAccessToken, two expiries: one refresh per connection per expiry, zero invalid_grant, none lost`, async () => {
       if (cluster === undefined) throw new Error('no PostgreSQL server')
       const outcome = await _integrationsRace({
@@ -83,11 +85,7 @@ describe.skipIf(!pgEnv.available)(
 describe.skipIf(!pgEnv.available)(
   'an app instance stuck or killed while it holds a refresh lock',
   () => {
-    const racers = useRaceChildren({
-      packages: ['core', 'authstore', 'oauth'],
-      child: new URL('./_integrations-race-child.mjs', import.meta.url),
-      prefix: 'keyward-integrations-stuck-',
-    })
+    const racers = race.group()
     const LOCK_TIMEOUT_MS = 2000
 
     it('a lock timeout serves the unexpired token or fails with KEYWARD_LOCK_TIMEOUT, never reconnect_required; after SIGKILL the others refresh within the lock timeout, once', async () => {
