@@ -6,12 +6,12 @@ import {
   hasDisplay,
   KEYWARD_OAUTH_REGISTRATION_EXPIRED,
   KEYWARD_OAUTH_STATE_MISMATCH,
+  listenForRedirect,
   stepUpLimiter,
   systemOpenBrowser,
 } from '@keyward/oauth'
 import { KEYWARD_MCP_FLOW_NOT_FOUND } from './codes.js'
 import { checkRegistration, discover, type NetworkOptions, register } from './internal/discovery.js'
-import { listenForCallback } from './internal/loopback.js'
 import { checkOptions, invalid } from './internal/options.js'
 import { mcpRefresher } from './internal/refresher.js'
 import { exchangeFlow, grantFromDiscovery, scopesOf } from './internal/sign-in.js'
@@ -410,7 +410,11 @@ class Provider implements McpAuthProvider {
         'mcp: the authorization server of this sign-in is unknown (no discovery state)',
       )
     const timeoutMs = this.#options.signInTimeoutMs ?? DEFAULT_SIGN_IN_TIMEOUT_MS
-    const loopback = await listenForCallback(started.state, timeoutMs)
+    const loopback = await listenForRedirect({ label: 'mcp', returnTo: 'your agent' })
+    // Waiting from before the browser opens (handled here too: an early throw below leaves no
+    // unhandled rejection; close() ends the wait).
+    const callback = loopback.redirect(started.state, { timeoutMs })
+    callback.catch(() => {})
     try {
       url.searchParams.set('redirect_uri', loopback.redirectUri)
       const flow: Flow = {
@@ -431,7 +435,7 @@ class Provider implements McpAuthProvider {
           url: url.href,
         })
       }
-      await this.completeSignIn(await loopback.callback)
+      await this.completeSignIn(await callback)
     } finally {
       loopback.close()
     }

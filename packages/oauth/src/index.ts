@@ -80,6 +80,12 @@ export {
   type ProviderQuirks,
 } from './provider.js'
 export {
+  listenForRedirect,
+  type RedirectListener,
+  type RedirectListenerOptions,
+  type RedirectWaitOptions,
+} from './redirect-listener.js'
+export {
   type ClientRegistration,
   type RegisterClientOptions,
   registerClient,
