@@ -198,3 +198,49 @@ describe('safeFetch over a real loopback server', () => {
     )
   })
 })
+
+describe('safeFetch keeps connections alive, per checked address', () => {
+  let server: Server
+  let port = 0
+  /** The local address of each connection the server accepted (which loopback address was dialled). */
+  const connections: string[] = []
+  beforeAll(async () => {
+    server = createServer((_req, res) => res.end('ok'))
+    server.on('connection', (socket) => connections.push(socket.localAddress ?? ''))
+    server.listen(0, '0.0.0.0')
+    await once(server, 'listening')
+    port = (server.address() as AddressInfo).port
+  })
+  afterAll(() => {
+    server.close()
+  })
+
+  it('sends sequential requests to one origin over one TCP connection', async () => {
+    const before = connections.length
+    for (let i = 0; i < 20; i++) {
+      const response = await safeFetch(`http://127.0.0.1:${port}/`, undefined, {
+        allowLoopbackHttp: true,
+      })
+      expect(await response.text()).toBe('ok')
+    }
+    expect(connections.length - before).toBe(1)
+  })
+
+  it('never reuses a socket for a name checked against another address', async () => {
+    const before = connections.length
+    const fetchAs = async (address: string) => {
+      const response = await safeFetch(`http://app.test:${port}/`, undefined, {
+        allowLoopbackHttp: true,
+        resolve: async () => [address],
+      })
+      return response.text()
+    }
+    expect(await fetchAs('127.0.0.1')).toBe('ok')
+    expect(await fetchAs('127.0.0.2')).toBe('ok')
+    expect(await fetchAs('127.0.0.1')).toBe('ok')
+    expect(connections.slice(before).map((a) => a.replace(/^::ffff:/, ''))).toEqual([
+      '127.0.0.1',
+      '127.0.0.2',
+    ])
+  })
+})

@@ -93,7 +93,9 @@ export async function checkUrl(
  *   unique-local, multicast, unspecified, reserved and IPv4-mapped/compatible/NAT64/6to4
  *   IPv6 forms are refused (so are decimal, octal and hex IPv4 spellings, which the URL
  *   parser normalises first). The connection goes to the checked address — no second
- *   DNS lookup, no rebinding window.
+ *   DNS lookup, no rebinding window. Connections are kept alive (idle ones close after 4 s)
+ *   and reused only by a request checked against the same host, port, TLS settings and
+ *   addresses.
  * - Redirects are never followed (a 3xx throws `KEYWARD_SSRF_REDIRECT`, or is returned as is
  *   when `init.redirect` is `'manual'`); the body is bounded (`maxBytes`, default 1 MiB)
  *   and the whole exchange time-bounded (`timeoutMs`, default 10 s).

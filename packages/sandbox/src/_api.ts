@@ -17,6 +17,8 @@ export interface _Received {
  */
 export async function _startApi() {
   const received: _Received[] = []
+  /** TCP connections the API accepted. */
+  const counts = { connections: 0 }
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -41,12 +43,18 @@ export async function _startApi() {
       res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }))
     })
   })
+  server.on('connection', () => {
+    counts.connections += 1
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
     origin: `http://127.0.0.1:${port}`,
     port,
     received,
+    get connections() {
+      return counts.connections
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }
 }

@@ -216,4 +216,14 @@ describe('broker.execute against a real loopback API', () => {
       ).code,
     ).toBe(KEYWARD_TOOL_INVALID)
   })
+  it('reuses one TCP connection for sequential requests to an origin (no connect per request)', async () => {
+    const { broker: b, audited } = broker()
+    const before = { connections: loopback.api.connections, received: loopback.api.received.length }
+    for (let i = 0; i < 10; i++)
+      expect((await b.execute({ url: `${loopback.api.origin}/user` })).status).toBe(200)
+    expect(loopback.api.received.length - before.received).toBe(10)
+    expect(audited).toHaveLength(10)
+    // At most one new connection: an earlier test's idle socket to this origin may be reused too.
+    expect(loopback.api.connections - before.connections).toBeLessThanOrEqual(1)
+  })
 })

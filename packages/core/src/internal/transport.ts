@@ -179,7 +179,43 @@ const TLS_CODES = /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO_(GET|VERIFY)|ERR_TLS/
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
 
-/** Connects with node:http(s) to the checked addresses only: the `lookup` hook never asks DNS again. */
+/**
+ * Idle keep-alive sockets are closed after this long: below the 5 s a Node server keeps an idle
+ * connection open by default, so a socket is not picked from the pool just as the server closes it.
+ */
+const IDLE_SOCKET_MS = 4_000
+
+/** The addresses a request was checked against, in the agent's pool key. */
+type PinnedOptions = http.RequestOptions & { pinned?: string }
+
+/**
+ * Node's pool key (host, port, TLS settings) plus the checked addresses: a kept-alive socket
+ * is reused only by a request checked against the very addresses that socket connected to, so
+ * a later answer of the resolver (or a caller with another loopback policy) never rides on a
+ * socket opened for another check.
+ */
+class PinnedHttpAgent extends http.Agent {
+  override getName(options?: PinnedOptions): string {
+    return `${super.getName(options)}|${options?.pinned ?? ''}`
+  }
+}
+
+class PinnedHttpsAgent extends https.Agent {
+  override getName(options?: PinnedOptions & https.RequestOptions): string {
+    return `${super.getName(options)}|${options?.pinned ?? ''}`
+  }
+}
+
+/** One keep-alive pool per scheme for the process: no new TCP (and TLS) connection per request. */
+const agents = {
+  'http:': new PinnedHttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
+  'https:': new PinnedHttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
+}
+
+/**
+ * Connects with node:http(s) to the checked addresses only: the `lookup` hook never asks DNS
+ * again, and a kept-alive socket is reused only for the same checked addresses.
+ */
 export const nodeTransport: Transport = (target, request, limits) =>
   new Promise<Response>((resolve, reject) => {
     // Answers asynchronously, as dns.lookup does: a synchronous answer makes the socket connect
@@ -207,7 +243,8 @@ export const nodeTransport: Transport = (target, request, limits) =>
         ...(request.body ? { 'content-length': String(request.body.length) } : {}),
       },
       lookup: pinned,
-      agent: false,
+      agent: agents[target.url.protocol === 'https:' ? 'https:' : 'http:'],
+      ...({ pinned: target.addresses.map((a) => a.address).join(',') } satisfies PinnedOptions),
       signal: limits.signal,
       ...(target.url.protocol === 'https:' && isIP(target.hostname) === 0
         ? { servername: target.hostname }
