@@ -28,7 +28,7 @@ import {
   requestedOrigins,
 } from './internal/grants.js'
 import { checkLocalValues } from './internal/local-values.js'
-import { readRecord, scopedValues, writeRecord } from './internal/store.js'
+import { readRecord, recordReader, scopedValues, writeRecord } from './internal/store.js'
 import { loadManifest, type PluginPackage } from './manifest.js'
 import { SOURCE_NAMES, type SourceName } from './manifest-types.js'
 import { type PluginProcess, type StartOptions, startPluginProcess } from './runtime.js'
@@ -162,19 +162,30 @@ export function createPluginHost(options: PluginHostOptions): PluginHost {
     for (const listener of listeners) await listener(id)
   }
 
+  function notLinked(id: string): KeywardError {
+    return new KeywardError(
+      KEYWARD_PLUGIN_NOT_LINKED,
+      `plugin "${id}" is not linked; call host.link(pluginDir) first`,
+      {
+        details: { plugin: id },
+      },
+    )
+  }
+
   async function linked(id: string): Promise<{ record: GrantRecord; version: number }> {
     if (typeof id !== 'string' || id === '')
       throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'a plugin id is a non-empty string')
     const { record, version } = await readRecord(store, id)
-    if (record === undefined)
-      throw new KeywardError(
-        KEYWARD_PLUGIN_NOT_LINKED,
-        `plugin "${id}" is not linked; call host.link(pluginDir) first`,
-        {
-          details: { plugin: id },
-        },
-      )
+    if (record === undefined) throw notLinked(id)
     return { record, version }
+  }
+
+  /** The grant record as stored now, for the checks of every brokered request (read each time). */
+  const readCurrent = recordReader(store)
+  async function grantsNow(id: string): Promise<GrantRecord> {
+    const record = await readCurrent(id)
+    if (record === undefined) throw notLinked(id)
+    return record
   }
 
   function supplied(source: SourceName): boolean {
@@ -443,11 +454,11 @@ export function createPluginHost(options: PluginHostOptions): PluginHost {
   function referenceSource(id: string): SecretSource {
     return {
       async resolve(names) {
-        const { record: current } = await linked(id)
+        const grants = await grantsNow(id)
         const found = new Map<string, string>()
         for (const name of names) {
-          const entry = current.manifest.env[name]
-          const grant = current.env[name]
+          const entry = grants.manifest.env[name]
+          const grant = grants.env[name]
           if (entry?.mode !== 'reference' || !grant?.granted) continue
           const source = sourceFor(id, grant.source)
           const value = (await source?.resolve([grant.key]))?.get(grant.key)
@@ -497,16 +508,16 @@ export function createPluginHost(options: PluginHostOptions): PluginHost {
               return JSON.stringify((await store.set(key, input.value as string)) ?? null)
             throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'unknown ctx.secrets operation')
           }
-          const { record: current } = await linked(id)
-          const declared = Object.hasOwn(current.manifest.tools, tool)
-            ? current.manifest.tools[tool]
+          const grants = await grantsNow(id)
+          const declared = Object.hasOwn(grants.manifest.tools, tool)
+            ? grants.manifest.tools[tool]
             : undefined
           const service =
-            declared?.auth === undefined ? undefined : current.manifest.auth[declared.auth]
+            declared?.auth === undefined ? undefined : grants.manifest.auth[declared.auth]
           if (
             declared?.auth !== undefined &&
             declared.scope !== undefined &&
-            !(current.auth[declared.auth] ?? []).includes(declared.scope)
+            !(grants.auth[declared.auth] ?? []).includes(declared.scope)
           )
             throw new KeywardError(
               KEYWARD_GRANT_MISSING,

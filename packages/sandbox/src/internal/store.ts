@@ -71,6 +71,41 @@ export async function readRecord(
   }
 }
 
+/** Freezes a parsed JSON value and everything in it (iteratively: no recursion to deepen). */
+function deepFreeze<T>(value: T): T {
+  const stack: unknown[] = [value]
+  while (stack.length > 0) {
+    const item = stack.pop()
+    if (typeof item !== 'object' || item === null || Object.isFrozen(item)) continue
+    Object.freeze(item)
+    for (const child of Object.values(item)) stack.push(child)
+  }
+  return value
+}
+
+/**
+ * Reads grant records like {@link readRecord}, but parses a record again only when its stored
+ * bytes changed. The store is still read on every call, so a change by any writer (a revocation
+ * in another process included) is seen at once; only the JSON parse of an unchanged record is
+ * saved. The records it returns are deeply frozen, as they are shared between calls.
+ */
+export function recordReader(driver: Driver): (id: string) => Promise<GrantRecord | undefined> {
+  const last = new Map<string, { bytes: Buffer; record: GrantRecord }>()
+  return async (id) => {
+    const stored = await driver.get(`grants/${namespaceOf(id)}`)
+    if (stored === null) {
+      last.delete(id)
+      return undefined
+    }
+    const bytes = Buffer.from(stored.value.buffer, stored.value.byteOffset, stored.value.byteLength)
+    const seen = last.get(id)
+    if (seen?.bytes.equals(bytes)) return seen.record
+    const record = deepFreeze(JSON.parse(decoder.decode(bytes)) as GrantRecord)
+    last.set(id, { bytes: Buffer.from(bytes), record })
+    return record
+  }
+}
+
 /** Writes a plugin's grant record if nobody else wrote it since `version`. */
 export async function writeRecord(
   driver: Driver,
