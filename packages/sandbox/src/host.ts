@@ -13,6 +13,7 @@ import {
 import { fileDriver } from '@keyward/core/drivers/file'
 import { createRedactor, substitute } from '@keyward/templating'
 import { createBroker } from './broker.js'
+import type { Broker } from './broker-types.js'
 import {
   KEYWARD_GRANT_MISSING,
   KEYWARD_PLUGIN_NOT_LINKED,
@@ -473,16 +474,27 @@ export function createPluginHost(options: PluginHostOptions): PluginHost {
     const { record: linkedRecord } = await linked(id)
     const redactor = createRedactor()
     const tokens = options.tokens
-    const broker = createBroker({
-      ...(tokens === undefined ? {} : { tokens }),
-      env: referenceSource(id),
-      redactor,
-      audit: record,
-      approve: options.approve,
-      allowedOrigins: linkedRecord.network,
-      allowLoopback: options.allowLoopback,
-      plugin: id,
-    })
+    const env = referenceSource(id)
+    // The broker of the grants as stored now: a new one (with the origins granted now) whenever
+    // the grant record changed, so a revoked origin is refused at the next request.
+    let brokered: { grants: GrantRecord; broker: Broker } | undefined
+    const brokerOf = (grants: GrantRecord): Broker => {
+      if (brokered?.grants !== grants)
+        brokered = {
+          grants,
+          broker: createBroker({
+            ...(tokens === undefined ? {} : { tokens }),
+            env,
+            redactor,
+            audit: record,
+            approve: options.approve,
+            allowedOrigins: grants.network,
+            allowLoopback: options.allowLoopback,
+            plugin: id,
+          }),
+        }
+      return brokered.broker
+    }
     const plugin = startPluginProcess(
       id,
       {
@@ -526,7 +538,7 @@ export function createPluginHost(options: PluginHostOptions): PluginHost {
                 details: { plugin: id, service: declared.auth, scope: declared.scope },
               },
             )
-          const response = await broker.execute({
+          const response = await brokerOf(grants).execute({
             name: tool || 'fetch',
             url: String(input.url),
             ...(typeof input.method === 'string'

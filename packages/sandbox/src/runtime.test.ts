@@ -144,3 +144,53 @@ describe.each(['isolated', 'node'] as const)('plugin runtime (%s tier)', (tier) 
       expect(p.pid === undefined || p.pid !== pid).toBe(true)
     }))
 })
+
+describe('network revocation on a warm plugin', () => {
+  /** A plugin that declares the loopback API and no variable, so it restarts without any grant. */
+  const networkOnly = async () =>
+    _writePlugin(await _tempDir(), {
+      'package.json': {
+        name: 'netonly',
+        type: 'module',
+        main: './index.js',
+        keyward: { permissions: './permissions.json' },
+      },
+      'permissions.json': { network: [loopback.api.origin] },
+      'index.js': `export default function main(env, ctx) {
+  return { async get() { return (await ctx.fetch('${loopback.api.origin}/user')).status } }
+}`,
+    })
+
+  /** Starts `id` on `running`, fetches once, revokes everything through `revoker`: the next fetch sends nothing. */
+  async function expectRevokedWhileWarm(running: PluginHost, revoker: PluginHost, id: string) {
+    const p = await running.start(id)
+    try {
+      expect(await p.call('get')).toBe(200)
+      const before = loopback.api.received.length
+      await revoker.revoke(id, '*')
+      await expectKeywardError(p.call('get'), KEYWARD_PLUGIN_FAILED)
+      expect(loopback.api.received.length).toBe(before)
+    } finally {
+      await p.stop()
+    }
+  }
+
+  it('a revoked origin is refused at once, though the plugin needs no variable to restart', async () => {
+    const h = await host()
+    const { id } = await h.link(await networkOnly())
+    await expectRevokedWhileWarm(h, h, id)
+  })
+  it('a revocation by another host on the same store is refused at the next request', async () => {
+    const store = memoryDriver()
+    const hostOn = async () =>
+      createPluginHost({
+        dataDir: await _tempDir(),
+        store,
+        allowLoopback: true,
+        prompt: async () => ({ grant: true }),
+      })
+    const [running, other] = [await hostOn(), await hostOn()]
+    const { id } = await running.link(await networkOnly())
+    await expectRevokedWhileWarm(running, other, id)
+  })
+})
