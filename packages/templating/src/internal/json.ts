@@ -102,3 +102,18 @@ export function rebuild(input: unknown, map: (text: string) => string): unknown 
   }
   return walk(input)
 }
+
+/**
+ * `value` escaped for the inside of a JSON string: exactly `JSON.stringify(value).slice(1, -1)`,
+ * without its two copies when nothing needs escaping (no `"`, `\\`, control character or
+ * surrogate), which is the usual secret.
+ */
+export function jsonStringBody(value: string): string {
+  for (let k = 0; k < value.length; k++) {
+    const c = value.charCodeAt(k)
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) {
+      return JSON.stringify(value).slice(1, -1)
+    }
+  }
+  return value
+}

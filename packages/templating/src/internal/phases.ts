@@ -18,7 +18,7 @@ import type {
   SubstituteOptions,
 } from '../substitute.js'
 import type { Composition, Resolved } from './compose.js'
-import { formatPath, walkStrings } from './json.js'
+import { formatPath, jsonStringBody, walkStrings } from './json.js'
 import type { Registry } from './registry.js'
 import { type Scan, scan } from './scanner.js'
 
@@ -51,8 +51,7 @@ export function scanInput(input: unknown, registry: Registry): InputScan {
     scans.push(found)
     paths.push(path.slice())
     problems += found.problems.length
-    const edits = found.edits
-    for (let k = 2; k < edits.length; k += 3) if (edits[k]! < 0) escapes++
+    escapes += found.escapes
   })
   return { scans, paths, problems, escapes }
 }
@@ -258,7 +257,7 @@ export function checkMaskable(
 /** Phase 7: the value of reference `ref` in the requested encoding. */
 export function encode(encoding: SubstituteEncoding, value: string, ref: Reference): string {
   if (encoding === 'none') return value
-  if (encoding === 'json') return JSON.stringify(value).slice(1, -1)
+  if (encoding === 'json') return jsonStringBody(value)
   if (encoding === 'url') {
     try {
       return encodeURIComponent(value)

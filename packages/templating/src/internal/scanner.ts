@@ -9,9 +9,11 @@ import { mix, type Registry } from './registry.js'
  * `registry.refs[ref]`; or, with `ref === -1`, an escape: the `$` at `start` is dropped.
  */
 export interface Scan {
-  /** Exactly as long as its triples (a view of the scanner's growable buffer). */
+  /** Exactly as long as its triples. */
   readonly edits: Int32Array
   readonly problems: { message: string; start: number; end: number }[]
+  /** How many of the edits are escapes (`ref === -1`). */
+  readonly escapes: number
 }
 
 const NAME_RE = /^[A-Za-z0-9_-]+$/
@@ -21,6 +23,11 @@ const BARE = new Uint8Array(128)
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-/@:+~') {
   BARE[c.charCodeAt(0)] = 1
 }
+// The fast path's class of every UTF-16 code unit, so that one load decides: 1 for a character
+// of an unquoted name ({@link BARE}), 2 for `.`, 0 for anything else.
+const CLASS = new Uint8Array(65536)
+CLASS.set(BARE)
+CLASS[46] = 2
 // Characters of a namespace name.
 const NS = new Uint8Array(128)
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-') {
@@ -116,8 +123,9 @@ function segment(
 /**
  * The name part of a reference that starts at `pos` (after `${<namespace>.`): an id and an
  * optional field, each bare or quoted, and the position after its `}`; or the syntax error.
+ * The scanner's general path (its fast path must agree with it wherever it applies).
  */
-function nameParts(
+export function nameParts(
   text: string,
   pos: number,
 ): { segments: string[]; end: number } | { error: string; at: number } {
@@ -155,6 +163,17 @@ function namespaceAt(namespaces: readonly string[], text: string, from: number, 
 }
 
 /**
+ * The edits buffer every scan writes into (scans never nest: a scan calls nothing that
+ * scans), copied out exactly at the end: a buffer that grows from small on every call costs
+ * more in copies and garbage collection than the parsing itself. A buffer grown past
+ * {@link KEPT} entries is dropped after use.
+ */
+let buffer: Int32Array = new Int32Array(768)
+const KEPT = 1 << 18
+/** Escapes found by the last {@link scanInto}. */
+let escapesFound = 0
+
+/**
  * Finds every reserved reference, escape and syntax problem in `text`, in order, and
  * registers the references with `registry`. Linear in the length of `text` (segments are
  * bounded by {@link MAX_SEGMENT_LENGTH}; registry lookups are keyed, see {@link Registry}).
@@ -164,12 +183,24 @@ function namespaceAt(namespaces: readonly string[], text: string, from: number, 
  * path.
  */
 export function scan(text: string, registry: Registry): Scan {
-  const namespaces = registry.namespaces
-  // Edits go to a growable typed array (an array of numbers that grows by `push` costs more
-  // in copies and garbage collection than the parsing itself).
-  let edits: Int32Array = new Int32Array(48)
-  let n = 0
   const problems: Scan['problems'] = []
+  const n = scanInto(text, registry, problems)
+  const edits = buffer.slice(0, n)
+  if (buffer.length > KEPT) buffer = new Int32Array(768)
+  return { edits, problems, escapes: escapesFound }
+}
+
+/**
+ * The loop of {@link scan}: writes the edits of `text` to {@link buffer} (growing it) and
+ * returns how many entries it wrote, the number of escapes in {@link escapesFound}. Kept apart
+ * from the result's construction so that what runs once per call needs nothing of the loop's
+ * optimised code.
+ */
+function scanInto(text: string, registry: Registry, problems: Scan['problems']): number {
+  const namespaces = registry.namespaces
+  let edits = buffer
+  let n = 0
+  let escapes = 0
   const key = registry.key
   const seed = registry.seed
   const len = text.length
@@ -199,17 +230,22 @@ export function scan(text: string, registry: Registry): Scan {
         continue
       }
     }
-    if (n + 3 > edits.length) edits = grow(edits)
+    if (n + 3 > edits.length) {
+      edits = grow(edits)
+      buffer = edits
+    }
     if (i > 0 && text.charCodeAt(i - 1) === DOLLAR) {
       edits[n++] = i - 1
       edits[n++] = i
       edits[n++] = -1
+      escapes++
       i = text.indexOf(needle, j + 1)
       continue
     }
     // Fast path: `<bare id>}` or `<bare id>.<bare field>}`, parsed, hashed (as
     // Registry.hash does) and packed into `key` (7 bits a character, four to a word) in one
-    // loop. `dot` is where the id ends and the field starts (-1: no field yet).
+    // loop with one table load a character. `dot` is where the id ends and the field starts
+    // (-1: no field yet).
     let h = seed
     let stop = Math.min(len, j + 2 + MAX_SEGMENT_LENGTH)
     let a = j + 1
@@ -220,10 +256,12 @@ export function scan(text: string, registry: Registry): Scan {
     let chars = 0
     for (; a < stop; a++) {
       c = text.charCodeAt(a)
-      if (c === DOT && dot === -1 && a > j + 1) {
+      const kind = CLASS[c]!
+      if (kind !== 1) {
+        if (kind !== 2 || dot !== -1 || a === j + 1) break
         dot = a
         stop = Math.min(len, a + 2 + MAX_SEGMENT_LENGTH)
-      } else if (c >= 128 || BARE[c] !== 1) break
+      }
       word = (word << 7) | c
       if (++chars === 4) {
         h = mix(h, word)
@@ -287,7 +325,8 @@ export function scan(text: string, registry: Registry): Scan {
     edits[n++] = r
     i = text.indexOf(needle, end)
   }
-  return { edits: edits.subarray(0, n), problems }
+  escapesFound = escapes
+  return n
 }
 
 function grow(edits: Int32Array): Int32Array {
