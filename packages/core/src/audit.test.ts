@@ -139,6 +139,23 @@ describe('audit log', () => {
     })
   })
 
+  it('appends made at once are written in the order they were made; one too large fails alone', async () => {
+    const audit = await logWith(1)
+    const big = { type: 'grant', plugin: 'p', note: 'x'.repeat(70 * 1024) }
+    const appends = Array.from({ length: 40 }, (_, i) =>
+      audit.append(i === 7 ? big : { type: 'grant', plugin: 'p', variable: `W${i}` }),
+    )
+    await expectKeywardError(appends[7] as Promise<unknown>, KEYWARD_INVALID_ARGUMENT)
+    const records = await Promise.all(appends.filter((_, i) => i !== 7))
+    expect(records.map((record) => record.seq)).toEqual(Array.from({ length: 39 }, (_, i) => i + 2))
+    const written = (await lines(audit.path)).map((line) => JSON.parse(line))
+    expect(written.map((line) => line.entry.variable)).toEqual([
+      'V0',
+      ...Array.from({ length: 40 }, (_, i) => `W${i}`).filter((_, i) => i !== 7),
+    ])
+    expect(await verifyAuditLog(audit.path)).toMatchObject({ ok: true, lines: 40 })
+  })
+
   it('keeps one chain when several processes append at once', async () => {
     const audit = await logWith(0)
     const url = new URL('./audit.ts', import.meta.url).href

@@ -51,7 +51,9 @@ export interface AuditLog {
   readonly path: string
   /**
    * Appends one entry, chained to the last line on disk (read under a cross-process lock), with
-   * one `write` and an `fsync`. A torn last line left by a crash is cut off first.
+   * one `write` and an `fsync`; resolves once the line is on disk. Appends made while a write is
+   * under way are written together, in the order they were made, with one `write` and one
+   * `fsync` (group commit). A torn last line left by a crash is cut off first.
    */
   append(entry: AuditEntry): Promise<AuditRecord>
 }
@@ -87,6 +89,8 @@ export interface VerifyAuditLogOptions {
 
 const GENESIS = '0'.repeat(64)
 const MAX_LINE_BYTES = 64 * 1024
+/** Most lines one write (and fsync) of the log carries. */
+const MAX_BATCH = 256
 /** Enough of the file's end to hold the last complete line and a torn one after it. */
 const TAIL_BYTES = 2 * MAX_LINE_BYTES + 1024
 const MAX_DEPTH = 16
@@ -220,50 +224,104 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       { cause, details: { path } },
     )
 
+  /** An entry waiting for its line to be written. */
+  interface Waiting {
+    readonly entry: AuditEntry
+    resolve(record: AuditRecord): void
+    reject(error: unknown): void
+  }
+  let queue: Waiting[] = []
+  let writing = false
+
+  /**
+   * Writes the lines of `batch` in order under one lock, with one `write` and one `fsync`:
+   * appends made while a write is under way share the next one (group commit) instead of
+   * queueing for a lock and an fsync each. An entry too large for a line fails alone.
+   */
+  async function writeBatch(batch: readonly Waiting[]): Promise<void> {
+    let outcomes: (AuditRecord | KeywardError)[]
+    try {
+      outcomes = await withFileLock(
+        `${path}.lock`,
+        async () => {
+          await mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch((cause) => {
+            throw ioError('create the directory of', cause)
+          })
+          const handle = await open(path, 'a+', 0o600).catch((cause) => {
+            throw ioError('open', cause)
+          })
+          try {
+            const { last, complete, torn } = await readTail(handle)
+            if (torn) await handle.truncate(complete)
+            const previous = last === undefined ? undefined : lastLineFacts(last)
+            if (last !== undefined && previous === undefined)
+              throw new KeywardError(
+                KEYWARD_STORE_CORRUPT,
+                `the last line of audit log "${path}" is not a log line; check it with verifyAuditLog`,
+                { details: { path } },
+              )
+            let seq = previous?.seq ?? 0
+            let prev = previous?.hash ?? GENESIS
+            const lines: string[] = []
+            const results = batch.map(({ entry }) => {
+              const record = { seq: seq + 1, time: new Date(clock()).toISOString(), prev, entry }
+              const body = JSON.stringify(record)
+              if (Buffer.byteLength(body) > MAX_LINE_BYTES)
+                return new KeywardError(
+                  KEYWARD_INVALID_ARGUMENT,
+                  'an audit entry is larger than 64 KiB',
+                )
+              const hash = sha256(body)
+              lines.push(`${body.slice(0, -1)},"hash":"${hash}"}\n`)
+              seq = record.seq
+              prev = hash
+              return Object.freeze({ ...record, hash })
+            })
+            if (lines.length > 0) {
+              await handle.write(lines.join(''))
+              await handle.sync()
+            }
+            return results
+          } catch (error) {
+            if (KeywardError.isInstance(error)) throw error
+            throw ioError('append to', error)
+          } finally {
+            await handle.close()
+          }
+        },
+        { label: 'audit log' },
+      )
+    } catch (error) {
+      for (const waiting of batch) waiting.reject(error)
+      return
+    }
+    batch.forEach((waiting, i) => {
+      const outcome = outcomes[i] as AuditRecord | KeywardError
+      if (outcome instanceof KeywardError) waiting.reject(outcome)
+      else waiting.resolve(outcome)
+    })
+  }
+
+  async function drain(): Promise<void> {
+    writing = true
+    try {
+      while (queue.length > 0) {
+        const batch = queue.slice(0, MAX_BATCH)
+        queue = queue.slice(batch.length)
+        await writeBatch(batch)
+      }
+    } finally {
+      writing = false
+    }
+  }
+
   async function append(entry: AuditEntry): Promise<AuditRecord> {
     checkEntry(entry)
     const copy = JSON.parse(JSON.stringify(entry)) as AuditEntry
-    return withFileLock(
-      `${path}.lock`,
-      async () => {
-        await mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch((cause) => {
-          throw ioError('create the directory of', cause)
-        })
-        const handle = await open(path, 'a+', 0o600).catch((cause) => {
-          throw ioError('open', cause)
-        })
-        try {
-          const { last, complete, torn } = await readTail(handle)
-          if (torn) await handle.truncate(complete)
-          const previous = last === undefined ? undefined : lastLineFacts(last)
-          if (last !== undefined && previous === undefined)
-            throw new KeywardError(
-              KEYWARD_STORE_CORRUPT,
-              `the last line of audit log "${path}" is not a log line; check it with verifyAuditLog`,
-              { details: { path } },
-            )
-          const record = {
-            seq: (previous?.seq ?? 0) + 1,
-            time: new Date(clock()).toISOString(),
-            prev: previous?.hash ?? GENESIS,
-            entry: copy,
-          }
-          const body = JSON.stringify(record)
-          if (Buffer.byteLength(body) > MAX_LINE_BYTES)
-            throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'an audit entry is larger than 64 KiB')
-          const hash = sha256(body)
-          await handle.write(`${body.slice(0, -1)},"hash":"${hash}"}\n`)
-          await handle.sync()
-          return Object.freeze({ ...record, hash })
-        } catch (error) {
-          if (KeywardError.isInstance(error)) throw error
-          throw ioError('append to', error)
-        } finally {
-          await handle.close()
-        }
-      },
-      { label: 'audit log' },
-    )
+    return new Promise<AuditRecord>((resolve, reject) => {
+      queue.push({ entry: copy, resolve, reject })
+      if (!writing) void drain()
+    })
   }
 
   return Object.freeze({ path, append })
