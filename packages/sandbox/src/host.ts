@@ -29,6 +29,7 @@ import {
   requestedOrigins,
 } from './internal/grants.js'
 import { checkLocalValues } from './internal/local-values.js'
+import { requestAudit } from './internal/request-audit.js'
 import { readRecord, recordReader, scopedValues, writeRecord } from './internal/store.js'
 import { loadManifest, type PluginPackage } from './manifest.js'
 import { SOURCE_NAMES, type SourceName } from './manifest-types.js'
@@ -157,6 +158,8 @@ export function createPluginHost(options: PluginHostOptions): PluginHost {
     await auditLog.append(entry)
     options.audit?.(entry)
   }
+  /** Brokered requests' lines: written off the answer path, in order, failing closed. */
+  const requests = requestAudit(record, options.logger)
 
   async function changed(id: string): Promise<void> {
     for (const plugin of running.get(id) ?? []) plugin.restart()
@@ -486,7 +489,7 @@ export function createPluginHost(options: PluginHostOptions): PluginHost {
             ...(tokens === undefined ? {} : { tokens }),
             env,
             redactor,
-            audit: record,
+            audit: requests.write,
             approve: options.approve,
             allowedOrigins: grants.network,
             allowLoopback: options.allowLoopback,
@@ -520,6 +523,7 @@ export function createPluginHost(options: PluginHostOptions): PluginHost {
               return JSON.stringify((await store.set(key, input.value as string)) ?? null)
             throw new KeywardError(KEYWARD_INVALID_ARGUMENT, 'unknown ctx.secrets operation')
           }
+          requests.check()
           const grants = await grantsNow(id)
           const declared = Object.hasOwn(grants.manifest.tools, tool)
             ? grants.manifest.tools[tool]
@@ -558,6 +562,7 @@ export function createPluginHost(options: PluginHostOptions): PluginHost {
         },
         stopped(process) {
           running.get(id)?.delete(process)
+          return requests.flush()
         },
       },
       startOptions,

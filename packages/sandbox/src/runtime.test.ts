@@ -1,3 +1,5 @@
+import { appendFile, readFile } from 'node:fs/promises'
+import { verifyAuditLog } from '@keyward/core'
 import { memoryDriver } from '@keyward/core/drivers/memory'
 import { expectKeywardError, recordingLogger } from '@keyward/core/testing'
 import { describe, expect, it } from 'vitest'
@@ -145,22 +147,23 @@ describe.each(['isolated', 'node'] as const)('plugin runtime (%s tier)', (tier) 
     }))
 })
 
-describe('network revocation on a warm plugin', () => {
-  /** A plugin that declares the loopback API and no variable, so it restarts without any grant. */
-  const networkOnly = async () =>
-    _writePlugin(await _tempDir(), {
-      'package.json': {
-        name: 'netonly',
-        type: 'module',
-        main: './index.js',
-        keyward: { permissions: './permissions.json' },
-      },
-      'permissions.json': { network: [loopback.api.origin] },
-      'index.js': `export default function main(env, ctx) {
+/** A plugin that declares the loopback API and no variable, so it restarts without any grant. */
+async function networkOnlyPlugin() {
+  return _writePlugin(await _tempDir(), {
+    'package.json': {
+      name: 'netonly',
+      type: 'module',
+      main: './index.js',
+      keyward: { permissions: './permissions.json' },
+    },
+    'permissions.json': { network: [loopback.api.origin] },
+    'index.js': `export default function main(env, ctx) {
   return { async get() { return (await ctx.fetch('${loopback.api.origin}/user')).status } }
 }`,
-    })
+  })
+}
 
+describe('network revocation on a warm plugin', () => {
   /** Starts `id` on `running`, fetches once, revokes everything through `revoker`: the next fetch sends nothing. */
   async function expectRevokedWhileWarm(running: PluginHost, revoker: PluginHost, id: string) {
     const p = await running.start(id)
@@ -177,7 +180,7 @@ describe('network revocation on a warm plugin', () => {
 
   it('a revoked origin is refused at once, though the plugin needs no variable to restart', async () => {
     const h = await host()
-    const { id } = await h.link(await networkOnly())
+    const { id } = await h.link(await networkOnlyPlugin())
     await expectRevokedWhileWarm(h, h, id)
   })
   it('a revocation by another host on the same store is refused at the next request', async () => {
@@ -190,7 +193,43 @@ describe('network revocation on a warm plugin', () => {
         prompt: async () => ({ grant: true }),
       })
     const [running, other] = [await hostOn(), await hostOn()]
-    const { id } = await running.link(await networkOnly())
+    const { id } = await running.link(await networkOnlyPlugin())
     await expectRevokedWhileWarm(running, other, id)
+  })
+})
+
+describe('audit lines of brokered requests', () => {
+  /** The network-only plugin linked into a fresh host, started. */
+  async function started() {
+    const h = await host()
+    const { id } = await h.link(await networkOnlyPlugin())
+    return { h, p: await h.start(id) }
+  }
+
+  it('every request has its line, in order, once plugin.stop() returns', async () => {
+    const { h, p } = await started()
+    for (let i = 0; i < 5; i++) expect(await p.call('get')).toBe(200)
+    await p.stop()
+    const lines = (await readFile(h.auditPath, 'utf8')).trimEnd().split('\n')
+    const entries = lines.map((line) => JSON.parse(line).entry)
+    expect(entries.filter((entry) => entry.type === 'request')).toHaveLength(5)
+    expect(entries.at(-1)).toMatchObject({ type: 'request', status: 200 })
+    expect(await verifyAuditLog(h.auditPath)).toMatchObject({ ok: true })
+  })
+
+  it('once a line cannot be written, the next request is refused before anything is sent', async () => {
+    const { h, p } = await started()
+    try {
+      expect(await p.call('get')).toBe(200)
+      await h.record({ type: 'mark' }) // every earlier line is on disk once this one is
+      await appendFile(h.auditPath, 'not a log line\n')
+      await p.call('get').catch(() => undefined) // its line cannot be written
+      await h.record({ type: 'mark' }).catch(() => undefined) // that failure has happened
+      const before = loopback.api.received.length
+      await expectKeywardError(p.call('get'), KEYWARD_PLUGIN_FAILED)
+      expect(loopback.api.received.length).toBe(before)
+    } finally {
+      await p.stop()
+    }
   })
 })

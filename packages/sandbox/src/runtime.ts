@@ -53,8 +53,8 @@ export interface RuntimeHooks {
   resolveEnv(): Promise<Readonly<Record<string, string>>>
   /** Serves a capability request from plugin code; returns its JSON answer. */
   op(tool: string, op: 'fetch' | 'secrets' | 'log', payload: string): Promise<string>
-  /** Called when the plugin stops for good. */
-  stopped(process: PluginProcess): void
+  /** Called when the plugin stops for good; `stop()` returns once this settles. */
+  stopped(process: PluginProcess): void | Promise<void>
 }
 
 /** The permission flag of this Node version: `--experimental-permission` before 22.13 / 23.5. */
@@ -351,7 +351,7 @@ export function startPluginProcess(
         state.child.kill('SIGKILL')
         await exited
       }
-      hooks.stopped(plugin)
+      await hooks.stopped(plugin)
     },
   }
   return Object.freeze(plugin)
