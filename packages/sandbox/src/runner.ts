@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
+import type { QuickJSHandle, VmCallResult } from 'quickjs-emscripten'
 import type { ChildMessage, HostMessage, InitMessage } from './internal/protocol.js'
 
 type Pending = { resolve: (value: string) => void; reject: (error: Error) => void }
@@ -98,12 +99,15 @@ async function isolated(
   host.dispose()
   vm.unwrapResult(vm.evalCode(PRELUDE, 'keyward-prelude.js')).dispose()
 
-  /** Runs code that evaluates to a promise of a string, pumping jobs until it settles. */
-  async function settle(code: string, timeoutMs: number): Promise<string> {
+  /** Runs `start` (code that gives a promise of a string), pumping jobs until it settles. */
+  async function settle(
+    start: () => VmCallResult<QuickJSHandle>,
+    timeoutMs: number,
+  ): Promise<string> {
     deadline = Date.now() + timeoutMs
     interrupted = false
     try {
-      const handle = vm.unwrapResult(vm.evalCode(code, 'keyward-call.js'))
+      const handle = vm.unwrapResult(start())
       const settled = vm.resolvePromise(handle)
       handle.dispose()
       pump()
@@ -131,7 +135,9 @@ async function isolated(
   exports.dispose()
   vm.setProp(vm.global, '__envJson', vm.newString(JSON.stringify(init.env)))
   const names = await settle(
-    `(async () => {
+    () =>
+      vm.evalCode(
+        `(async () => {
       if (typeof globalThis.__main !== 'function') throw new Error('the plugin must export default function main(env, ctx)')
       const env = Object.freeze(JSON.parse(globalThis.__envJson)); delete globalThis.__envJson
       const main = globalThis.__main; delete globalThis.__main
@@ -139,21 +145,36 @@ async function isolated(
       globalThis.__tools = tools
       return JSON.stringify(Object.keys(tools ?? {}).filter((k) => typeof tools[k] === 'function'))
     })()`,
+        'keyward-main.js',
+      ),
     init.callTimeoutMs,
+  )
+  // Compiled once: a call passes its tool name and arguments as strings instead of compiling code.
+  const dispatch = vm.unwrapResult(
+    vm.evalCode(
+      `(async (name, argsJson) => {
+        const tools = globalThis.__tools
+        if (!Object.prototype.hasOwnProperty.call(tools, name) || typeof tools[name] !== 'function') throw new Error('no tool ' + name)
+        const result = await tools[name](...JSON.parse(argsJson))
+        return JSON.stringify(result === undefined ? null : result)
+      })`,
+      'keyward-call.js',
+    ),
   )
   return {
     tools: JSON.parse(names) as string[],
     engine: {
       call: (name, argsJson) =>
-        settle(
-          `(async () => {
-            const tools = globalThis.__tools, name = ${JSON.stringify(name)}
-            if (!Object.prototype.hasOwnProperty.call(tools, name) || typeof tools[name] !== 'function') throw new Error('no tool ' + name)
-            const result = await tools[name](...JSON.parse(${JSON.stringify(argsJson)}))
-            return JSON.stringify(result === undefined ? null : result)
-          })()`,
-          init.callTimeoutMs,
-        ),
+        settle(() => {
+          const nameHandle = vm.newString(name)
+          const argsHandle = vm.newString(argsJson)
+          try {
+            return vm.callFunction(dispatch, vm.undefined, nameHandle, argsHandle)
+          } finally {
+            nameHandle.dispose()
+            argsHandle.dispose()
+          }
+        }, init.callTimeoutMs),
     },
   }
 }
