@@ -461,7 +461,11 @@ describe('composition (property)', () => {
       let chain = result.chain
       if (result.reason === 'cycle') {
         const seen = new Set<string>()
-        const k = chain.findIndex((x) => (seen.has(x) ? true : (seen.add(x), false)))
+        const k = chain.findIndex((x) => {
+          if (seen.has(x)) return true
+          seen.add(x)
+          return false
+        })
         chain = chain.slice(0, k + 1)
       }
       // For depth, the chain ends with the first reference too deep (level maxDepth + 1).

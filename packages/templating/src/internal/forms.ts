@@ -52,7 +52,7 @@ function base64(bytes: Uint8Array): string {
   const rest = bytes.length - i
   if (rest > 0) {
     const n = (bytes[i]! << 16) | (rest > 1 ? bytes[i + 1]! << 8 : 0)
-    out += B64[n >>> 18]! + B64[(n >>> 12) & 63]! + (rest > 1 ? B64[(n >>> 6) & 63]! : '=') + '='
+    out += `${B64[n >>> 18]}${B64[(n >>> 12) & 63]}${rest > 1 ? B64[(n >>> 6) & 63] : '='}=`
   }
   return out
 }
