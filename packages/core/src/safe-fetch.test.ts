@@ -1,6 +1,8 @@
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { _noConnect, _resolver, hostile } from './_ssrf-table.js'
@@ -224,6 +226,30 @@ describe('safeFetch keeps connections alive, per checked address', () => {
       expect(await response.text()).toBe('ok')
     }
     expect(connections.length - before).toBe(1)
+  })
+
+  it('keeps nothing of a finished exchange reachable until its time limit', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const finalized: string[] = []
+    const registry = new FinalizationRegistry((name: string) => finalized.push(name))
+    const url = `http://127.0.0.1:${port}/`
+    // A socket's first exchange stays referenced by that pooled socket: open one first.
+    await (await safeFetch(url, undefined, { allowLoopbackHttp: true })).text()
+    await (async () => {
+      // A time limit far longer than the test: only a timer cleared at the end lets go of it.
+      const response = await safeFetch(url, undefined, {
+        allowLoopbackHttp: true,
+        timeoutMs: 600_000,
+      })
+      expect(await response.text()).toBe('ok')
+      registry.register(response, 'response')
+    })()
+    for (let i = 0; i < 20 && finalized.length === 0; i++) {
+      gc()
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(finalized).toEqual(['response'])
   })
 
   it('never reuses a socket for a name checked against another address', async () => {

@@ -341,8 +341,12 @@ export async function fetchWith(
   if (callerSignal?.aborted) {
     throw new KeywardError(KEYWARD_FETCH_ABORTED, 'safeFetch: the request was aborted')
   }
-  const timeout = AbortSignal.timeout(timeoutMs)
-  const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout
+  // A timer cleared when the exchange ends (AbortSignal.timeout's cannot be): otherwise every
+  // request, its socket listeners and its response stay reachable until the timer fires.
+  const timeout = new AbortController()
+  const timer = setTimeout(() => timeout.abort(), timeoutMs)
+  timer.unref?.()
+  const signal = callerSignal ? AbortSignal.any([callerSignal, timeout.signal]) : timeout.signal
   const request = {
     method: (init?.method ?? 'GET').toUpperCase(),
     headers: headersOf(init),
@@ -365,10 +369,11 @@ export async function fetchWith(
     }
     return response
   }
+  let onAbort = (): void => {}
   const aborted = new Promise<never>((_, reject) => {
-    const onAbort = (): void => {
+    onAbort = (): void => {
       reject(
-        timeout.aborted
+        timeout.signal.aborted
           ? new KeywardError(
               KEYWARD_FETCH_TIMEOUT,
               `safeFetch: no complete response within ${timeoutMs} ms`,
@@ -385,7 +390,7 @@ export async function fetchWith(
   } catch (error) {
     if (KeywardError.isInstance(error)) throw error
     if (signal.aborted) {
-      throw timeout.aborted
+      throw timeout.signal.aborted
         ? new KeywardError(
             KEYWARD_FETCH_TIMEOUT,
             `safeFetch: no complete response within ${timeoutMs} ms`,
@@ -404,6 +409,8 @@ export async function fetchWith(
       },
     )
   } finally {
+    clearTimeout(timer)
+    signal.removeEventListener('abort', onAbort)
     aborted.catch(() => {})
   }
 }
