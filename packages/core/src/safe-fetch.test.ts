@@ -1,6 +1,6 @@
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, createServer as createNetServer } from 'node:net'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { _noConnect, _resolver, hostile } from './_ssrf-table.js'
 import {
   KEYWARD_FETCH_ABORTED,
+  KEYWARD_FETCH_NETWORK,
   KEYWARD_FETCH_TIMEOUT,
   KEYWARD_FETCH_TOO_LARGE,
   KEYWARD_SSRF_BLOCKED_ADDRESS,
@@ -18,6 +19,7 @@ import {
 import { classifyAddress } from './internal/address.js'
 import { fetchWith, type Transport } from './internal/transport.js'
 import { checkUrl, safeFetch } from './safe-fetch.js'
+import { expectKeywardError } from './test-kit.js'
 
 describe('safeFetch SSRF table (resolver is a table, transport throws: no traffic possible)', () => {
   it('has at least 40 hostile URLs', () => {
@@ -268,5 +270,36 @@ describe('safeFetch keeps connections alive, per checked address', () => {
       '127.0.0.1',
       '127.0.0.2',
     ])
+  })
+  it('sends an idempotent request once more when its reused socket was closed; never a POST', async () => {
+    // Answers the first request of each connection and resets the connection at the second, as a
+    // server does that closes an idle connection just as the client reuses it.
+    let connections = 0
+    const closing = createNetServer((socket) => {
+      connections += 1
+      let served = false
+      socket.on('data', () => {
+        if (served) socket.resetAndDestroy()
+        else
+          socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok')
+        served = true
+      })
+    })
+    closing.listen(0, '127.0.0.1')
+    await once(closing, 'listening')
+    const url = `http://127.0.0.1:${(closing.address() as AddressInfo).port}/`
+    const opts = { allowLoopbackHttp: true }
+    try {
+      expect(await (await safeFetch(url, undefined, opts)).text()).toBe('ok')
+      expect(await (await safeFetch(url, undefined, opts)).text()).toBe('ok')
+      expect(connections).toBe(2)
+      await expectKeywardError(
+        safeFetch(url, { method: 'POST', body: 'x' }, opts),
+        KEYWARD_FETCH_NETWORK,
+      )
+      expect(connections).toBe(2)
+    } finally {
+      closing.close()
+    }
   })
 })

@@ -95,7 +95,8 @@ export async function checkUrl(
  *   parser normalises first). The connection goes to the checked address — no second
  *   DNS lookup, no rebinding window. Connections are kept alive (idle ones close after 4 s)
  *   and reused only by a request checked against the same host, port, TLS settings and
- *   addresses.
+ *   addresses; a GET, HEAD, OPTIONS, PUT or DELETE whose reused connection the server had just
+ *   closed (reset before any answer) is sent once more.
  * - Redirects are never followed (a 3xx throws `KEYWARD_SSRF_REDIRECT`, or is returned as is
  *   when `init.redirect` is `'manual'`); the body is bounded (`maxBytes`, default 1 MiB)
  *   and the whole exchange time-bounded (`timeoutMs`, default 10 s).

@@ -185,6 +185,9 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
  */
 const IDLE_SOCKET_MS = 4_000
 
+/** Methods that may be sent again when a reused socket was closed before any answer. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
+
 /** The addresses a request was checked against, in the agent's pool key. */
 type PinnedOptions = http.RequestOptions & { pinned?: string }
 
@@ -236,73 +239,85 @@ export const nodeTransport: Transport = (target, request, limits) =>
       })
     }
     const mod = target.url.protocol === 'https:' ? https : http
-    const req = mod.request(target.url, {
-      method: request.method,
-      headers: {
-        ...request.headers,
-        ...(request.body ? { 'content-length': String(request.body.length) } : {}),
-      },
-      lookup: pinned,
-      agent: agents[target.url.protocol === 'https:' ? 'https:' : 'http:'],
-      ...({ pinned: target.addresses.map((a) => a.address).join(',') } satisfies PinnedOptions),
-      signal: limits.signal,
-      ...(target.url.protocol === 'https:' && isIP(target.hostname) === 0
-        ? { servername: target.hostname }
-        : {}),
-      ...(target.url.protocol === 'https:' && limits.ca !== undefined
-        ? { ca: [...rootCertificates, ...limits.ca] }
-        : {}),
-      ...(target.url.protocol === 'https:' ? { rejectUnauthorized: true } : {}),
-    })
-    req.on('error', reject)
-    req.on('response', (res) => {
-      const chunks: Buffer[] = []
-      let size = 0
-      const tooLarge = () => {
-        res.destroy()
-        reject(
-          new KeywardError(
-            KEYWARD_FETCH_TOO_LARGE,
-            `safeFetch: the response from ${target.hostname} is larger than ${limits.maxBytes} bytes`,
-            { details: { host: target.hostname, maxBytes: limits.maxBytes } },
-          ),
-        )
-      }
-      const declared = Number(res.headers['content-length'])
-      if (Number.isFinite(declared) && declared > limits.maxBytes) {
-        tooLarge()
-        return
-      }
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length
-        if (size > limits.maxBytes) {
+    const send = (retried: boolean): void => {
+      let responded = false
+      const req = mod.request(target.url, {
+        method: request.method,
+        headers: {
+          ...request.headers,
+          ...(request.body ? { 'content-length': String(request.body.length) } : {}),
+        },
+        lookup: pinned,
+        agent: agents[target.url.protocol === 'https:' ? 'https:' : 'http:'],
+        ...({ pinned: target.addresses.map((a) => a.address).join(',') } satisfies PinnedOptions),
+        signal: limits.signal,
+        ...(target.url.protocol === 'https:' && isIP(target.hostname) === 0
+          ? { servername: target.hostname }
+          : {}),
+        ...(target.url.protocol === 'https:' && limits.ca !== undefined
+          ? { ca: [...rootCertificates, ...limits.ca] }
+          : {}),
+        ...(target.url.protocol === 'https:' ? { rejectUnauthorized: true } : {}),
+      })
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        // A kept-alive socket the server closed just as it was reused: the request never got an
+        // answer, so an idempotent one is sent once more (on a new or another pooled socket).
+        const stale = !responded && req.reusedSocket && error.code === 'ECONNRESET'
+        if (stale && !retried && IDEMPOTENT.has(request.method) && !limits.signal.aborted)
+          send(true)
+        else reject(error)
+      })
+      req.on('response', (res) => {
+        responded = true
+        const chunks: Buffer[] = []
+        let size = 0
+        const tooLarge = () => {
+          res.destroy()
+          reject(
+            new KeywardError(
+              KEYWARD_FETCH_TOO_LARGE,
+              `safeFetch: the response from ${target.hostname} is larger than ${limits.maxBytes} bytes`,
+              { details: { host: target.hostname, maxBytes: limits.maxBytes } },
+            ),
+          )
+        }
+        const declared = Number(res.headers['content-length'])
+        if (Number.isFinite(declared) && declared > limits.maxBytes) {
           tooLarge()
           return
         }
-        chunks.push(chunk)
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length
+          if (size > limits.maxBytes) {
+            tooLarge()
+            return
+          }
+          chunks.push(chunk)
+        })
+        res.on('error', reject)
+        res.on('end', () => {
+          const headers = new Headers()
+          for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
+            headers.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string)
+          }
+          const status = res.statusCode ?? 0
+          if (status < 200 || status > 599) {
+            reject(
+              new KeywardError(
+                KEYWARD_FETCH_NETWORK,
+                `safeFetch: ${target.hostname} answered with HTTP status ${status}`,
+                { details: { host: target.hostname, status } },
+              ),
+            )
+            return
+          }
+          const body = NULL_BODY_STATUS.has(status) ? null : Buffer.concat(chunks)
+          resolve(new Response(body, { status, statusText: res.statusMessage ?? '', headers }))
+        })
       })
-      res.on('error', reject)
-      res.on('end', () => {
-        const headers = new Headers()
-        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
-          headers.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string)
-        }
-        const status = res.statusCode ?? 0
-        if (status < 200 || status > 599) {
-          reject(
-            new KeywardError(
-              KEYWARD_FETCH_NETWORK,
-              `safeFetch: ${target.hostname} answered with HTTP status ${status}`,
-              { details: { host: target.hostname, status } },
-            ),
-          )
-          return
-        }
-        const body = NULL_BODY_STATUS.has(status) ? null : Buffer.concat(chunks)
-        resolve(new Response(body, { status, statusText: res.statusMessage ?? '', headers }))
-      })
-    })
-    req.end(request.body)
+      req.end(request.body)
+    }
+    send(false)
   })
 
 /** `safeFetch` over a given transport (the node:http one, or a test's that never connects). */
