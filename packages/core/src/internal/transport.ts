@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { lookup as dnsLookup } from 'node:dns/promises'
 import * as http from 'node:http'
 import * as https from 'node:https'
@@ -189,7 +190,11 @@ const IDLE_SOCKET_MS = 4_000
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
 
 /** The addresses a request was checked against, in the agent's pool key. */
-type PinnedOptions = http.RequestOptions & { pinned?: string }
+type PinnedOptions = http.RequestOptions & {
+  pinned?: string
+  /** A digest of the extra CAs (`ca` option), in the key instead of the whole bundle. */
+  trusted?: string
+}
 
 /**
  * Node's pool key (host, port, TLS settings) plus the checked addresses: a kept-alive socket
@@ -205,7 +210,10 @@ class PinnedHttpAgent extends http.Agent {
 
 class PinnedHttpsAgent extends https.Agent {
   override getName(options?: PinnedOptions & https.RequestOptions): string {
-    return `${super.getName(options)}|${options?.pinned ?? ''}`
+    // Node's key would hold every root certificate of a `ca` bundle (about 200 KB a request):
+    // the digest of the extra CAs tells the trust settings apart as well.
+    const name = super.getName(options === undefined ? options : { ...options, ca: undefined })
+    return `${name}|${options?.pinned ?? ''}|${options?.trusted ?? ''}`
   }
 }
 
@@ -249,7 +257,13 @@ export const nodeTransport: Transport = (target, request, limits) =>
         },
         lookup: pinned,
         agent: agents[target.url.protocol === 'https:' ? 'https:' : 'http:'],
-        ...({ pinned: target.addresses.map((a) => a.address).join(',') } satisfies PinnedOptions),
+        ...({
+          pinned: target.addresses.map((a) => a.address).join(','),
+          trusted:
+            limits.ca === undefined
+              ? ''
+              : createHash('sha256').update(limits.ca.join('\0')).digest('hex'),
+        } satisfies PinnedOptions),
         signal: limits.signal,
         ...(target.url.protocol === 'https:' && isIP(target.hostname) === 0
           ? { servername: target.hostname }
