@@ -11,7 +11,7 @@ const MAX_PENDING = 32
  *
  * - order: lines are written in the order requests finished, as before;
  * - a bound: at most {@link MAX_PENDING} lines are in flight; the next request waits for them;
- * - fail closed: once a line could not be written, the plugin's next request is refused before
+ * - fail closed: once a line could not be written, the host's next request is refused before
  *   anything is sent ({@link RequestAudit.check}), and every later line is written before its
  *   answer again until one has been written;
  * - `flush`: `plugin.stop()` returns once every line is written.
