@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { createServer, type Server } from 'node:http'
+import { createServer } from 'node:http'
 import { type AddressInfo, createServer as createNetServer } from 'node:net'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -112,62 +112,69 @@ describe('address classification (property)', () => {
   })
 })
 
-describe('safeFetch over a real loopback server', () => {
-  let server: Server
-  let port = 0
+/**
+ * An HTTP server on `host` (port 0) for the tests of one describe block: listening in its
+ * `beforeAll`, closed in its `afterAll`. `port` is read once it listens.
+ */
+function useLocalServer(handler: Parameters<typeof createServer>[1], host = '127.0.0.1') {
+  const local = { server: createServer(handler), port: 0 }
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      if (req.url === '/redirect') {
-        res.writeHead(302, { location: 'http://169.254.169.254/' }).end()
-      } else if (req.url === '/big') {
-        res.writeHead(200, { 'content-type': 'application/octet-stream' })
-        res.end(Buffer.alloc(2048, 1))
-      } else if (req.url === '/chunked-big') {
-        res.writeHead(200)
-        for (let i = 0; i < 8; i++) res.write(Buffer.alloc(512, 1))
-        res.end()
-      } else if (req.url === '/slow') {
-        setTimeout(() => res.end('late'), 2_000).unref()
-      } else {
-        let body = ''
-        req.on('data', (c) => {
-          body += c
-        })
-        req.on('end', () => {
-          res.writeHead(200, { 'content-type': 'application/json' })
-          res.end(JSON.stringify({ method: req.method, body, host: req.headers.host }))
-        })
-      }
-    })
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    port = (server.address() as AddressInfo).port
+    local.server.listen(0, host)
+    await once(local.server, 'listening')
+    local.port = (local.server.address() as AddressInfo).port
   })
   afterAll(() => {
-    server.close()
+    local.server.close()
+  })
+  return local
+}
+
+describe('safeFetch over a real loopback server', () => {
+  const local = useLocalServer((req, res) => {
+    if (req.url === '/redirect') {
+      res.writeHead(302, { location: 'http://169.254.169.254/' }).end()
+    } else if (req.url === '/big') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' })
+      res.end(Buffer.alloc(2048, 1))
+    } else if (req.url === '/chunked-big') {
+      res.writeHead(200)
+      for (let i = 0; i < 8; i++) res.write(Buffer.alloc(512, 1))
+      res.end()
+    } else if (req.url === '/slow') {
+      setTimeout(() => res.end('late'), 2_000).unref()
+    } else {
+      let body = ''
+      req.on('data', (c) => {
+        body += c
+      })
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ method: req.method, body, host: req.headers.host }))
+      })
+    }
   })
 
   it('connects to the resolved, checked address (a name system DNS cannot resolve)', async () => {
     const response = await safeFetch(
-      `http://pinned.invalid:${port}/echo`,
+      `http://pinned.invalid:${local.port}/echo`,
       { method: 'POST', body: new URLSearchParams({ a: '1' }) },
       { allowLoopbackHttp: true, resolve: async () => ['127.0.0.1'] },
     )
     expect(await response.json()).toEqual({
       method: 'POST',
       body: 'a=1',
-      host: `pinned.invalid:${port}`,
+      host: `pinned.invalid:${local.port}`,
     })
   })
 
   it('refuses redirects unless redirect is manual', async () => {
     const opts = { allowLoopbackHttp: true }
-    const error = await safeFetch(`http://127.0.0.1:${port}/redirect`, undefined, opts).catch(
+    const error = await safeFetch(`http://127.0.0.1:${local.port}/redirect`, undefined, opts).catch(
       (e: unknown) => e,
     )
     expect((error as KeywardError).code).toBe(KEYWARD_SSRF_REDIRECT)
     const manual = await safeFetch(
-      `http://127.0.0.1:${port}/redirect`,
+      `http://127.0.0.1:${local.port}/redirect`,
       { redirect: 'manual' },
       opts,
     )
@@ -177,7 +184,7 @@ describe('safeFetch over a real loopback server', () => {
   it('bounds the body by content-length and by streamed size', async () => {
     const opts = { allowLoopbackHttp: true, maxBytes: 1024 }
     for (const path of ['/big', '/chunked-big']) {
-      const error = await safeFetch(`http://127.0.0.1:${port}${path}`, undefined, opts).catch(
+      const error = await safeFetch(`http://127.0.0.1:${local.port}${path}`, undefined, opts).catch(
         (e: unknown) => e,
       )
       expect((error as KeywardError).code).toBe(KEYWARD_FETCH_TOO_LARGE)
@@ -185,14 +192,14 @@ describe('safeFetch over a real loopback server', () => {
   })
 
   it('times out and honours an AbortSignal', async () => {
-    const timedOut = await safeFetch(`http://127.0.0.1:${port}/slow`, undefined, {
+    const timedOut = await safeFetch(`http://127.0.0.1:${local.port}/slow`, undefined, {
       allowLoopbackHttp: true,
       timeoutMs: 100,
     }).catch((e: unknown) => e)
     expect((timedOut as KeywardError).code).toBe(KEYWARD_FETCH_TIMEOUT)
     const controller = new AbortController()
     const pending = safeFetch(
-      `http://127.0.0.1:${port}/slow`,
+      `http://127.0.0.1:${local.port}/slow`,
       { signal: controller.signal },
       { allowLoopbackHttp: true },
     )
@@ -204,25 +211,15 @@ describe('safeFetch over a real loopback server', () => {
 })
 
 describe('safeFetch keeps connections alive, per checked address', () => {
-  let server: Server
-  let port = 0
+  const local = useLocalServer((_req, res) => res.end('ok'), '0.0.0.0')
   /** The local address of each connection the server accepted (which loopback address was dialled). */
   const connections: string[] = []
-  beforeAll(async () => {
-    server = createServer((_req, res) => res.end('ok'))
-    server.on('connection', (socket) => connections.push(socket.localAddress ?? ''))
-    server.listen(0, '0.0.0.0')
-    await once(server, 'listening')
-    port = (server.address() as AddressInfo).port
-  })
-  afterAll(() => {
-    server.close()
-  })
+  local.server.on('connection', (socket) => connections.push(socket.localAddress ?? ''))
 
   it('sends sequential requests to one origin over one TCP connection', async () => {
     const before = connections.length
     for (let i = 0; i < 20; i++) {
-      const response = await safeFetch(`http://127.0.0.1:${port}/`, undefined, {
+      const response = await safeFetch(`http://127.0.0.1:${local.port}/`, undefined, {
         allowLoopbackHttp: true,
       })
       expect(await response.text()).toBe('ok')
@@ -235,7 +232,7 @@ describe('safeFetch keeps connections alive, per checked address', () => {
     const gc = runInNewContext('gc') as () => void
     const finalized: string[] = []
     const registry = new FinalizationRegistry((name: string) => finalized.push(name))
-    const url = `http://127.0.0.1:${port}/`
+    const url = `http://127.0.0.1:${local.port}/`
     // A socket's first exchange stays referenced by that pooled socket: open one first.
     await (await safeFetch(url, undefined, { allowLoopbackHttp: true })).text()
     await (async () => {
@@ -257,7 +254,7 @@ describe('safeFetch keeps connections alive, per checked address', () => {
   it('never reuses a socket for a name checked against another address', async () => {
     const before = connections.length
     const fetchAs = async (address: string) => {
-      const response = await safeFetch(`http://app.test:${port}/`, undefined, {
+      const response = await safeFetch(`http://app.test:${local.port}/`, undefined, {
         allowLoopbackHttp: true,
         resolve: async () => [address],
       })
